@@ -1,0 +1,113 @@
+"""make_app(config, database): the one place that assembles handlers, settings and shared state."""
+import asyncio
+import logging
+import functools
+import importlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import peewee
+import tornado.web
+
+from handlers.base import NotFoundHandler
+from realtime.bus import LocalBus
+from realtime.delivery import ChatDelivery
+from realtime.list_writer import ListWriter
+from services.errors import Unavailable
+from services.ratelimit import Limiter
+
+log_db = logging.getLogger("market.db")
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# Each module ends with `default_handlers = [...]`; order matters only for overlapping patterns,
+# and the chat socket's catch-all /wx/{from}/{to} comes last.
+HANDLER_MODULES = [
+    "handlers.health",
+    "handlers.user",
+    "handlers.chat_list",
+    "handlers.chat_socket",
+]
+
+
+class MarketApp(tornado.web.Application):
+    """The Tornado application plus what its handlers share: config, executor, limits, registry."""
+
+    def __init__(self, config, database, handler_modules=HANDLER_MODULES):
+        self.config = config
+        self.database = database
+        self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
+                                              thread_name_prefix="db")
+        self.limiter = Limiter()
+        self.bus = LocalBus()
+        self.registry = self.bus.registry
+        self.list_writer = ListWriter(self.run_db)
+        self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer)
+        routes = []
+        for name in handler_modules:
+            routes.extend(importlib.import_module(name).default_handlers)
+        chat = config["chat"]
+        super().__init__(
+            routes,
+            config=config,
+            template_path=os.path.join(ROOT, "templates"),
+            static_path=os.path.join(ROOT, "static"),
+            static_url_prefix="/static/",
+            cookie_secret=config["admin"]["cookie_secret"],
+            xsrf_cookies=True,
+            xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
+            login_url="/admin/login",
+            default_handler_class=NotFoundHandler,
+            websocket_ping_interval=chat["ping_interval"],
+            websocket_ping_timeout=chat["ping_timeout"],
+            websocket_max_message_size=chat["max_frame_bytes"],
+            log_function=self.log_request,
+        )
+
+    async def run_db(self, fn, *args, **kwargs):
+        """Run fn on a database worker thread, inside one pooled connection; never on the IOLoop."""
+        call = functools.partial(self._in_connection, fn, args, kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.db_executor, call)
+
+    def _in_connection(self, fn, args, kwargs):
+        try:
+            with self.database.connection_context():
+                return fn(*args, **kwargs)
+        except (peewee.OperationalError, peewee.InterfaceError) as e:
+            log_db.warning("database unavailable: %s", e)
+            raise Unavailable("the database is unavailable, try again shortly")
+
+    async def start(self):
+        """Start background work (bus, conversation-list writer) on the running IOLoop."""
+        await self.bus.start()
+        self.list_writer.start()
+
+    async def shutdown(self, timeout):
+        """Close chat sockets with 1001 (clients reconnect elsewhere) and flush pending writes."""
+        self.chat.close_all(1001, "server going away")
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.registry.connection_count() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await self.list_writer.stop()
+        await self.bus.stop()
+
+    def log_request(self, handler):
+        """One access-log line per request: method, path (no query: it may carry a token), status."""
+        status = handler.get_status()
+        level = logging.INFO if status < 500 else logging.ERROR
+        claims = getattr(handler, "_claims", None)
+        user = claims["sub"] if claims else "-"
+        logging.getLogger("tornado.access").log(
+            level, "%d %s %s user=%s %s %.1fms", status, handler.request.method,
+            handler.request.path, user, handler.request.remote_ip,
+            1000.0 * handler.request.request_time())
+
+    def close(self):
+        """Release the executor and the database (after the server stopped)."""
+        self.db_executor.shutdown(wait=True)
+        self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
+
+
+def make_app(config, database):
+    """The application for this config, bound to an opened (migrated) database."""
+    return MarketApp(config, database)

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket handlers: thin (parse, authorise, call a service, answer)."""

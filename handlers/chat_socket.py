@@ -1,0 +1,136 @@
+"""The chat socket /wx/{fromOpenid}/{toOpenid}: authenticate, then relay, store or refuse frames.
+
+See docs/chat-protocol.md for every frame, close code and limit.
+"""
+import json
+import logging
+
+import tornado.iostream
+import tornado.web
+import tornado.websocket
+
+from realtime.bus import encode
+from services import chat, tokens, validate
+from services.chat import ChatRefusal
+from services.errors import Forbidden, NotFound, ServiceError, Unauthorized
+from services.ratelimit import Bucket
+
+log = logging.getLogger("market.chat")
+
+WRITE_BUFFER_LIMIT = 1024 * 1024  # a peer that stops reading is dropped, not buffered for ever
+REFUSALS_BEFORE_CLOSE = 100
+
+
+class ChatSocketHandler(tornado.websocket.WebSocketHandler):
+    """One live chat connection of user `me`, opened on the conversation with `peer`."""
+
+    me = peer = None
+
+    @property
+    def config(self):
+        return self.settings["config"]
+
+    def check_origin(self, origin):
+        """Mini-programs send no Origin (the token protects them); a browser page may open a
+        chat only from this same host, so other sites cannot chat in a user's name."""
+        return super().check_origin(origin)
+
+    def check_xsrf_cookie(self):
+        """Token-authenticated; no cookies involved."""
+
+    async def get(self, from_openid, to_openid):
+        """Refuse at the handshake (401/403/404, JSON body) before upgrading."""
+        try:
+            if self.request.headers.get("Upgrade", "").lower() != "websocket":
+                raise NotFound("no such endpoint")
+            self.me = self._authenticate(from_openid)
+            self.peer = validate.openid(to_openid, "toOpenid")
+            if self.peer == self.me:
+                raise Forbidden("you cannot chat with yourself")
+            await self.application.run_db(chat.open_conversation, self.me, self.peer)
+        except ServiceError as e:
+            log.info("chat handshake refused: %s %s", e.status, e.msg)
+            self.set_status(e.status)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            self.finish(json.dumps({"code": 100, "msg": e.msg}, ensure_ascii=False))
+            return
+        self.v2 = self.get_query_argument("v", "1") == "2"
+        self.bucket = Bucket(self.config["chat"]["rate_per_second"],
+                             self.config["chat"]["rate_burst"])
+        self.refusals = 0
+        await super().get(from_openid, to_openid)
+
+    def _authenticate(self, from_openid):
+        """The connection's user: the token's, which must equal the path's fromOpenid."""
+        token = None
+        header = self.request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
+        elif self.get_query_argument("token", None):
+            token = self.get_query_argument("token")
+        if token is None:
+            if self.config["auth"]["require_token"]:
+                raise Unauthorized("login required: send the token")
+            return validate.openid(from_openid, "fromOpenid")
+        claims = tokens.verify(self.config["auth"]["token_secret"], token)
+        if claims["role"] != "user" or claims["sub"] != from_openid:
+            raise Forbidden("the path's openid does not match the token")
+        return claims["sub"]
+
+    def open(self, *args):
+        """Register (evicting the oldest socket past the cap) and deliver offline messages."""
+        self.set_nodelay(True)
+        self.ws_connection.stream.max_write_buffer_size = WRITE_BUFFER_LIMIT
+        registry = self.application.registry
+        count = registry.add(self.me, self)
+        cap = self.config["chat"]["max_connections_per_user"]
+        for old in registry.sockets_for(self.me)[:max(0, count - cap)]:
+            registry.remove(self.me, old)
+            old.close(4409, "too many connections: closed the oldest")
+        log.info("chat open user=%s peer=%s sockets=%d", self.me, self.peer, min(count, cap))
+        return self.application.chat.deliver_offline(self, self.peer)
+
+    async def on_message(self, raw):
+        """One frame: limit, parse, then deliver live, store offline, or refuse."""
+        msg_id = None
+        try:
+            if not self.bucket.take():
+                raise ChatRefusal("rate_limited", "you are sending too fast, slow down")
+            frame = chat.parse_frame(raw, self.me, self.peer,
+                                     self.config["chat"]["max_content_chars"])
+            if frame["type"] == "ping":
+                self.send({"type": "pong"})
+                return
+            msg_id = frame["msgId"]
+            await self.application.chat.relay(self, frame)
+            self.refusals = 0
+        except ServiceError as e:
+            code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
+            self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
+            self.refusals += 1
+            if self.refusals >= REFUSALS_BEFORE_CLOSE:
+                self.close(1008, "too many refused messages")
+
+    def send(self, frame):
+        """Write a frame without waiting; False if this socket is gone or too slow."""
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return False
+        try:
+            self.write_message(encode(frame) if isinstance(frame, dict) else frame)
+            return True
+        except tornado.websocket.WebSocketClosedError:
+            return False
+        except tornado.iostream.StreamBufferFullError:
+            log.warning("chat user=%s not reading; closing", self.me)
+            self.close(1008, "not reading")
+            return False
+
+    def on_close(self):
+        if self.me is not None:
+            self.application.registry.remove(self.me, self)
+            log.info("chat close user=%s code=%s", self.me, self.close_code)
+
+
+default_handlers = [
+    (r"/wx/([^/]+)/([^/]+)", ChatSocketHandler),
+]

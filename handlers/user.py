@@ -1,0 +1,113 @@
+"""Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
+from handlers.base import BaseHandler
+from services import tokens, users, validate, wechat
+from services.errors import NotFound
+
+
+class GetOpenidHandler(BaseHandler):
+    """GET /wx/user/getOpenid?code= : exchange a wx.login code for the openid and a token."""
+
+    async def get(self):
+        self.application.limiter.hit("login-address", self.request.remote_ip,
+                                     self.config["limits"]["login_per_minute_address"], "logins")
+        code = validate.text(self.arg("code"), "code", 128)
+        openid = await wechat.code2session(self.config, code)  # client's appid/secret ignored
+        self.application.limiter.hit("login-user", openid,
+                                     self.config["limits"]["login_per_minute_user"], "logins")
+        await self.run_db(users.ensure_user, openid)
+        self._answer_login(openid)
+
+    def _answer_login(self, openid):
+        auth = self.config["auth"]
+        token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"])
+        self.ok({"openid": openid, "token": token}, openid=openid, token=token)
+
+
+class DevLoginHandler(GetOpenidHandler):
+    """GET /wx/user/devLogin?openid= : a login without WeChat, only with auth.dev_login on."""
+
+    async def get(self):
+        if not self.config["auth"]["dev_login"]:
+            raise NotFound("no such endpoint")
+        openid = validate.openid(self.arg("openid"))
+        await self.run_db(users.ensure_user, openid)
+        self._answer_login(openid)
+
+
+class IsRegisterHandler(BaseHandler):
+    """GET /wx/user/isRegister?openid= : code 100 means already registered."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        if await self.run_db(users.is_registered, openid):
+            self.fail("already registered")
+        else:
+            self.ok(msg="not registered")
+
+
+class RegisterHandler(BaseHandler):
+    """POST /wx/user/register {openid, wxname, headImg, sex, uname, qq, wx}."""
+
+    async def post(self):
+        body = self.json_body()
+        openid = self.caller(body.get("openid"))
+        await self.run_db(users.register, openid, body)
+        self.ok(msg="registered")
+
+
+class UserInfoHandler(BaseHandler):
+    """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        self.ok({"userinfo": await self.run_db(users.contact_info, openid)})
+
+
+class UserDeInfoHandler(BaseHandler):
+    """GET /wx/user/getUserDeInfo?openid= : extend.userDe {school, xuehao, uclass}."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        self.ok({"userDe": await self.run_db(users.school_info, openid)})
+
+
+class UpdateUserInfoHandler(BaseHandler):
+    """POST /wx/user/updateUserInfo {openid, school, xuehao, uclass}."""
+
+    async def post(self):
+        body = self.json_body()
+        openid = self.caller(body.get("openid"))
+        await self.run_db(users.update_school_info, openid, body)
+        self.ok(msg="updated")
+
+
+class UserIsOkHandler(BaseHandler):
+    """GET /wx/admin/userIsOk?openid= : the caller's verification state and the reason."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        self.ok(await self.run_db(users.verification, openid))
+
+
+class IsAdminHandler(BaseHandler):
+    """GET /wx/admin/isAdmin?openid= : code 200 shows the admin entry in the mini-program."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        if await self.run_db(users.is_admin_openid, openid):
+            self.ok(msg="admin")
+        else:
+            self.fail("not an admin")
+
+
+default_handlers = [
+    (r"/wx/user/getOpenid", GetOpenidHandler),
+    (r"/wx/user/devLogin", DevLoginHandler),
+    (r"/wx/user/isRegister", IsRegisterHandler),
+    (r"/wx/user/register", RegisterHandler),
+    (r"/wx/user/getUserInfo", UserInfoHandler),
+    (r"/wx/user/getUserDeInfo", UserDeInfoHandler),
+    (r"/wx/user/updateUserInfo", UpdateUserInfoHandler),
+    (r"/wx/admin/userIsOk", UserIsOkHandler),
+    (r"/wx/admin/isAdmin", IsAdminHandler),
+]

@@ -1,0 +1,65 @@
+"""The database: one DatabaseProxy bound at start-up, the base model, and the URL parser.
+
+SQLite (the embedded default) and MySQL/MariaDB both use Peewee's connection pool, so a worker
+thread of the database executor takes a connection for one unit of work and gives it back
+(see docs/architecture.md, "Database off the IOLoop").
+"""
+import datetime
+import os
+from urllib.parse import unquote, urlparse, parse_qs
+
+from peewee import DatabaseProxy, Model
+from playhouse.pool import PooledMySQLDatabase, PooledSqliteDatabase
+from playhouse.shortcuts import ReconnectMixin
+
+db = DatabaseProxy()
+
+
+def utcnow():
+    """Naive UTC timestamp: every DateTimeField holds UTC."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class ReconnectingMySQL(ReconnectMixin, PooledMySQLDatabase):
+    """Pooled MySQL that retries a statement once after 'server has gone away' (never in a transaction)."""
+
+
+def open_database(url, pool_size=8):
+    """Make (but do not connect) a Peewee database for a sqlite:/// or mysql:// URL."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        return PooledSqliteDatabase(
+            path, max_connections=pool_size, stale_timeout=3600, timeout=10,
+            check_same_thread=False,  # a pooled connection serves one thread at a time
+            pragmas={"journal_mode": "wal", "synchronous": "normal",
+                     "foreign_keys": 1, "busy_timeout": 10000})
+    u = urlparse(url)
+    if u.scheme != "mysql" or not u.path.strip("/"):
+        raise ValueError("database.url: expected mysql://user:password@host:port/name")
+    options = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    kwargs = dict(host=u.hostname or "127.0.0.1", port=u.port or 3306,
+                  user=unquote(u.username or ""), password=unquote(u.password or ""),
+                  charset="utf8mb4", max_connections=pool_size, stale_timeout=300,
+                  connect_timeout=5, read_timeout=30, write_timeout=30)
+    if "unix_socket" in options:
+        kwargs["unix_socket"] = options["unix_socket"]
+    return ReconnectingMySQL(u.path.strip("/"), **kwargs)
+
+
+def bind(database):
+    """Point every model at this database."""
+    db.initialize(database)
+    return database
+
+
+def is_mysql(database=None):
+    """True when the bound database is MySQL/MariaDB."""
+    return isinstance(database or db.obj, PooledMySQLDatabase)

@@ -1,0 +1,50 @@
+"""Moderators: accounts, admin openids, the three announcement slots, and the audit log."""
+from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
+
+from models import BaseModel, utcnow
+
+
+class Admin(BaseModel):
+    id = AutoField()
+    username = CharField(max_length=64, unique=True)
+    passwd = CharField(max_length=255)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin"
+
+
+class AdminOpenid(BaseModel):
+    """Openids that /wx/admin/isAdmin answers 200 for."""
+    id = AutoField()
+    openid = CharField(max_length=64, unique=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin_openid"
+
+
+class AdminNotice(BaseModel):
+    """Announcement slots 1..3 on the home page."""
+    mid = IntegerField(primary_key=True)
+    notice_info = TextField(default="")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin_notice"
+
+
+class AdminAction(BaseModel):
+    """Audit log: who did what to which target, when and why."""
+    id = AutoField()
+    actor = CharField(max_length=64)
+    action = CharField(max_length=32)
+    target = CharField(max_length=64)
+    reason = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "admin_action"
+        indexes = ((("created_at",), False),)
+
+

@@ -1,0 +1,9 @@
+"""Every model, in creation order, for migrations and tests."""
+from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
+from models.chat import ChatList, OfflineMessage
+from models.comment import Comment, Liked, Notice, Reply
+from models.goods import Favourite, Goods, Image, SearchKeyword
+from models.user import User
+
+MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
+          ChatList, OfflineMessage, Admin, AdminOpenid, AdminNotice, AdminAction]

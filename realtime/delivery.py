@@ -1,0 +1,132 @@
+"""Chat delivery: live through the bus, else into the offline store, else a refusal; and the
+offline queue drained to a socket when its owner opens the conversation.
+
+Runs on the IOLoop; storage calls go through run_db to the database executor.
+"""
+import asyncio
+import collections
+import logging
+
+import tornado.iostream
+import tornado.websocket
+
+from realtime.bus import encode
+from services import chat
+from services.chat import ChatRefusal
+from services.clock import display
+from models import utcnow
+
+log = logging.getLogger("market.chat")
+
+RECENT_IDS = 256  # msgIds remembered per sender to drop live resends
+
+
+class ChatDelivery:
+    def __init__(self, config, run_db, bus, list_writer):
+        self.limit = config["chat"]["offline_limit"]
+        self.run_db = run_db
+        self.bus = bus
+        self.registry = bus.registry
+        self.lists = list_writer
+        self.known_users = set()
+        self.recent = collections.defaultdict(lambda: collections.OrderedDict())
+        self.drains = {}
+        self.counts = collections.Counter()  # delivered / stored / refused, for metrics
+
+    async def relay(self, socket, frame):
+        """Deliver one parsed frame from socket.me; raises ChatRefusal when not accepted."""
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
+        await self._check_recipient(socket, to)
+        if msg_id is not None and self._seen(me, msg_id):
+            self._ack(socket, msg_id, "duplicate")
+            return
+        out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
+        if await self.bus.is_online(to) and await self.bus.send_to_user(to, out):
+            self.counts["delivered"] += 1
+            viewing = self.registry.viewing(to, me)
+            self.lists.note(to, me, frame["content"], 0 if viewing else 1)
+            self.lists.note(me, to)
+            await self.bus.send_to_user(me, out, exclude=socket)
+            self._ack(socket, msg_id, "delivered")
+            return
+        try:
+            await self.run_db(chat.store_offline, me, to, frame["content"], frame["type"],
+                              msg_id, self.limit)
+        except ChatRefusal:
+            self.counts["refused"] += 1
+            raise
+        self.counts["stored"] += 1
+        self.lists.note(to, me, frame["content"], 1)
+        self.lists.note(me, to)
+        await self.bus.send_to_user(me, out, exclude=socket)
+        self._ack(socket, msg_id, "stored")
+        await self.drain_if_viewing(to, me)  # the recipient may have opened it meanwhile
+
+    async def _check_recipient(self, socket, to):
+        if to == socket.peer or to in self.known_users:
+            return
+        if not await self.run_db(chat.user_exists, to):
+            raise ChatRefusal("bad_recipient", "unknown recipient")
+        if len(self.known_users) > 100_000:
+            self.known_users.clear()
+        self.known_users.add(to)
+
+    def _seen(self, me, msg_id):
+        """True if this sender already sent msg_id recently (a client resend)."""
+        ids = self.recent[me]
+        if msg_id in ids:
+            return True
+        ids[msg_id] = None
+        if len(ids) > RECENT_IDS:
+            ids.popitem(last=False)
+        return False
+
+    def _ack(self, socket, msg_id, status):
+        """Newer clients (?v=2) get an acknowledgement; the original client would show it."""
+        if socket.v2:
+            socket.send({"type": "ack", "msgId": msg_id, "status": status,
+                         "sendTime": display(utcnow())})
+
+    async def drain_if_viewing(self, to, sender):
+        for socket in self.registry.sockets_for(to):
+            if socket.peer == sender:
+                await self.deliver_offline(socket, sender)
+
+    async def deliver_offline(self, socket, peer):
+        """Write the messages kept for socket.me from peer, oldest first; delete only those
+        written. One drain per (user, peer) at a time, so two sockets never both get a row."""
+        key = (socket.me, peer)
+        lock = self.drains.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                rows = await self.run_db(chat.pending_offline, socket.me, peer)
+                written = []
+                try:
+                    for message_id, frame in rows:
+                        await socket.write_message(encode(frame))
+                        written.append(message_id)
+                except (tornado.websocket.WebSocketClosedError,
+                        tornado.iostream.StreamClosedError):
+                    log.info("chat user=%s closed during offline delivery; %d kept",
+                             socket.me, len(rows) - len(written))
+                if written:
+                    await self.run_db(chat.delete_offline, written)
+                    self.counts["delivered"] += len(written)
+        finally:
+            if not lock.locked() and not getattr(lock, "_waiters", None):
+                self.drains.pop(key, None)
+
+    async def broadcast(self, text, sender="admin"):
+        """An admin notice to every live socket, shown by the original client as a bubble."""
+        frame = {"type": "broadcast", "fromOpenid": sender, "toOpenid": "-1", "content": text,
+                 "sendTime": display(utcnow())}
+        return await self.bus.broadcast(frame)
+
+    def close_user(self, openid, code=4403, reason="account blocked"):
+        """Close every socket of a user (blocked, or logged out)."""
+        for socket in self.registry.sockets_for(openid):
+            socket.close(code, reason)
+
+    def close_all(self, code=1001, reason="server going away"):
+        for socket in self.registry.all_sockets():
+            socket.close(code, reason)

@@ -1,0 +1,60 @@
+"""Coalesces conversation-list updates from live chat into one write every `interval` seconds.
+
+A live message must not wait for (or pay for) a commit: its list change is noted here and the
+latest value per (owner, peer) is written in one transaction by the database executor.
+"""
+import asyncio
+import logging
+
+from models import utcnow
+from services import chat
+
+log = logging.getLogger("market.chat")
+
+
+class ListWriter:
+    def __init__(self, run_db, interval=0.25):
+        self.run_db = run_db
+        self.interval = interval
+        self.pending = {}
+        self._task = None
+
+    def note(self, owner, peer, last_context=None, unread=0):
+        """Record that the (owner, peer) row changed; the newest value wins, unread adds up."""
+        change = self.pending.setdefault((owner, peer), {"last_context": None, "unread": 0})
+        change["send_time"] = utcnow()
+        if last_context is not None:
+            change["last_context"] = last_context
+        change["unread"] += unread
+
+    def start(self):
+        self._task = asyncio.ensure_future(self._loop())
+
+    async def _loop(self):
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self):
+        """Write what is pending now; on failure keep it for the next round."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, {}
+        try:
+            await self.run_db(chat.apply_list_updates, batch)
+        except Exception as e:  # keep the loop alive; the rows are retried next round
+            log.warning("conversation list update failed (%s); retrying", e)
+            for key, change in batch.items():
+                newer = self.pending.get(key)
+                if newer is None:
+                    self.pending[key] = change
+                else:
+                    newer["unread"] += change["unread"]
+                    if newer["last_context"] is None:
+                        newer["last_context"] = change["last_context"]
+
+    async def stop(self):
+        if self._task:
+            self._task.cancel()
+            self._task = None
+        await self.flush()

@@ -1,0 +1,1 @@
+"""The product's rules as plain functions: no Tornado here, callable from tests without HTTP."""

@@ -1,0 +1,90 @@
+"""Users: created on first login, registered with a profile, verified by moderators."""
+from peewee import IntegrityError
+
+from models import db, utcnow
+from models.admin import AdminOpenid
+from models.user import User, BLOCKED
+from services import validate
+from services.errors import NotFound, Forbidden
+
+
+def ensure_user(openid):
+    """The user row for this openid, created on first sight."""
+    user = User.by_openid(openid)
+    if user is None:
+        try:
+            with db.atomic():
+                user = User.create(openid=openid)
+        except IntegrityError:  # a concurrent first login created it
+            user = User.by_openid(openid)
+    return user
+
+
+def get_user(openid):
+    """The user, or NotFound."""
+    user = User.by_openid(openid)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def is_registered(openid):
+    """True once the user sent /user/register."""
+    user = User.by_openid(openid)
+    return bool(user and user.registered)
+
+
+def register(openid, body):
+    """Store the profile the client sends at registration; returns nothing."""
+    fields = dict(
+        wxname=validate.text(body.get("wxname"), "wxname", 64, required=False),
+        head_img=validate.text(body.get("headImg"), "headImg", 512, required=False),
+        sex=validate.integer(body.get("sex"), "sex", required=False, default=0, low=0, high=2),
+        uname=validate.text(body.get("uname"), "uname", 64, required=False),
+        qq=validate.text(body.get("qq"), "qq", 32, required=False),
+        wx=validate.text(body.get("wx"), "wx", 64, required=False),
+    )
+    user = ensure_user(openid)
+    User.update(registered=True, updated_at=utcnow(), **fields).where(User.id == user.id).execute()
+
+
+def contact_info(openid):
+    """extend.userinfo of /user/getUserInfo."""
+    user = get_user(openid)
+    return {"uname": user.uname, "qq": user.qq, "wx": user.wx}
+
+
+def school_info(openid):
+    """extend.userDe of /user/getUserDeInfo."""
+    user = get_user(openid)
+    return {"school": user.school, "xuehao": user.xuehao, "uclass": user.uclass}
+
+
+def update_school_info(openid, body):
+    """/user/updateUserInfo: school, student number and class."""
+    fields = dict(
+        school=validate.text(body.get("school"), "school", 64, required=False),
+        xuehao=validate.text(body.get("xuehao"), "xuehao", 32, required=False),
+        uclass=validate.text(body.get("uclass"), "uclass", 64, required=False),
+    )
+    user = ensure_user(openid)
+    User.update(updated_at=utcnow(), **fields).where(User.id == user.id).execute()
+
+
+def verification(openid):
+    """extend of /admin/userIsOk: the state and the moderator's reason."""
+    user = get_user(openid)
+    return {"state": user.state, "result": {"noticeInfo": user.reason}}
+
+
+def is_admin_openid(openid):
+    """True when this openid is listed as an admin of the mini-program."""
+    return AdminOpenid.select().where(AdminOpenid.openid == openid).exists()
+
+
+def require_active(openid):
+    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat)."""
+    user = ensure_user(openid)
+    if user.state == BLOCKED:
+        raise Forbidden("this account is blocked")
+    return user

@@ -1,0 +1,81 @@
+"""Checks for values that arrive from clients (strings from forms and URLs, JSON of any shape)."""
+import re
+from decimal import Decimal, InvalidOperation
+
+from services.errors import Invalid
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def text(value, name, max_len, required=True, default=""):
+    """A string of at most max_len characters, without control characters (newlines allowed)."""
+    if value is None or value == "":
+        if required:
+            raise Invalid("%s is required" % name)
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise Invalid("%s must be text" % name)
+    value = value.strip()
+    if required and not value:
+        raise Invalid("%s is required" % name)
+    if len(value) > max_len:
+        raise Invalid("%s is too long (at most %d characters)" % (name, max_len))
+    if _CONTROL.search(value):
+        raise Invalid("%s contains control characters" % name)
+    return value
+
+
+def openid(value, name="openid", required=True):
+    """An openid-shaped string: letters, digits, - and _, at most 64."""
+    if value is None or value == "":
+        if required:
+            raise Invalid("%s is required" % name)
+        return None
+    if not isinstance(value, str) or not OPENID.match(value):
+        raise Invalid("%s is not a valid openid" % name)
+    return value
+
+
+def integer(value, name, required=True, default=None, low=None, high=None):
+    """An int from a number or a numeric string, within [low, high]."""
+    if value is None or value == "":
+        if required:
+            raise Invalid("%s is required" % name)
+        return default
+    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+        raise Invalid("%s must be an integer" % name)
+    try:
+        number = int(value.strip()) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise Invalid("%s must be an integer" % name)
+    if (low is not None and number < low) or (high is not None and number > high):
+        raise Invalid("%s is out of range" % name)
+    return number
+
+
+def price(value, name, high):
+    """A decimal >= 0 with at most 2 places, at most `high`."""
+    if value is None or value == "" or isinstance(value, bool):
+        raise Invalid("%s is required" % name)
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise Invalid("%s must be a number" % name)
+    if not number.is_finite() or number < 0:
+        raise Invalid("%s must be 0 or more" % name)
+    if number > Decimal(str(high)):
+        raise Invalid("%s is too large" % name)
+    if number != number.quantize(Decimal("0.01")):
+        raise Invalid("%s has more than 2 decimal places" % name)
+    return number.quantize(Decimal("0.01"))
+
+
+def choice(value, name, options):
+    """An int that must be one of `options`."""
+    number = integer(value, name)
+    if number not in options:
+        raise Invalid("%s must be one of %s" % (name, ", ".join(map(str, options))))
+    return number

@@ -1,0 +1,246 @@
+"""Configuration: commented defaults in config.yaml, MARKET_<SECTION>_<KEY> environment overrides.
+
+Only main.py (and the tests) call load_config(); everything else receives the resulting dict.
+The schema below is the single list of keys: it gives each key its type, its default and its
+environment variable name, so operators' scripts can rely on the names staying stable.
+"""
+import os
+import secrets
+
+import yaml
+
+
+class ConfigError(Exception):
+    """A missing or invalid configuration value; the message names the key."""
+
+
+def _str(v):
+    if not isinstance(v, (str, int, float)) or isinstance(v, bool):
+        raise ValueError("expected a string")
+    return str(v)
+
+
+def _int(v):
+    if isinstance(v, bool):
+        raise ValueError("expected an integer")
+    return int(v)
+
+
+def _float(v):
+    if isinstance(v, bool):
+        raise ValueError("expected a number")
+    return float(v)
+
+
+def _bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(v, str) and v.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _list(v):
+    if isinstance(v, str):
+        return [x.strip() for x in v.split(",") if x.strip()]
+    if isinstance(v, list):
+        return [str(x) for x in v]
+    raise ValueError("expected a list")
+
+
+def _choice(*options):
+    def check(v):
+        v = _str(v)
+        if v not in options:
+            raise ValueError("expected one of " + ", ".join(options))
+        return v
+    return check
+
+
+def _positive(conv):
+    def check(v):
+        v = conv(v)
+        if v <= 0:
+            raise ValueError("must be greater than 0")
+        return v
+    return check
+
+
+def _port(v):
+    v = _int(v)
+    if not 0 <= v <= 65535:
+        raise ValueError("expected a port number 0-65535")
+    return v
+
+
+# section -> key -> (converter, default). A nested dict is a sub-section (server.tls).
+SCHEMA = {
+    "server": {
+        "host": (_str, "127.0.0.1"),
+        "port": (_port, 8000),
+        "xheaders": (_bool, False),
+        "processes": (_positive(_int), 1),
+        "shutdown_timeout": (_positive(_float), 10.0),
+        "max_body_bytes": (_positive(_int), 12 * 1024 * 1024),
+        "log_level": (_choice("debug", "info", "warning", "error"), "info"),
+        "tls": {"cert": (_str, ""), "key": (_str, "")},
+    },
+    "database": {
+        "url": (_str, "sqlite:///data/market.db"),
+        "pool_size": (_positive(_int), 8),
+    },
+    "wechat": {
+        "appid": (_str, ""),
+        "secret": (_str, ""),
+        "api_base": (_str, "https://api.weixin.qq.com"),
+        "timeout": (_positive(_float), 5.0),
+    },
+    "auth": {
+        "token_secret": (_str, ""),
+        "token_ttl": (_positive(_int), 7 * 24 * 3600),
+        "require_token": (_bool, True),
+        "dev_login": (_bool, False),
+    },
+    "chat": {
+        "offline_limit": (_positive(_int), 3),
+        "max_connections_per_user": (_positive(_int), 5),
+        "max_frame_bytes": (_positive(_int), 16 * 1024),
+        "max_content_chars": (_positive(_int), 2000),
+        "rate_per_second": (_positive(_float), 10.0),
+        "rate_burst": (_positive(_int), 20),
+        "ping_interval": (_positive(_float), 25.0),
+        "ping_timeout": (_positive(_float), 20.0),
+    },
+    "uploads": {
+        "dir": (_str, "data/uploads"),
+        "max_bytes": (_positive(_int), 10 * 1024 * 1024),
+        "max_pixels": (_positive(_int), 64_000_000),
+        "per_goods": (_positive(_int), 6),
+    },
+    "goods": {
+        "page_size": (_positive(_int), 10),
+        "max_price": (_positive(_float), 1_000_000.0),
+    },
+    "limits": {
+        "login_per_minute_user": (_positive(_int), 10),
+        "login_per_minute_address": (_positive(_int), 300),
+        "publish_per_minute_user": (_positive(_int), 5),
+        "comment_per_minute_user": (_positive(_int), 20),
+        "per_minute_address": (_positive(_int), 600),
+    },
+    "admin": {
+        "cookie_secret": (_str, ""),
+        "session_hours": (_positive(_float), 8.0),
+    },
+}
+
+
+def env_name(path):
+    """The environment variable for a key path such as ('server', 'tls', 'cert')."""
+    return "MARKET_" + "_".join(p.upper() for p in path)
+
+
+def _walk(schema, path=()):
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            yield from _walk(spec, path + (key,))
+        else:
+            yield path + (key,), spec
+
+
+def _lookup(tree, path):
+    for p in path:
+        if not isinstance(tree, dict) or p not in tree:
+            return None, False
+        tree = tree[p]
+    return tree, True
+
+
+def _check_unknown(raw, schema, path=()):
+    if not isinstance(raw, dict):
+        raise ConfigError("%s: expected a section of keys" % (".".join(path) or "config"))
+    for key, value in raw.items():
+        where = ".".join(path + (str(key),))
+        if key not in schema:
+            raise ConfigError("%s: unknown key" % where)
+        if isinstance(schema[key], dict):
+            _check_unknown(value or {}, schema[key], path + (key,))
+
+
+def load_config(path=None, environ=None, base_dir=None):
+    """Read the YAML file, apply MARKET_* overrides, check every value; raise ConfigError."""
+    environ = os.environ if environ is None else environ
+    raw = {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                raw = yaml.safe_load(f) or {}
+        except OSError as e:
+            raise ConfigError("--config %s: cannot read (%s)" % (path, e.strerror))
+        except yaml.YAMLError as e:
+            raise ConfigError("--config %s: not valid YAML (%s)" % (path, str(e).splitlines()[0]))
+    _check_unknown(raw, SCHEMA)
+    config = {}
+    for keypath, (conv, default) in _walk(SCHEMA):
+        value, found = _lookup(raw, keypath)
+        source = ".".join(keypath)
+        if env_name(keypath) in environ:
+            value, found, source = environ[env_name(keypath)], True, env_name(keypath)
+        try:
+            value = conv(value) if found and value is not None else default
+        except (TypeError, ValueError) as e:
+            raise ConfigError("%s: invalid value %r (%s)" % (source, value, e))
+        node = config
+        for p in keypath[:-1]:
+            node = node.setdefault(p, {})
+        node[keypath[-1]] = value
+    base = base_dir or (os.path.dirname(os.path.abspath(path)) if path else os.getcwd())
+    _finish(config, base)
+    return config
+
+
+def _finish(config, base):
+    """Resolve relative paths, fill secrets kept under the data folder, check cross-key rules."""
+    config["base_dir"] = base
+    url = config["database"]["url"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        config["database"]["url"] = "sqlite:///" + os.path.join(base, url[len("sqlite:///"):])
+    if not url.startswith(("sqlite:///", "mysql://")):
+        raise ConfigError("database.url: must start with sqlite:/// or mysql://")
+    config["uploads"]["dir"] = os.path.join(base, config["uploads"]["dir"])
+    config["data_dir"] = os.path.join(base, "data")
+    tls = config["server"]["tls"]
+    if bool(tls["cert"]) != bool(tls["key"]):
+        raise ConfigError("server.tls: set both cert and key, or neither")
+    for key in ("cert", "key"):
+        if tls[key]:
+            tls[key] = os.path.join(base, tls[key])
+            if not os.path.isfile(tls[key]):
+                raise ConfigError("server.tls.%s: file not found: %s" % (key, tls[key]))
+    if not config["wechat"]["api_base"].startswith(("http://", "https://")):
+        raise ConfigError("wechat.api_base: must be an http(s) URL")
+    for section, key in (("auth", "token_secret"), ("admin", "cookie_secret")):
+        if not config[section][key]:
+            config[section][key] = _stored_secret(config["data_dir"], key)
+        elif len(config[section][key]) < 32:
+            raise ConfigError("%s.%s: must be at least 32 characters" % (section, key))
+
+
+def _stored_secret(data_dir, name):
+    """An empty secret means: generate one once and keep it in the data folder (mode 0600)."""
+    path = os.path.join(data_dir, name)
+    try:
+        with open(path, encoding="ascii") as f:
+            value = f.read().strip()
+        if value:
+            return value
+    except FileNotFoundError:
+        pass
+    os.makedirs(data_dir, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value)
+    return value

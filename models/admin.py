@@ -42,6 +42,8 @@ class AdminAction(BaseModel):
     target = CharField(max_length=64)
     reason = TextField(default="")
     created_at = DateTimeField(default=utcnow)
+    old_value = CharField(max_length=32, default="")  # e.g. the user state before a block (m0003)
+    new_value = CharField(max_length=32, default="")
 
     class Meta:
         table_name = "admin_action"

@@ -4,6 +4,7 @@ import logging
 import functools
 import importlib
 import os
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import peewee
@@ -14,6 +15,7 @@ from realtime.bus import LocalBus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services.errors import Unavailable
+from services.metrics import Metrics
 from services.ratelimit import Limiter
 
 log_db = logging.getLogger("market.db")
@@ -26,6 +28,7 @@ HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
     "handlers.chat_list",
+    "handlers.metrics",
     "handlers.chat_socket",
 ]
 
@@ -43,6 +46,8 @@ class MarketApp(tornado.web.Application):
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer)
+        self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)
+        self.metrics = Metrics(self, config["metrics"]["allow"])
         routes = []
         for name in handler_modules:
             routes.extend(importlib.import_module(name).default_handlers)
@@ -83,16 +88,33 @@ class MarketApp(tornado.web.Application):
         self.list_writer.start()
 
     async def shutdown(self, timeout):
-        """Close chat sockets with 1001 (clients reconnect elsewhere) and flush pending writes."""
+        """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
+        until `timeout` to finish, then flush pending writes. Call after the server stopped
+        accepting."""
         self.chat.close_all(1001, "server going away")
-        deadline = asyncio.get_running_loop().time() + timeout
-        while self.registry.connection_count() and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self.registry.connection_count() or self.in_flight_count()) \
+                and loop.time() < deadline:
             await asyncio.sleep(0.05)
         await self.list_writer.stop()
         await self.bus.stop()
 
+    def get_handler_delegate(self, request, *args, **kwargs):
+        """Note each routed request, so shutdown can wait for the ones still being answered."""
+        self.in_flight.add(request)
+        return super().get_handler_delegate(request, *args, **kwargs)
+
+    def in_flight_count(self):
+        """Requests routed and not yet answered whose client is still connected."""
+        return sum(1 for r in list(self.in_flight)
+                   if getattr(r.connection, "stream", None) is not None
+                   and not r.connection.stream.closed())
+
     def log_request(self, handler):
         """One access-log line per request: method, path (no query: it may carry a token), status."""
+        self.in_flight.discard(handler.request)
+        self.metrics.observe(handler)
         status = handler.get_status()
         level = logging.INFO if status < 500 else logging.ERROR
         claims = getattr(handler, "_claims", None)
@@ -104,7 +126,7 @@ class MarketApp(tornado.web.Application):
 
     def close(self):
         """Release the executor and the database (after the server stopped)."""
-        self.db_executor.shutdown(wait=True)
+        self.db_executor.shutdown(wait=True, cancel_futures=True)
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
 
 

@@ -124,8 +124,8 @@ async def _serve(config, sockets):
     server = tornado.httpserver.HTTPServer(
         app, xheaders=server_cfg["xheaders"], ssl_options=ssl,
         max_body_size=server_cfg["max_body_bytes"], body_timeout=60, idle_connection_timeout=120)
-    server.add_sockets(sockets)
     await app.start()
+    server.add_sockets(sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -133,15 +133,22 @@ async def _serve(config, sockets):
     log.info("serving on %s://%s:%s (pid %d)", "https" if ssl else "http",
              server_cfg["host"], sockets[0].getsockname()[1], os.getpid())
     await stop.wait()
-    log.info("shutting down")
+    began = loop.time()
+    log.info("shutting down: no new connections; chat sockets closed with 1001")
     server.stop()
+    # Chat sockets go and in-flight requests finish (up to the deadline) before connections
+    # are closed: close_all_connections() drops a request mid-answer, so it only gets what is
+    # left, idle keep-alive connections or requests past the deadline.
     await app.shutdown(server_cfg["shutdown_timeout"])
+    if app.in_flight_count():
+        log.warning("%d request(s) still running after server.shutdown_timeout; dropping them",
+                    app.in_flight_count())
     try:
-        await asyncio.wait_for(server.close_all_connections(), server_cfg["shutdown_timeout"])
+        await asyncio.wait_for(server.close_all_connections(), 5)
     except asyncio.TimeoutError:
-        log.warning("some connections did not finish within server.shutdown_timeout")
+        log.warning("some connections did not close")
     app.close()
-    log.info("stopped")
+    log.info("stopped in %.2fs", loop.time() - began)
     return 0
 
 

@@ -4,6 +4,7 @@ Only main.py (and the tests) call load_config(); everything else receives the re
 The schema below is the single list of keys: it gives each key its type, its default and its
 environment variable name, so operators' scripts can rely on the names staying stable.
 """
+import ipaddress
 import os
 import secrets
 
@@ -134,6 +135,9 @@ SCHEMA = {
         "cookie_secret": (_str, ""),
         "session_hours": (_positive(_float), 8.0),
     },
+    "metrics": {
+        "allow": (_list, ("127.0.0.1/32", "::1/128")),
+    },
 }
 
 
@@ -219,6 +223,11 @@ def _finish(config, base):
             tls[key] = os.path.join(base, tls[key])
             if not os.path.isfile(tls[key]):
                 raise ConfigError("server.tls.%s: file not found: %s" % (key, tls[key]))
+    try:  # /metrics access: addresses or networks, normalised once here
+        config["metrics"]["allow"] = [str(ipaddress.ip_network(a, strict=False))
+                                      for a in config["metrics"]["allow"]]
+    except ValueError as e:
+        raise ConfigError("metrics.allow: %s" % e)
     if not config["wechat"]["api_base"].startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base: must be an http(s) URL")
     for section, key in (("auth", "token_secret"), ("admin", "cookie_secret")):

@@ -1,0 +1,162 @@
+"""GET /metrics parsed by prometheus-client, its address rule, xheaders, the access log, and
+/healthz while a private MariaDB is stopped and started again."""
+import json
+import logging
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import tornado.httpserver
+import tornado.testing
+from prometheus_client.parser import text_string_to_metric_families
+from tornado.httpclient import HTTPRequest
+
+from application import make_app
+from tests.chat_helpers import read, send, users
+from tests.servers import MariaDB, wait_port
+from tests.serverproc import MarketProcess
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    """Metrics do not depend on the backend: SQLite only, to keep these tests quick."""
+    return "sqlite:///" + str(tmp_path / "market.db")
+
+
+def samples(body):
+    """{(name, frozenset(labels)): value} of every sample in a text-format body."""
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, frozenset(s.labels.items()))] = s.value
+    return out
+
+
+def value(found, name, **labels):
+    return found[(name, frozenset(labels.items()))]
+
+
+@pytest.mark.gen_test
+async def test_metrics_count_requests_sockets_and_messages(api, app):
+    t = await users(api, "alice", "bob", "carol")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    b = await api.ws("bob", "alice", t["bob"])
+    await send(a, toOpenid="bob", content="live", msgId="1")
+    assert (await read(b))["content"] == "live" and (await read(a))["status"] == "delivered"
+    for i in range(4):  # offline_limit is 3: three stored, the fourth refused
+        await send(a, toOpenid="carol", content="offline", msgId="o%d" % i)
+        assert (await read(a)).get("status", "refused") == ("stored" if i < 3 else "refused")
+    assert (await api.get("/no/such/path")).status == 404
+
+    reply = await api.get("/metrics")
+    assert reply.status == 200 and reply.headers["Content-Type"].startswith("text/plain")
+    found = samples(reply.body)
+    assert value(found, "market_http_requests_total", route="DevLoginHandler", method="GET",
+                 status="200") == 3
+    assert value(found, "market_http_requests_total", route="NotFoundHandler", method="GET",
+                 status="404") == 1
+    assert value(found, "market_http_requests_total", route="ChatSocketHandler", method="GET",
+                 status="101") == 2
+    assert value(found, "market_http_request_duration_seconds_count", route="RegisterHandler") == 3
+    assert value(found, "market_http_request_duration_seconds_bucket", route="RegisterHandler",
+                 le="+Inf") == 3
+    assert not any("no/such" in str(key) for key in found)  # routes, never raw paths
+    assert value(found, "market_chat_connections") == 2
+    assert value(found, "market_chat_online_users") == 2
+    assert value(found, "market_chat_messages_total", outcome="delivered") == 1
+    assert value(found, "market_chat_messages_total", outcome="stored") == 3
+    assert value(found, "market_chat_messages_total", outcome="refused") == 1
+    assert value(found, "market_chat_offline_waiting") == 3
+    assert value(found, "market_database_up") == 1
+    assert value(found, "market_http_requests_in_flight") == 1  # this scrape
+
+
+def test_metrics_allow_is_checked_at_load(tmp_path):
+    from settings import ConfigError, load_config
+    config = load_config(None, environ={}, base_dir=str(tmp_path))
+    assert config["metrics"]["allow"] == ["127.0.0.1/32", "::1/128"]
+    with pytest.raises(ConfigError, match="metrics.allow"):
+        load_config(None, environ={"MARKET_METRICS_ALLOW": "not-an-ip"}, base_dir=str(tmp_path))
+
+
+async def fetch_metrics(http_client, config, database, xheaders, headers):
+    """Scrape /metrics on a server of our own (pytest-tornado's has xheaders off)."""
+    app = make_app(config, database)
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(app, xheaders=xheaders)
+    server.add_socket(sock)
+    try:
+        return await http_client.fetch(HTTPRequest("http://127.0.0.1:%d/metrics" % port,
+                                                   headers=headers), raise_error=False)
+    finally:
+        server.stop()
+        app.db_executor.shutdown(wait=True)
+
+
+@pytest.mark.gen_test
+async def test_metrics_refused_outside_allow_and_spoofed_real_ip_ignored(
+        http_client, config, database, caplog):
+    caplog.set_level(logging.INFO, "tornado.access")
+    config["metrics"]["allow"] = ["10.1.2.3/32", "192.168.0.0/16"]
+    spoof = {"X-Real-Ip": "10.1.2.3", "X-Forwarded-For": "10.1.2.3"}
+    reply = await fetch_metrics(http_client, config, database, False, spoof)
+    assert reply.code == 403 and json.loads(reply.body)["code"] == 100
+    assert b"market_" not in reply.body
+    assert "10.1.2.3" not in caplog.text and "127.0.0.1" in caplog.text
+    # behind nginx (xheaders on) the proxy's X-Real-IP is the client address
+    reply = await fetch_metrics(http_client, config, database, True, spoof)
+    assert reply.code == 200 and b"market_http_requests_total" in reply.body
+    reply = await fetch_metrics(http_client, config, database, True,
+                                {"X-Real-Ip": "192.168.7.7"})
+    assert reply.code == 200
+    reply = await fetch_metrics(http_client, config, database, True, {"X-Real-Ip": "8.8.8.8"})
+    assert reply.code == 403
+
+
+@pytest.mark.gen_test
+async def test_access_log_has_route_user_and_no_query_or_token(api, caplog):
+    caplog.set_level(logging.INFO)
+    token = await api.login("erin")
+    await api.get("/wx/user/getUserInfo", openid="erin", token=token)  # token in the query
+    await api.fetch("GET", "/wx/user/getUserInfo", {"openid": "erin"}, token=token)
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    assert any("GET /wx/user/getUserInfo user=erin 127.0.0.1" in line for line in lines), lines
+    assert token not in caplog.text and "openid=erin" not in caplog.text
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_healthz_reports_the_database_down_and_recovers(tmp_path):
+    maria = MariaDB().start()
+    server = None
+    try:
+        url = maria.create_database("market_health")
+        server = MarketProcess(tmp_path / "m", {"MARKET_DATABASE_URL": url,
+                                                "MARKET_DATABASE_POOL_SIZE": "2"})
+        server.migrate().start()
+        health = "http://127.0.0.1:%d/healthz" % server.port
+        assert get(health) == (200, {"code": 200, "msg": "ok", "extend": {}})
+        maria.proc.terminate()
+        maria.proc.wait(30)
+        status, body = get(health)
+        assert status == 503 and body["code"] == 100
+        assert body["msg"].startswith("database: ") and "unavailable" in body["msg"]
+        maria.proc = subprocess.Popen(maria.proc.args, stdout=maria.log, stderr=subprocess.STDOUT)
+        wait_port(maria.port, maria.proc)
+        deadline = time.time() + 10
+        while get(health)[0] != 200 and time.time() < deadline:
+            time.sleep(0.2)
+        assert get(health)[0] == 200
+        assert "database unavailable" in server.output()
+    finally:
+        if server:
+            server.kill()
+        maria.stop()

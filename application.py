@@ -29,6 +29,7 @@ HANDLER_MODULES = [
     "handlers.user",
     "handlers.chat_list",
     "handlers.metrics",
+    "handlers.admin_api",
     "handlers.chat_socket",
 ]
 

@@ -4,6 +4,7 @@ import asyncio
 import getpass
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -35,9 +36,25 @@ def parse_args(argv):
     return args
 
 
+class RedactSecrets(logging.Filter):
+    """Blank query values that are credentials: Tornado's own warnings (404, uncaught errors)
+    print the request URI with its query, and a client may send ?token= or ?code= there."""
+
+    PATTERN = re.compile(r"([?&](?:token|code|secret|password)=)[^&\s'\"]*", re.IGNORECASE)
+
+    def filter(self, record):
+        message = record.getMessage()
+        if "=" in message:
+            record.msg, record.args = self.PATTERN.sub(r"\1[redacted]", message), ()
+        return True
+
+
 def setup_logging(level):
+    """Log to stderr (the journal under systemd) at server.log_level, credentials redacted."""
     logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
 
 
 def open_db(config):
@@ -101,6 +118,9 @@ def cmd_serve(config, args):
     if args.processes is not None:
         config["server"]["processes"] = args.processes
     server_cfg = config["server"]
+    if server_cfg["processes"] != 1 and config["chat"]["bus"] != "redis":
+        raise ConfigError("server.processes: more than one process needs chat.bus: redis "
+                          "(sockets of one chat would live in different processes)")
     if not config["auth"]["require_token"]:
         log.warning("auth.require_token is off: every openid parameter is trusted, as the "
                     "original did. Do not run like this in production.")

@@ -11,7 +11,7 @@ import peewee
 import tornado.web
 
 from handlers.base import NotFoundHandler
-from realtime.bus import make_bus
+from realtime.bus import LocalBus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services.errors import Unavailable
@@ -27,15 +27,9 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
-    "handlers.goods",
-    "handlers.images",
-    "handlers.comments",
-    "handlers.notices",
     "handlers.chat_list",
     "handlers.metrics",
     "handlers.admin_api",
-    "handlers.admin_pages",
-    "handlers.admin_moderation_pages",
     "handlers.chat_socket",
 ]
 
@@ -49,7 +43,7 @@ class MarketApp(tornado.web.Application):
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
         self.limiter = Limiter()
-        self.bus = make_bus(config)
+        self.bus = LocalBus()
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer)

@@ -27,6 +27,10 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
+    "handlers.goods",
+    "handlers.images",
+    "handlers.comments",
+    "handlers.notices",
     "handlers.chat_list",
     "handlers.metrics",
     "handlers.admin_api",

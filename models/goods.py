@@ -3,6 +3,7 @@ from peewee import (AutoField, BooleanField, CharField, DateTimeField, DecimalFi
                     IntegerField, TextField)
 
 from models import BaseModel, utcnow
+from models.user import BLOCKED, User
 
 # Goods.state
 PENDING, APPROVED, REJECTED = 0, 1, 2
@@ -34,9 +35,10 @@ class Goods(BaseModel):
 
     @classmethod
     def public(cls):
-        """Listings anyone may see: approved, not deleted, not hidden."""
+        """Listings anyone may see: approved, not deleted, not hidden, owner not blocked."""
+        blocked = User.select(User.openid).where(User.state == BLOCKED)
         return cls.select().where(cls.state == APPROVED, cls.deleted == False,  # noqa: E712
-                                  cls.hidden == False)  # noqa: E712
+                                  cls.hidden == False, cls.openid.not_in(blocked))  # noqa: E712
 
 
 class Image(BaseModel):

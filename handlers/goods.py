@@ -1,0 +1,190 @@
+"""Listings and favourites: /wx/goods/*, /wx/user/whyNot, delete*, and the favourite calls."""
+from handlers.base import BaseHandler
+from models.goods import PENDING
+from services import favourites, goods, validate
+from services.errors import Invalid
+
+HOT_WORDS_MAX = 50
+
+
+class MarketHandler(BaseHandler):
+    """Shared by the marketplace handlers: absolute URLs, page numbers, list answers."""
+
+    @property
+    def base(self):
+        """The scheme and host this request came to (image URLs are absolute on it)."""
+        return self.request.protocol + "://" + self.request.host
+
+    def page(self):
+        """The 0-based pageNum (missing means 0)."""
+        return validate.integer(self.arg("pageNum"), "pageNum", required=False, default=0,
+                                low=0, high=100_000)
+
+    @property
+    def page_size(self):
+        return self.config["goods"]["page_size"]
+
+    def answer_list(self, items, empty="no more goods"):
+        """extend as {"0": item, "1": …} in order; code 100 when the page is empty."""
+        if not items:
+            self.fail(empty)
+        else:
+            self.ok({str(i): item for i, item in enumerate(items)})
+
+
+class IssueHandler(MarketHandler):
+    """POST /wx/goods/goodsIssue: publish a listing (pending review); extend.gid."""
+
+    async def post(self):
+        body = self.json_body()
+        openid = self.caller(body.get("openid"))
+        self.application.limiter.hit("publish", openid,
+                                     self.config["limits"]["publish_per_minute_user"], "listings")
+        try:
+            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"])
+        except Invalid as e:
+            return self.fail(e.msg, 400, {"error": e.msg})
+        self.ok({"gid": gid}, msg="published, waiting for review")
+
+
+class SimpleGoodsHandler(MarketHandler):
+    """GET /wx/goods/getSimpleGoods?state=1|0&pageNum= : approved (all) or pending (admins)."""
+
+    async def get(self):
+        state, page = goods.require_state(self.arg("state")), self.page()
+        if state == PENDING:
+            self.require_admin()
+            items = await self.run_db(goods.pending, self.base, page, self.page_size)
+        else:
+            items = await self.run_db(goods.approved, self.base, page, self.page_size)
+        self.answer_list(items)
+
+
+class FreeGoodsHandler(MarketHandler):
+    """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
+
+    async def get(self):
+        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size))
+
+
+class MyIssuedHandler(MarketHandler):
+    """GET /wx/goods/getMyIssGoods?openid=&pageNum= : the caller's approved listings."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        self.answer_list(await self.run_db(goods.mine_approved, openid, self.base, self.page(),
+                                           self.page_size))
+
+
+class UserGoodsHandler(MarketHandler):
+    """GET /wx/goods/getAllSimpleGoods?openid=&pageNum= : another user's public listings."""
+
+    async def get(self):
+        openid = validate.openid(self.arg("openid"))
+        self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
+                                           self.page_size))
+
+
+class MyCheckHandler(MarketHandler):
+    """GET /wx/goods/getMyCheckSimGoods?openid= : all the caller's listings with their state."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        page = self.page() if self.arg("pageNum") not in (None, "") else None
+        self.answer_list(await self.run_db(goods.mine_with_state, openid, self.base, page,
+                                           self.page_size))
+
+
+class DetailHandler(MarketHandler):
+    """GET /wx/goods/getDeGoodfwl?gid= : extend.goodInfo; counts the view."""
+
+    async def get(self):
+        gid = goods.gid_of(self.arg("gid"))
+        info = await self.run_db(goods.detail, gid, self.viewer(self.arg("openid")),
+                                 self.is_admin(), self.base)
+        self.ok({"goodInfo": info})
+
+
+class QueryHandler(MarketHandler):
+    """GET /wx/goods/query?flag=&pageNum= : search public listings (every word must match)."""
+
+    async def get(self):
+        items = await self.run_db(goods.search, self.arg("flag"), self.base, self.page(),
+                                  self.page_size)
+        self.answer_list(items, "nothing found")
+
+
+class HotWordsHandler(MarketHandler):
+    """GET /wx/goods/hotWords?limit= : extend.hotWords, the most searched words."""
+
+    async def get(self):
+        limit = validate.integer(self.arg("limit"), "limit", required=False, default=10, low=1,
+                                 high=HOT_WORDS_MAX)
+        self.ok({"hotWords": await self.run_db(goods.hot_words, limit)})
+
+
+class WhyNotHandler(MarketHandler):
+    """GET /wx/user/whyNot?gid= : extend.notice.noticeInfo (owner and admins)."""
+
+    async def get(self):
+        gid = goods.gid_of(self.arg("gid"))
+        admin = self.is_admin()
+        openid = None if admin else self.caller(self.arg("openid"))
+        self.ok(await self.run_db(goods.why_not, gid, openid, admin))
+
+
+class DeleteOwnHandler(MarketHandler):
+    """GET /wx/user/deleteMyIssue?gid= and /wx/user/deleteCheckFail?gid=&state= : owner only."""
+
+    async def get(self):
+        gid = goods.gid_of(self.arg("gid"))
+        validate.integer(self.arg("state"), "state", required=False, low=0, high=2)
+        openid = self.caller(self.arg("openid"))
+        await self.run_db(goods.delete_own, gid, openid)
+        self.ok(msg="deleted")
+
+
+class FavouritesHandler(MarketHandler):
+    """GET /wx/user/getFavorites?openid= : extend.favorites (gids)."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        self.ok({"favorites": await self.run_db(favourites.gids, openid)})
+
+
+class ReplaceFavouritesHandler(MarketHandler):
+    """POST /wx/user/addGoodsToCar {openid, gid: [..]} : replace the favourites."""
+
+    async def post(self):
+        body = self.json_body()
+        openid = self.caller(body.get("openid"))
+        gids = favourites.parse_gids(body.get("gid"))
+        self.ok({"favorites": await self.run_db(favourites.replace, openid, gids)})
+
+
+class FavouriteGoodsHandler(MarketHandler):
+    """GET /wx/user/getMyCarSimpleInfo?openid= : extend map of the favourite listings."""
+
+    async def get(self):
+        openid = self.caller(self.arg("openid"))
+        items = await self.run_db(favourites.goods, openid, self.base)
+        self.ok({str(i): item for i, item in enumerate(items)})
+
+
+default_handlers = [
+    (r"/wx/goods/goodsIssue", IssueHandler),
+    (r"/wx/goods/getSimpleGoods", SimpleGoodsHandler),
+    (r"/wx/goods/getSimFrGoods", FreeGoodsHandler),
+    (r"/wx/goods/getMyIssGoods", MyIssuedHandler),
+    (r"/wx/goods/getAllSimpleGoods", UserGoodsHandler),
+    (r"/wx/goods/getMyCheckSimGoods", MyCheckHandler),
+    (r"/wx/goods/getDeGoodfwl", DetailHandler),
+    (r"/wx/goods/query", QueryHandler),
+    (r"/wx/goods/hotWords", HotWordsHandler),
+    (r"/wx/user/whyNot", WhyNotHandler),
+    (r"/wx/user/deleteMyIssue", DeleteOwnHandler),
+    (r"/wx/user/deleteCheckFail", DeleteOwnHandler),
+    (r"/wx/user/getFavorites", FavouritesHandler),
+    (r"/wx/user/addGoodsToCar", ReplaceFavouritesHandler),
+    (r"/wx/user/getMyCarSimpleInfo", FavouriteGoodsHandler),
+]

@@ -1,0 +1,171 @@
+"""Two-level comments on listings and likes on main comments, feeding the notice inbox."""
+import json
+
+from peewee import IntegrityError, fn
+
+from models import db
+from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, Reply
+from models.user import User
+from services import clock, validate
+from services.errors import Invalid, NotFound
+from services.goods import gid_of, visible, write_txn
+from services.users import require_active
+
+MAX_CONTENT = 500
+REPLY_PREVIEW = 3  # replies shown under each main comment in getAllComments
+LIKE_COMMENT = 1   # Liked.type of a main comment
+
+
+def comment_id(value, name="inId"):
+    """A comment id from a client value, or Invalid."""
+    return validate.integer(value, name, low=1, high=2 ** 31 - 1)
+
+
+def _get_comment(in_id):
+    comment = Comment.get_or_none(Comment.in_id == in_id, Comment.hidden == False)  # noqa: E712
+    if comment is None:
+        raise NotFound("no such comment")
+    return comment
+
+
+def _notify(openid, kind, actor, gid, obj_id, content):
+    """One inbox line for `openid`, never for the actor themself."""
+    if openid and openid != actor:
+        Notice.create(openid=openid, type=kind, actor_openid=actor, gid=gid, obj_id=obj_id,
+                      content=content[:200])
+
+
+# -- shapes -------------------------------------------------------------------------------
+def _reply_shape(r, users):
+    author, target = users.get(r.from_openid), users.get(r.to_openid)
+    return {"rid": r.rid, "commentId": r.comment_id, "fromOpenid": r.from_openid,
+            "fromName": author.wxname if author else "",
+            "fromAvatar": author.head_img if author else "",
+            "toOpenid": r.to_openid, "toName": target.wxname if target else "",
+            "content": r.content, "createTime": clock.display(r.create_time),
+            "userState": author.state if author else 0}
+
+
+def _shape(comments, viewer, all_replies=False):
+    """Main comments with likes, the viewer's like state, reply counts and (some) replies."""
+    ids = [c.in_id for c in comments]
+    likes, mine, sums, replies = {}, set(), {}, {}
+    if ids:
+        for row in (Liked.select(Liked.obj_id, fn.COUNT(Liked.id).alias("n"))
+                    .where(Liked.obj_id.in_(ids), Liked.type == LIKE_COMMENT)
+                    .group_by(Liked.obj_id)):
+            likes[row.obj_id] = row.n
+        if viewer:
+            mine = {r.obj_id for r in Liked.select(Liked.obj_id).where(
+                Liked.obj_id.in_(ids), Liked.type == LIKE_COMMENT, Liked.openid == viewer)}
+        for r in (Reply.select().where(Reply.comment_id.in_(ids), Reply.hidden == False)  # noqa
+                  .order_by(Reply.rid.desc())):
+            sums[r.comment_id] = sums.get(r.comment_id, 0) + 1
+            if all_replies or len(replies.get(r.comment_id, [])) < REPLY_PREVIEW:
+                replies.setdefault(r.comment_id, []).append(r)
+    openids = {c.from_openid for c in comments}
+    for rs in replies.values():
+        openids.update(x for r in rs for x in (r.from_openid, r.to_openid))
+    users = User.names(openids)
+    shaped = []
+    for c in comments:
+        author = users.get(c.from_openid)
+        name = author.wxname if author else ""
+        shaped.append({
+            "inId": c.in_id, "gid": c.gid, "fromOpenid": c.from_openid, "fromName": name,
+            "formName": name, "fromAvatar": author.head_img if author else "",
+            "content": c.content, "createTime": clock.display(c.create_time),
+            "likeNum": likes.get(c.in_id, 0), "likeState": 1 if c.in_id in mine else 0,
+            "sonSums": sums.get(c.in_id, 0), "userState": author.state if author else 0,
+            "commentsReplies": [_reply_shape(r, users) for r in replies.get(c.in_id, [])]})
+    return shaped
+
+
+# -- reads -----------------------------------------------------------------------------------
+def all_comments(gid, viewer, admin=False):
+    """/pl/getAllComments: the listing's main comments, newest first, with a few replies each."""
+    visible(gid, viewer, admin)
+    comments = list(Comment.select().where(Comment.gid == gid, Comment.hidden == False)  # noqa
+                    .order_by(Comment.in_id.desc()))
+    return _shape(comments, viewer)
+
+
+def main_with_replies(in_id, viewer):
+    """/pl/getMainAllSonCom: one main comment with all its replies, newest first."""
+    return _shape([_get_comment(in_id)], viewer, all_replies=True)[0]
+
+
+# -- writes ----------------------------------------------------------------------------------
+def parse_info(info):
+    """The `info` of addMainComments: a JSON string (or an object) of {goodId, fromOpenid, content}."""
+    if isinstance(info, str):
+        try:
+            info = json.loads(info)
+        except ValueError:
+            raise Invalid("info is not valid JSON")
+    if not isinstance(info, dict):
+        raise Invalid("info must be a JSON object")
+    return info
+
+
+def add_main(openid, info):
+    """/pl/addMainComments: a comment on a listing the caller can see; notifies the seller."""
+    require_active(openid)
+    gid = gid_of(info.get("goodId"), "goodId")
+    content = validate.text(info.get("content"), "content", MAX_CONTENT)
+    goods = visible(gid, openid)
+    with write_txn():
+        comment = Comment.create(gid=gid, from_openid=openid, content=content)
+        _notify(goods.openid, NOTICE_COMMENT, openid, gid, comment.in_id, content)
+    return _shape([comment], openid)[0]
+
+
+def add_reply(openid, body):
+    """/pl/addSonCommments: a reply to someone in a comment's thread; notifies them."""
+    require_active(openid)
+    in_id = comment_id(body.get("commentId"), "commentId")
+    content = validate.text(body.get("content"), "content", MAX_CONTENT)
+    comment = _get_comment(in_id)
+    visible(comment.gid, openid)
+    to_openid = validate.openid(body.get("toOpenid"), "toOpenid", required=False)
+    to_openid = to_openid or comment.from_openid
+    in_thread = to_openid == comment.from_openid or Reply.select().where(
+        Reply.comment_id == in_id, Reply.from_openid == to_openid).exists()
+    if not in_thread:
+        raise Invalid("toOpenid is not part of this conversation")
+    with write_txn():
+        reply = Reply.create(comment_id=in_id, from_openid=openid, to_openid=to_openid,
+                             content=content)
+        _notify(to_openid, NOTICE_COMMENT, openid, comment.gid, in_id, content)
+    return _reply_shape(reply, User.names([openid, to_openid]))
+
+
+def like_count(in_id):
+    """How many users like this comment."""
+    return Liked.select().where(Liked.obj_id == in_id, Liked.type == LIKE_COMMENT).count()
+
+
+def like(openid, in_id):
+    """/liked/like: idempotent (the unique key decides); notifies the author once; the count."""
+    require_active(openid)
+    comment = _get_comment(in_id)
+    try:
+        with write_txn():
+            Liked.create(openid=openid, obj_id=in_id, type=LIKE_COMMENT)
+            _notify(comment.from_openid, NOTICE_LIKE, openid, comment.gid, in_id,
+                    comment.content)
+    except IntegrityError:  # already liked: nothing changes
+        pass
+    return like_count(in_id)
+
+
+def unlike(openid, in_id):
+    """/liked/unlike: idempotent; removes the like's notice while unread; the count."""
+    _get_comment(in_id)
+    with db.atomic():
+        removed = Liked.delete().where(Liked.openid == openid, Liked.obj_id == in_id,
+                                       Liked.type == LIKE_COMMENT).execute()
+        if removed:
+            Notice.delete().where(Notice.type == NOTICE_LIKE, Notice.actor_openid == openid,
+                                  Notice.obj_id == in_id, Notice.read == False).execute()  # noqa
+    return like_count(in_id)

@@ -1,0 +1,240 @@
+"""Listings: publish, the lists, detail (view count), search with hot words, owner deletion."""
+from peewee import Case, IntegrityError
+
+from models import db, is_mysql, utcnow
+from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image, SearchKeyword
+from models.user import User, VERIFIED
+from services import clock, validate
+from services.errors import Forbidden, Invalid, NotFound
+from services.users import require_active
+
+MAX_KEYWORDS = 5        # words of one search that are used
+MAX_KEYWORD_CHARS = 32  # longer words are searched but not recorded as hot words
+MAX_UNPAGED = 500       # cap of the lists the client asks for without a page
+
+
+def write_txn():
+    """A transaction that takes the write lock first (SQLite IMMEDIATE; InnoDB row locks)."""
+    return db.atomic() if is_mysql() else db.atomic("IMMEDIATE")
+
+
+def upload_url(base, name):
+    """The absolute URL of a public upload (a stored name, a path, or already a URL)."""
+    if not name or name.startswith(("http://", "https://")):
+        return name or ""
+    return base + (name if name.startswith("/") else "/uploads/" + name)
+
+
+def gid_of(value, name="gid"):
+    """A goods id from a client value, or Invalid."""
+    return validate.integer(value, name, low=1, high=2 ** 31 - 1)
+
+
+def publish(openid, body, max_price):
+    """/goods/goodsIssue: a new listing, pending review; returns its gid."""
+    user = require_active(openid)
+    fields = dict(
+        goods_name=validate.text(body.get("goodsName"), "goodsName", 100),
+        goods_title=validate.text(body.get("goodsTitle"), "goodsTitle", 200),
+        goods_dec=validate.text(body.get("goodsDec"), "goodsDec", 2000),
+        goods_price_new=validate.price(body.get("goodsPriceNew"), "goodsPriceNew", max_price),
+        goods_price_old=validate.price(body.get("goodsPriceOld"), "goodsPriceOld", max_price),
+        goods_xueyuan=validate.text(body.get("goodsXueyuan"), "goodsXueyuan", 100, False),
+        goods_address=validate.text(body.get("goodsAddress"), "goodsAddress", 200, False),
+    )
+    goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(), **fields)
+    return goods.gid
+
+
+# -- shapes -------------------------------------------------------------------------------
+def _first_images(gids):
+    """{gid: first goods-photo Image} for these listings, in one query."""
+    first = {}
+    if gids:
+        query = (Image.select().where(Image.gid.in_(list(gids)), Image.flag == GOODS_PHOTO)
+                 .order_by(Image.id))
+        for image in query:
+            first.setdefault(image.gid, image)
+    return first
+
+
+def summaries(goods_list, base, with_state=False):
+    """List items {gid, goodsName, goodsTitle, goodsDec, goodsPriceNew, goodsPriceOld, homeImage}."""
+    goods_list = list(goods_list)
+    first = _first_images([g.gid for g in goods_list])
+    items = []
+    for g in goods_list:
+        image = first.get(g.gid)
+        item = {"gid": g.gid, "goodsName": g.goods_name, "goodsTitle": g.goods_title,
+                "goodsDec": g.goods_dec, "goodsPriceNew": float(g.goods_price_new),
+                "goodsPriceOld": float(g.goods_price_old),
+                "homeImage": upload_url(base, (image.thumb or image.url) if image else "")}
+        if with_state:
+            item["state"] = g.state
+        items.append(item)
+    return items
+
+
+def _newest(query, page_num, size):
+    return query.order_by(Goods.gid.desc()).paginate(page_num + 1, size)  # gid grows with time
+
+
+# -- lists ---------------------------------------------------------------------------------
+def approved(base, page_num, size):
+    """getSimpleGoods?state=1: every public listing, newest first."""
+    return summaries(_newest(Goods.public(), page_num, size), base)
+
+
+def pending(base, page_num, size):
+    """getSimpleGoods?state=0 (admins): listings waiting for review, newest first."""
+    query = Goods.select().where(Goods.state == PENDING, Goods.deleted == False)  # noqa: E712
+    return summaries(_newest(query, page_num, size), base)
+
+
+def free(base, page_num, size):
+    """getSimFrGoods: public listings whose two prices are 0."""
+    query = Goods.public().where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
+    return summaries(_newest(query, page_num, size), base)
+
+
+def mine_approved(openid, base, page_num, size):
+    """getMyIssGoods: the caller's approved listings."""
+    query = Goods.select().where(Goods.openid == openid, Goods.state == APPROVED,
+                                 Goods.deleted == False)  # noqa: E712
+    return summaries(_newest(query, page_num, size), base)
+
+
+def of_user(openid, base, page_num, size):
+    """getAllSimpleGoods: another user's public listings."""
+    return summaries(_newest(Goods.public().where(Goods.openid == openid), page_num, size), base)
+
+
+def mine_with_state(openid, base, page_num=None, size=10):
+    """getMyCheckSimGoods: all the caller's listings with their review state."""
+    query = Goods.select().where(Goods.openid == openid, Goods.deleted == False)  # noqa: E712
+    if page_num is None:
+        query = _newest(query, 0, MAX_UNPAGED)
+    else:
+        query = _newest(query, page_num, size)
+    return summaries(query, base, with_state=True)
+
+
+# -- one listing ---------------------------------------------------------------------------
+def _visible(gid, viewer, admin):
+    """The listing if this viewer may see it: public to all; otherwise owner and admins only."""
+    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    if goods is None:
+        raise NotFound("no such goods")
+    if admin or (viewer and viewer == goods.openid):
+        return goods
+    if not Goods.public().where(Goods.gid == gid).exists():
+        raise NotFound("no such goods")
+    return goods
+
+
+def visible(gid, viewer, admin=False):
+    """The listing (a model) when visible to this viewer, else NotFound."""
+    return _visible(gid, viewer, admin)
+
+
+def detail(gid, viewer, admin, base):
+    """getDeGoodfwl: extend.goodInfo, counting this view atomically."""
+    goods = _visible(gid, viewer, admin)
+    Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
+    open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
+    seller = User.by_openid(goods.openid)
+    images = Image.select().where(Image.gid == gid, Image.flag == GOODS_PHOTO).order_by(Image.id)
+    return {
+        "gid": goods.gid, "goodsName": goods.goods_name, "goodsTitle": goods.goods_title,
+        "goodsDec": goods.goods_dec, "goodsPriceNew": float(goods.goods_price_new),
+        "goodsPriceOld": float(goods.goods_price_old), "goodsXueyuan": goods.goods_xueyuan,
+        "goodsAddress": goods.goods_address, "state": goods.state,
+        "imageUrl": [upload_url(base, i.url) for i in images],
+        "imageCheckStatus": 1 if seller and seller.state == VERIFIED else 0,
+        "issueTime": clock.display(goods.issue_time), "openSum": open_sum,
+        "openid": goods.openid, "wxname": seller.wxname if seller else "",
+    }
+
+
+def _owned(gid, openid, admin=False):
+    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    if goods is None:
+        raise NotFound("no such goods")
+    if not admin and goods.openid != openid:
+        raise Forbidden("not your goods")
+    return goods
+
+
+def why_not(gid, openid, admin):
+    """/user/whyNot: extend.notice.noticeInfo, the rejection reason (owner and admins)."""
+    goods = _owned(gid, openid, admin)
+    return {"notice": {"noticeInfo": goods.reason}}
+
+
+def delete_own(gid, openid):
+    """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations)."""
+    _owned(gid, openid)
+    Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == openid).execute()
+
+
+# -- search --------------------------------------------------------------------------------
+def keywords(flag):
+    """The distinct search words of `flag` (split on whitespace), at most MAX_KEYWORDS."""
+    text = validate.text(flag, "flag", 100)
+    words = []
+    for word in text.split():
+        if word.lower() not in [w.lower() for w in words]:
+            words.append(word)
+    return words[:MAX_KEYWORDS]
+
+
+def search(flag, base, page_num, size, record=True):
+    """/goods/query: public listings matching every word, by relevance then recency."""
+    words = keywords(flag)
+    fields = ((Goods.goods_name, 4), (Goods.goods_title, 2), (Goods.goods_dec, 1))
+    query = Goods.public()
+    score = None
+    for word in words:
+        query = query.where(Goods.goods_name.contains(word) | Goods.goods_title.contains(word)
+                            | Goods.goods_dec.contains(word))
+        for field, weight in fields:
+            term = Case(None, [(field.contains(word), weight)], 0)
+            score = term if score is None else score + term
+    query = query.order_by(score.desc(), Goods.gid.desc())
+    results = summaries(query.paginate(page_num + 1, size), base)
+    if record and page_num == 0:
+        for word in words:
+            record_keyword(word)
+    return results
+
+
+def record_keyword(word):
+    """Count one search for a word (lower-cased); the counts feed the hot words."""
+    word = word.lower()
+    if len(word) > MAX_KEYWORD_CHARS:
+        return
+    bump = dict(count=SearchKeyword.count + 1, last_at=utcnow())
+    if SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute():
+        return
+    try:
+        with db.atomic():
+            SearchKeyword.create(keyword=word, count=1, last_at=utcnow())
+    except IntegrityError:  # a concurrent first search of the same word
+        SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute()
+
+
+def hot_words(limit):
+    """/goods/hotWords: the most searched words, most frequent first."""
+    query = (SearchKeyword.select(SearchKeyword.keyword)
+             .order_by(SearchKeyword.count.desc(), SearchKeyword.last_at.desc()).limit(limit))
+    return [row.keyword for row in query]
+
+
+def require_state(value):
+    """The `state` of getSimpleGoods: 0 or 1."""
+    if value is None or value == "":
+        return APPROVED
+    number = validate.integer(value, "state")
+    if number not in (PENDING, APPROVED):
+        raise Invalid("state must be 0 or 1")
+    return number

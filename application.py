@@ -11,7 +11,7 @@ import peewee
 import tornado.web
 
 from handlers.base import NotFoundHandler
-from realtime.bus import LocalBus
+from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services.errors import Unavailable
@@ -47,7 +47,7 @@ class MarketApp(tornado.web.Application):
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
         self.limiter = Limiter()
-        self.bus = LocalBus()
+        self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer)

@@ -118,6 +118,9 @@ def cmd_serve(config, args):
     if args.processes is not None:
         config["server"]["processes"] = args.processes
     server_cfg = config["server"]
+    if server_cfg["processes"] != 1 and config["chat"]["bus"] != "redis":
+        raise ConfigError("server.processes: more than one process needs chat.bus: redis "
+                          "(sockets of one chat would live in different processes)")
     if not config["auth"]["require_token"]:
         log.warning("auth.require_token is off: every openid parameter is trusted, as the "
                     "original did. Do not run like this in production.")

@@ -113,6 +113,11 @@ SCHEMA = {
         "rate_burst": (_positive(_int), 20),
         "ping_interval": (_positive(_float), 25.0),
         "ping_timeout": (_positive(_float), 20.0),
+        "bus": (_choice("local", "redis"), "local"),
+    },
+    "redis": {
+        "url": (_str, "redis://127.0.0.1:6379/0"),
+        "presence_ttl": (_positive(_float), 15.0),
     },
     "uploads": {
         "dir": (_str, "data/uploads"),

@@ -30,7 +30,7 @@ class ChatDelivery:
         self.lists = list_writer
         self.known_users = set()
         self.recent = collections.defaultdict(lambda: collections.OrderedDict())
-        self.drains = {}
+        bus.fallback = self.store_fallback
         self.counts = collections.Counter()  # delivered / stored / refused, for metrics
 
     async def relay(self, socket, frame):
@@ -41,7 +41,7 @@ class ChatDelivery:
             self._ack(socket, msg_id, "duplicate")
             return
         out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
-        if await self.bus.is_online(to) and await self.bus.send_to_user(to, out):
+        if await self.bus.is_online(to) and await self.bus.send_to_user(to, out, fallback=True):
             self.counts["delivered"] += 1
             viewing = self.registry.viewing(to, me)
             self.lists.note(to, me, frame["content"], 0 if viewing else 1)
@@ -95,26 +95,30 @@ class ChatDelivery:
     async def deliver_offline(self, socket, peer):
         """Write the messages kept for socket.me from peer, oldest first; delete only those
         written. One drain per (user, peer) at a time, so two sockets never both get a row."""
-        key = (socket.me, peer)
-        lock = self.drains.setdefault(key, asyncio.Lock())
+        async with self.bus.drain_lock((socket.me, peer)):
+            rows = await self.run_db(chat.pending_offline, socket.me, peer)
+            written = []
+            try:
+                for message_id, frame in rows:
+                    await socket.write_message(encode(frame))
+                    written.append(message_id)
+            except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
+                log.info("chat user=%s closed during offline delivery; %d kept",
+                         socket.me, len(rows) - len(written))
+            if written:
+                await self.run_db(chat.delete_offline, written)
+                self.counts["delivered"] += len(written)
+
+    async def store_fallback(self, frame):
+        """A frame published to this process for a user whose sockets closed meanwhile: keep it
+        in the offline store (a full store is logged: the sender was already told delivered)."""
         try:
-            async with lock:
-                rows = await self.run_db(chat.pending_offline, socket.me, peer)
-                written = []
-                try:
-                    for message_id, frame in rows:
-                        await socket.write_message(encode(frame))
-                        written.append(message_id)
-                except (tornado.websocket.WebSocketClosedError,
-                        tornado.iostream.StreamClosedError):
-                    log.info("chat user=%s closed during offline delivery; %d kept",
-                             socket.me, len(rows) - len(written))
-                if written:
-                    await self.run_db(chat.delete_offline, written)
-                    self.counts["delivered"] += len(written)
-        finally:
-            if not lock.locked() and not getattr(lock, "_waiters", None):
-                self.drains.pop(key, None)
+            await self.run_db(chat.store_offline, frame["fromOpenid"], frame["toOpenid"],
+                              frame["content"], frame.get("type", "text"), frame.get("msgId"),
+                              self.limit)
+            self.counts["stored"] += 1
+        except Exception as e:
+            log.warning("chat fallback store failed for user=%s: %s", frame["toOpenid"], e)
 
     async def broadcast(self, text, sender="admin"):
         """An admin notice to every live socket, shown by the original client as a bubble."""

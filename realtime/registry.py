@@ -12,11 +12,14 @@ log = logging.getLogger("market.chat")
 class Registry:
     def __init__(self):
         self.by_user = {}  # openid -> {socket: None}, insertion-ordered (oldest first)
+        self.on_change = None  # fn(openid, online): a user's first socket came / last one went
 
     def add(self, openid, socket):
         """Register a socket; returns how many the user now holds."""
         sockets = self.by_user.setdefault(openid, {})
         sockets[socket] = None
+        if len(sockets) == 1 and self.on_change:
+            self.on_change(openid, True)
         return len(sockets)
 
     def remove(self, openid, socket):
@@ -27,6 +30,8 @@ class Registry:
         del sockets[socket]
         if not sockets:
             del self.by_user[openid]
+            if self.on_change:
+                self.on_change(openid, False)
 
     def sockets_for(self, openid):
         """The user's live sockets, oldest first."""

@@ -1,0 +1,212 @@
+"""The Redis bus: several processes (or hosts) share one chat through Redis pub/sub and a few keys.
+
+- presence: a sorted set per user `market:presence:{openid}` of process ids scored by expiry,
+  refreshed every ttl/3 seconds while the process lives, so a crashed process's users count as
+  offline within `presence_ttl` seconds;
+- delivery: a frame for a user with sockets on another process is published on that process's
+  channel `market:node:{id}`; one connection per publisher keeps the order per sender and pair;
+- broadcast: the channel `market:broadcast`, which every process (this one included) relays;
+- live figures: the hash `market:nodes` (one field per process, with its expiry);
+- offline drains: a Redis lock per (user, peer), so two processes never both deliver a row.
+While Redis is unreachable the bus degrades to this process: messages for users elsewhere go to
+the offline store (never vanish), errors are logged, and connections are retried with back-off.
+See docs/scaling.md.
+"""
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+
+import redis.asyncio as aioredis
+from redis.exceptions import LockError, RedisError
+
+from realtime.bus import LocalBus, encode
+
+log = logging.getLogger("market.bus")
+PREFIX = "market:"
+BROADCAST = PREFIX + "broadcast"
+NODES = PREFIX + "nodes"
+
+
+def presence_key(openid):
+    return PREFIX + "presence:" + openid
+
+
+class RedisBus(LocalBus):
+    def __init__(self, url, presence_ttl=15.0, registry=None):
+        super().__init__(registry)
+        self.url, self.ttl = url, float(presence_ttl)
+        self.node = uuid.uuid4().hex[:12]
+        self.channel = PREFIX + "node:" + self.node
+        self.redis = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                       decode_responses=True)
+        self.sub = aioredis.from_url(url, socket_connect_timeout=2, decode_responses=True,
+                                     health_check_interval=5)
+        self.fallback = None  # async fn(frame): store a frame whose recipient left meanwhile
+        self.changes = asyncio.Queue()
+        self.registry.on_change = lambda openid, online: self.changes.put_nowait((openid, online))
+        self.tasks = []
+        self.healthy = False
+
+    async def start(self):
+        """Subscribe, publish presence, and keep both alive."""
+        loop = asyncio.get_running_loop()
+        self.tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat()),
+                      loop.create_task(self._presence_changes())]
+
+    async def stop(self):
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        with contextlib.suppress(RedisError, OSError):
+            pipe = self.redis.pipeline(transaction=False)
+            for openid in list(self.registry.by_user):
+                pipe.zrem(presence_key(openid), self.node)
+            pipe.hdel(NODES, self.node)
+            await pipe.execute()
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.aclose()
+            await self.sub.aclose()
+
+    def _trouble(self, what, error):
+        if self.healthy:
+            log.warning("redis %s failed (%s); chat degrades to this process", what, error)
+        self.healthy = False
+
+    # -- presence ----------------------------------------------------------------------------
+    async def _heartbeat(self):
+        """Refresh this process's presence entries and figures every ttl/3 seconds."""
+        while True:
+            try:
+                await self._refresh()
+                if not self.healthy:
+                    log.info("redis reachable (node %s)", self.node)
+                self.healthy = True
+            except (RedisError, OSError) as e:
+                self._trouble("heartbeat", e)
+            await asyncio.sleep(self.ttl / 3)
+
+    async def _refresh(self):
+        expires = time.time() + self.ttl
+        pipe = self.redis.pipeline(transaction=False)
+        for openid in list(self.registry.by_user):
+            pipe.zadd(presence_key(openid), {self.node: expires})
+            pipe.expire(presence_key(openid), int(self.ttl) + 1)
+        figures = {"expires": expires, "connections": self.registry.connection_count(),
+                   "users": self.registry.user_count()}
+        pipe.hset(NODES, self.node, json.dumps(figures))
+        await pipe.execute()
+
+    async def _presence_changes(self):
+        """Apply a user's first socket / last socket here at once, in order."""
+        while True:
+            openid, online = await self.changes.get()
+            try:
+                if online:
+                    await self.redis.zadd(presence_key(openid), {self.node: time.time() + self.ttl})
+                    await self.redis.expire(presence_key(openid), int(self.ttl) + 1)
+                else:
+                    await self.redis.zrem(presence_key(openid), self.node)
+            except (RedisError, OSError) as e:
+                self._trouble("presence", e)  # the heartbeat re-publishes the truth
+
+    async def _nodes_of(self, openid):
+        """Other processes holding a live socket of this user ([] when Redis is unreachable)."""
+        try:
+            nodes = await self.redis.zrangebyscore(presence_key(openid), time.time(), "+inf")
+        except (RedisError, OSError) as e:
+            self._trouble("presence lookup", e)
+            return []
+        return [n for n in nodes if n != self.node]
+
+    async def is_online(self, openid):
+        return self.registry.is_online(openid) or bool(await self._nodes_of(openid))
+
+    # -- delivery ----------------------------------------------------------------------------
+    async def send_to_user(self, openid, frame, exclude=None, fallback=False):
+        sent = self.registry.push(openid, frame, exclude)
+        nodes = await self._nodes_of(openid)
+        if nodes:
+            payload = encode({"to": openid, "frame": frame, "fallback": fallback})
+            for node in nodes:
+                try:
+                    sent += await self.redis.publish(PREFIX + "node:" + node, payload) > 0
+                except (RedisError, OSError) as e:
+                    self._trouble("publish", e)
+        return sent
+
+    async def broadcast(self, frame):
+        try:
+            await self.redis.publish(BROADCAST, encode(frame))
+        except (RedisError, OSError) as e:
+            self._trouble("broadcast", e)
+            return await super().broadcast(frame)
+        return (await self.stats())["connections"]
+
+    async def _listen(self):
+        """Relay frames published for this process; resubscribe with back-off after a failure."""
+        backoff = 0.25
+        while True:
+            pubsub = self.sub.pubsub()
+            try:
+                await pubsub.subscribe(self.channel, BROADCAST)
+                backoff = 0.25
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        await self._on_message(message["channel"], message["data"])
+            except (RedisError, OSError) as e:
+                self._trouble("subscription", e)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _on_message(self, channel, data):
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            log.warning("ignored a malformed bus message on %s", channel)
+            return
+        if channel == BROADCAST:
+            await LocalBus.broadcast(self, payload)
+            return
+        sent = self.registry.push(payload["to"], payload["frame"])
+        if not sent and payload.get("fallback") and self.fallback:
+            await self.fallback(payload["frame"])
+
+    async def stats(self):
+        try:
+            nodes = await self.redis.hgetall(NODES)
+        except (RedisError, OSError) as e:
+            self._trouble("stats", e)
+            return await super().stats()
+        now, total = time.time(), {"connections": 0, "users": 0, "processes": 0}
+        for node, raw in nodes.items():
+            figures = json.loads(raw)
+            if node == self.node:
+                figures = await super().stats()
+            elif figures["expires"] < now:
+                continue
+            total["connections"] += figures["connections"]
+            total["users"] += figures["users"]
+            total["processes"] += 1
+        return total
+
+    @contextlib.asynccontextmanager
+    async def drain_lock(self, key):
+        async with super().drain_lock(key):
+            lock = self.redis.lock(PREFIX + "drain:%s:%s" % key, timeout=30, blocking_timeout=10)
+            try:
+                held = await lock.acquire()
+            except (RedisError, OSError) as e:
+                self._trouble("drain lock", e)
+                held = False
+            try:
+                yield
+            finally:
+                if held:
+                    with contextlib.suppress(RedisError, OSError, LockError):
+                        await lock.release()

@@ -1,0 +1,186 @@
+"""Two server processes share one chat through a private Redis and one database.
+
+Process 1 is the test's own server (pytest-tornado), process 2 a `main.py serve` subprocess on the
+same database (SQLite file or MariaDB) and the same Redis.
+"""
+import asyncio
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.chat_helpers import read, send, silent, users
+from tests.conftest import Api
+from tests.serverproc import ROOT, MarketProcess
+from tests.servers import Redis
+
+SECRET = "scale-out-shared-token-secret-0123456789"
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = Redis().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings_env(settings_env, redis_server):
+    import redis
+    if redis_server.proc.poll() is not None:
+        redis_server.start()
+    redis.Redis.from_url(redis_server.url).flushall()
+    settings_env.update(MARKET_CHAT_BUS="redis", MARKET_REDIS_URL=redis_server.url,
+                        MARKET_REDIS_PRESENCE_TTL="1.5", MARKET_AUTH_TOKEN_SECRET=SECRET)
+    return settings_env
+
+
+@pytest.fixture
+def process2(app, settings_env, tmp_path, http_client):
+    proc = MarketProcess(tmp_path / "p2", env=settings_env).start()
+    proc.api = Api(http_client, "http://127.0.0.1:%d" % proc.port)
+    yield proc
+    proc.kill()
+
+
+async def settle(seconds=0.2):
+    """Let presence changes reach Redis."""
+    await asyncio.sleep(seconds)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_live_chat_between_processes(api, process2):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"])
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    await send(a, fromOpenid="alice", toOpenid="bob", content="跨进程你好")
+    got = await read(b)
+    assert got["fromOpenid"] == "alice" and got["content"] == "跨进程你好"
+    await send(b, fromOpenid="bob", toOpenid="alice", content="收到")
+    assert (await read(a))["content"] == "收到"
+    for i in range(15):  # order per pair holds (within the rate burst)
+        await send(a, toOpenid="bob", content=str(i))
+    assert [(await read(b))["content"] for _ in range(15)] == [str(i) for i in range(15)]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_all_sockets_on_both_processes_receive_and_stats_cover_both(api, app, process2):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"])
+    b1 = await api.ws("bob", "alice", t["bob"])
+    b2 = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    await send(a, toOpenid="bob", content="both")
+    assert (await read(b1))["content"] == "both"
+    assert (await read(b2))["content"] == "both"
+    await asyncio.sleep(0.6)  # a heartbeat of process 2 (ttl/3)
+    stats = await app.bus.stats()
+    assert stats["connections"] == 3 and stats["processes"] == 2
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_offline_cap_exact_under_concurrent_senders_on_both_processes(api, app, process2):
+    from services import chat
+    t = await users(api, "alice", "bob")
+    a1 = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    a2 = await process2.api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    await settle()
+    sends = []
+    for i in range(3):
+        sends += [send(a1, toOpenid="bob", content="p1-%d" % i, msgId="p1-%d" % i),
+                  send(a2, toOpenid="bob", content="p2-%d" % i, msgId="p2-%d" % i)]
+    await asyncio.gather(*sends)
+    outcomes = []
+    for ws in (a1, a2):
+        for _ in range(3):
+            frame = await read(ws)
+            while frame.get("type") not in ("ack", "error"):  # echoes of the other device
+                frame = await read(ws)
+            outcomes.append(frame.get("status") or frame.get("code"))
+    assert sorted(outcomes) == ["offline_limit"] * 3 + ["stored"] * 3
+    assert len(await app.run_db(chat.pending_offline, "bob", "alice")) == 3
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_broadcast_from_process_1_reaches_process_2(api, app, process2):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"])
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    await app.chat.broadcast("全体注意")
+    assert (await read(a))["content"] == "全体注意"
+    frame = await read(b)
+    assert frame["content"] == "全体注意" and frame["type"] == "broadcast"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_killed_process_users_count_offline_within_the_expiry(api, app, process2):
+    t = await users(api, "alice", "bob")
+    await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    assert await app.bus.is_online("bob")
+    process2.signal(signal.SIGKILL)
+    await asyncio.sleep(1.5 + 0.3)
+    assert not await app.bus.is_online("bob")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    await send(a, toOpenid="bob", content="are you there", msgId="k1")
+    assert (await read(a))["status"] == "stored"
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_redis_outage_loses_no_message_and_recovers(api, app, process2, redis_server):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    redis_server.proc.terminate()
+    redis_server.proc.wait(10)
+    await send(a, toOpenid="bob", content="during outage", msgId="o1")
+    ack = await read(a, 10)
+    assert ack["type"] == "ack" and ack["status"] in ("stored", "delivered"), ack
+    redis_server.start()
+    await asyncio.sleep(1.5)  # heartbeats and subscriptions come back (back-off <= 5 s)
+    assert process2.proc.poll() is None
+    if ack["status"] == "stored":
+        b.close()
+        b = await process2.api.ws("bob", "alice", t["bob"])
+    assert (await read(b, 10))["content"] == "during outage"
+    for _ in range(50):  # live again across processes once both are resubscribed
+        if await app.bus.is_online("bob"):
+            break
+        await asyncio.sleep(0.2)
+    await send(a, toOpenid="bob", content="after outage", msgId="o2")
+    assert (await read(a, 10))["status"] == "delivered"
+    assert (await read(b, 10))["content"] == "after outage"
+    assert await silent(a, 0.1)
+
+
+def test_processes_flag_forks_workers_sharing_the_port(tmp_path, redis_server):
+    import os
+    import urllib.request
+    env = {"MARKET_CHAT_BUS": "redis", "MARKET_REDIS_URL": redis_server.url,
+           "MARKET_SERVER_PROCESSES": "2"}
+    proc = MarketProcess(tmp_path / "forked", env=env).migrate().start()
+    try:
+        pids = set()
+        for _ in range(40):
+            children = open("/proc/%d/task/%d/children" % (proc.proc.pid, proc.proc.pid)).read()
+            pids = set(children.split())
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % proc.port, timeout=5) as r:
+                assert r.status == 200
+            if len(pids) == 2:
+                break
+        assert len(pids) == 2
+    finally:
+        for pid in pids:
+            os.kill(int(pid), signal.SIGTERM)
+        proc.kill()
+
+
+def test_several_processes_need_the_redis_bus(tmp_path):
+    proc = MarketProcess(tmp_path / "local", env={"MARKET_SERVER_PROCESSES": "2"}).migrate()
+    out = subprocess.run([sys.executable, "main.py", "--config", proc.config, "serve"],
+                         cwd=ROOT, env=proc.env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "chat.bus" in out.stderr

@@ -55,6 +55,12 @@ def folders(config):
 
 def process(raw, max_bytes, max_pixels):
     """Decode, check and re-encode an upload; Invalid / TooLarge / Unsupported when refused."""
+    with warnings.catch_warnings():  # also when something reset the process-wide filter
+        warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+        return _process(raw, max_bytes, max_pixels)
+
+
+def _process(raw, max_bytes, max_pixels):
     if not raw:
         raise Invalid("file is empty")
     if len(raw) > max_bytes:

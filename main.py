@@ -135,6 +135,11 @@ def cmd_serve(config, args):
 async def _serve(config, sockets):
     from application import make_app
     server_cfg = config["server"]
+    # Signals first: a SIGTERM while starting up still ends in the graceful path, exit 0.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     app = make_app(config, open_db(config))
     ssl = None
     if server_cfg["tls"]["cert"]:
@@ -146,10 +151,6 @@ async def _serve(config, sockets):
         max_body_size=server_cfg["max_body_bytes"], body_timeout=60, idle_connection_timeout=120)
     await app.start()
     server.add_sockets(sockets)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log.info("serving on %s://%s:%s (pid %d)", "https" if ssl else "http",
              server_cfg["host"], sockets[0].getsockname()[1], os.getpid())
     await stop.wait()

@@ -42,6 +42,7 @@ class MarketProcess:
         self.env.update(env or {})
         self.log_path = os.path.join(self.folder, "server.log")
         self.proc = None
+        self.starts = 0
 
     def migrate(self):
         subprocess.run([PYTHON, "main.py", "--config", self.config, "migrate"], cwd=ROOT,
@@ -58,6 +59,13 @@ class MarketProcess:
             wait_port(self.port, self.proc, timeout=20)
         except RuntimeError:
             raise RuntimeError("server did not start:\n" + self.output())
+        # The port is bound before the app is built: wait for the serving line too.
+        deadline = time.monotonic() + 20
+        while self.output().count("serving on") < self.starts + 1:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("server did not start:\n" + self.output())
+            time.sleep(0.02)
+        self.starts += 1
         return self
 
     def output(self):

@@ -34,6 +34,8 @@ HANDLER_MODULES = [
     "handlers.chat_list",
     "handlers.metrics",
     "handlers.admin_api",
+    "handlers.admin_pages",
+    "handlers.admin_moderation_pages",
     "handlers.chat_socket",
 ]
 

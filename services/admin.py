@@ -1,5 +1,6 @@
 """Admin housekeeping: announcements, admin openids, banner images, the audit log, dashboard figures."""
 import datetime
+import os
 
 from peewee import IntegrityError, fn
 
@@ -88,6 +89,15 @@ def add_banner(actor, url, thumb=""):
                              thumb=validate.text(thumb, "thumb", 128, required=False))
         record(actor, "banner.add", "image:%d" % image.id, url)
     return {"id": image.id, "url": url}
+
+
+def store_banner(actor, processed, folder):
+    """Write a processed upload (services.images.process) to the public folder as a banner."""
+    os.makedirs(folder, exist_ok=True)
+    for name, data in ((processed.name, processed.data), (processed.thumb, processed.thumb_data)):
+        with open(os.path.join(folder, name), "xb") as f:  # random names: never overwrite
+            f.write(data)
+    return add_banner(actor, processed.name, processed.thumb)
 
 
 def remove_banner(actor, image_id):

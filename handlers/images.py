@@ -5,7 +5,7 @@ import tornado.web
 
 from handlers.goods import MarketHandler
 from services import images, validate
-from services.errors import Forbidden, Invalid, NotFound
+from services.errors import Forbidden, Invalid
 
 NAME = r"([0-9a-f]{32}\.(?:jpg|png|webp|gif))"
 
@@ -65,13 +65,8 @@ class PrivateImageHandler(MarketHandler):
         if not images.check_signature(self.settings["cookie_secret"], name, self.arg("e"),
                                       self.arg("s")):
             raise Forbidden("this link is invalid or has expired")
-        path, content_type = await self.run_db(images.private_file,
+        data, content_type = await self.run_db(images.private_file,
                                                images.folders(self.config)[1], name)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            raise NotFound("no such image")
         self.set_header("Content-Type", content_type)
         self.set_header("Cache-Control", "private, no-store")
         self.set_header("Content-Security-Policy", "default-src 'none'; sandbox")

@@ -32,7 +32,7 @@ THUMB_SIZE = (360, 360)
 MAX_FRAMES = 300
 KEEP_INFO = ("transparency", "icc_profile")  # everything else (exif, comment, xmp, dpi…) goes
 SIGNED_TTL = 900  # seconds a student-ID photo URL stays valid
-BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError)
+BROKEN = Exception  # decoders raise almost anything on hostile input (struct.error, KeyError…)
 
 # Pillow's own bomb check (MAX_IMAGE_PIXELS) must refuse, not warn; set once for the process.
 warnings.simplefilter("error", PILImage.DecompressionBombWarning)
@@ -213,15 +213,17 @@ def student_id_images(openid, base, secret):
 
 
 def private_file(folder, name):
-    """(path, content type) of a stored private photo, or NotFound."""
+    """(bytes, content type) of a stored private photo, or NotFound."""
     if not NAME.match(name or ""):
         raise NotFound("no such image")
     if not Image.select().where(Image.url == name, Image.flag == STUDENT_ID).exists():
         raise NotFound("no such image")
-    path = os.path.join(folder, name)
-    if not os.path.isfile(path):
+    try:
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+    except OSError:
         raise NotFound("no such image")
-    return path, CONTENT_TYPES[name.rsplit(".", 1)[1]]
+    return data, CONTENT_TYPES[name.rsplit(".", 1)[1]]
 
 
 def home_images(base):

@@ -2,6 +2,7 @@
 import asyncio
 import io
 import os
+import random
 import re
 import time
 import uuid
@@ -247,3 +248,24 @@ async def test_home_images_are_the_banners_in_order(api, app):
     reply = await api.get("/wx/images/getHomeImages")
     assert reply.extend == {"0": api.base + "/uploads/" + names[0], "1": names[1],
                             "2": api.base + "/uploads/" + names[2]}
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_damaged_images_are_refused_never_a_500(api, app):
+    token, gid = await seller(api, app)
+    rng = random.Random(4)
+    seeds = [picture("JPEG", (64, 48)), picture("PNG", (64, 48)), picture("WEBP", (64, 48)),
+             animated_gif()]
+    statuses = []
+    for seed in seeds:
+        for _ in range(6):
+            data = bytearray(seed)
+            for _ in range(8):
+                data[rng.randrange(8, len(data))] = rng.randrange(256)
+            reply = await upload(api, token, "sam", bytes(data))
+            assert reply.status in (200, 400, 409, 415) and reply.code in (200, 100), reply
+            statuses.append(reply.status)
+    assert 400 in statuses  # some of them are really broken, and said so
+    secret = app.settings["cookie_secret"]
+    missing = images.private_url("", secret, "f" * 32 + ".png")
+    assert (await api.fetch("GET", missing)).status == 404

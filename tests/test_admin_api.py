@@ -193,3 +193,40 @@ async def test_without_require_token_admin_calls_trust_everyone(api, app):
     assert (await api.get("/wx/admin/getAllUserSimInfo")).extend["0"]["openid"] == "gina"
     assert (await app.run_db(Goods.get_by_id, gid)).state == 1
     assert (await audit_actions(app))[-1][:2] == ("anonymous", "goods.approve")
+
+
+@pytest.mark.gen_test
+async def test_student_id_urls_are_signed(api, app):
+    token = await admin_token(api, app)
+    await api.login("hana")
+    await app.run_db(lambda: Image.create(openid="hana", flag=STUDENT_ID, url="ab" * 16 + ".jpg"))
+    uimage = (await api.get("/wx/admin/getDeUserAndImage", token, openid="hana")).extend["uimage"]
+    url = uimage["image"][0]["imageUrl"]
+    assert "/wx/images/private/" + "ab" * 16 + ".jpg?e=" in url and "&s=" in url
+    tampered = await api.fetch("GET", url[len(api.base):-2] + "00")
+    assert tampered.status in (403, 404)
+
+
+def test_create_admin_command_reads_the_password_from_stdin(tmp_path):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, MARKET_DATABASE_URL="sqlite:///" + str(tmp_path / "a.db"))
+    config = tmp_path / "c.yaml"
+    config.write_text("")
+    run = lambda *args, stdin="": subprocess.run(  # noqa: E731
+        [sys.executable, os.path.join(root, "main.py"), "--config", str(config)] + list(args),
+        input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    assert run("migrate").returncode == 0
+    made = run("create-admin", "--username", "ops", stdin=PASSWORD + "\n" + PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    assert PASSWORD not in made.stdout + made.stderr
+    mismatch = run("create-admin", "--username", "ops2", stdin=PASSWORD + "\nother\n")
+    assert mismatch.returncode != 0
+    from models import bind, open_database
+    database = bind(open_database(env["MARKET_DATABASE_URL"], 1))
+    with database.connection_context():
+        assert admins.check_password("ops", PASSWORD)
+        assert not admins.check_password("ops2", PASSWORD)
+    database.close_all()

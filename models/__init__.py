@@ -39,6 +39,9 @@ def open_database(url, pool_size=8):
         return PooledSqliteDatabase(
             path, max_connections=pool_size, stale_timeout=3600, timeout=10,
             check_same_thread=False,  # a pooled connection serves one thread at a time
+            # Write transactions take the write lock at BEGIN, so a reader never has to upgrade
+            # (which SQLite refuses at once with "database is locked", busy timeout or not).
+            lock_type="IMMEDIATE",
             pragmas={"journal_mode": "wal", "synchronous": "normal",
                      "foreign_keys": 1, "busy_timeout": 10000})
     u = urlparse(url)

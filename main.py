@@ -40,7 +40,7 @@ class RedactSecrets(logging.Filter):
     """Blank query values that are credentials: Tornado's own warnings (404, uncaught errors)
     print the request URI with its query, and a client may send ?token= or ?code= there."""
 
-    PATTERN = re.compile(r"([?&](?:token|code|secret|password)=)[^&\s'\"]*", re.IGNORECASE)
+    PATTERN = re.compile(r"([?&](?:token|code|secret|password)=)[^&\s'\",:)]*", re.IGNORECASE)
 
     def filter(self, record):
         message = record.getMessage()

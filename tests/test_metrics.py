@@ -160,3 +160,28 @@ def test_healthz_reports_the_database_down_and_recovers(tmp_path):
         if server:
             server.kill()
         maria.stop()
+
+
+def test_credentials_in_tornado_warnings_are_redacted():
+    from main import RedactSecrets
+    record = logging.LogRecord("tornado.general", logging.WARNING, __file__, 1,
+                               "%d %s: %s", (404, "GET /x?openid=a&token=eyJ.abc.def&code=0a1",
+                                             "no such endpoint"), None)
+    RedactSecrets().filter(record)
+    assert record.getMessage() == ("404 GET /x?openid=a&token=[redacted]&code=[redacted]: "
+                                   "no such endpoint")
+
+
+def test_log_level_comes_from_the_config(tmp_path):
+    server = MarketProcess(tmp_path / "m", {"MARKET_SERVER_LOG_LEVEL": "warning"})
+    server.migrate().start()
+    try:
+        assert get("http://127.0.0.1:%d/healthz" % server.port)[0] == 200
+        get("http://127.0.0.1:%d/nowhere?token=abc" % server.port)
+        server.proc.terminate()
+        assert server.proc.wait(10) == 0
+        log = server.output()
+        assert "tornado.access" not in log and "INFO" not in log
+        assert "WARNING tornado.general: 404 GET /nowhere?token=[redacted]" in log
+    finally:
+        server.kill()

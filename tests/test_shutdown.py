@@ -4,6 +4,7 @@ import json
 import signal
 import socket
 import time
+import urllib.request
 
 import pytest
 from tornado.httpclient import HTTPRequest
@@ -13,6 +14,7 @@ from tests.chat_helpers import read
 from tests.serverproc import MarketProcess, dev_login
 
 CONTENT = "还在吗？自行车 🚲 still for sale"
+LAST = "好的，明天图书馆见"
 
 
 def ws_request(port, me, peer, token, query=""):
@@ -36,6 +38,9 @@ async def test_sigterm_closes_chat_with_1001_and_stored_message_survives_restart
     ack = await read(alice)
     assert ack["type"] == "ack" and ack["status"] == "stored" and ack["msgId"] == "m-1"
     carol = await websocket_connect(ws_request(server.port, "carol", "alice", tokens["carol"]))
+    alice.write_message(json.dumps({"toOpenid": "carol", "content": LAST, "msgId": "m-2"}))
+    assert (await read(carol))["content"] == LAST and (await read(alice))["status"] == "delivered"
+    # SIGTERM at once: the conversation-list change is still pending in the writer (0.25 s)
 
     server.signal(signal.SIGTERM)
     for client in (alice, carol):
@@ -45,10 +50,15 @@ async def test_sigterm_closes_chat_with_1001_and_stored_message_survives_restart
     assert server.stopped_after < 3, "shutdown took %.2fs" % server.stopped_after
     log = server.output()
     assert "stopped in" in log and "chat close user=alice code=1001" in log
-    assert CONTENT not in log and "m-1" not in log  # never message content
+    assert CONTENT not in log and LAST not in log and "m-1" not in log  # never content
     assert not any(t in log for t in tokens.values())  # never tokens
 
     server.start()
+    lists = urllib.request.urlopen(urllib.request.Request(
+        base + "/wx/lt/list?openid=carol",
+        headers={"Authorization": "Bearer " + tokens["carol"]}), timeout=10)
+    rows = json.loads(lists.read())["extend"]["chatLists"]
+    assert [(r["fromOpenid"], r["lastContext"]) for r in rows] == [("alice", LAST)]
     bob = await websocket_connect(ws_request(server.port, "bob", "alice", tokens["bob"]))
     frame = await read(bob)
     assert frame["fromOpenid"] == "alice" and frame["toOpenid"] == "bob"

@@ -29,6 +29,17 @@ class BaseModel(Model):
 class ReconnectingMySQL(ReconnectMixin, PooledMySQLDatabase):
     """Pooled MySQL that retries a statement once after 'server has gone away' (never in a transaction)."""
 
+    def _reconnect(self, func, *args, **kwargs):
+        # ReconnectMixin's close()/connect() replace the thread's connection_context() stack with
+        # an empty one, so the enclosing context's __exit__ raised IndexError (a 500 after every
+        # database restart). Keep the stack across the reconnect.
+        ctx = self._state.ctx
+        try:
+            return super()._reconnect(func, *args, **kwargs)
+        finally:
+            if self._state.ctx is not ctx:
+                self._state.ctx = ctx
+
 
 def open_database(url, pool_size=8):
     """Make (but do not connect) a Peewee database for a sqlite:/// or mysql:// URL."""

@@ -116,11 +116,16 @@ def images_of(gids=(), openid=None, flag=GOODS_PHOTO):
     return found
 
 
+def _money(value):
+    """A price with two decimals (SQLite hands decimals back as floats)."""
+    return "%.2f" % float(value or 0)
+
+
 def goods_dict(goods, owner=None, photos=()):
     """A listing as the pages show it."""
     return {"gid": goods.gid, "openid": goods.openid, "goods_name": goods.goods_name,
             "goods_title": goods.goods_title, "goods_dec": goods.goods_dec,
-            "price_new": str(goods.goods_price_new), "price_old": str(goods.goods_price_old),
+            "price_new": _money(goods.goods_price_new), "price_old": _money(goods.goods_price_old),
             "xueyuan": goods.goods_xueyuan, "address": goods.goods_address,
             "state": goods.state, "reason": goods.reason, "deleted": goods.deleted,
             "hidden": goods.hidden, "issue_time": display(goods.issue_time),

@@ -1,0 +1,1 @@
+"""Benchmarks: `bash bench/run` (see bench/README.md)."""

@@ -4,12 +4,13 @@ import os
 
 from peewee import IntegrityError, fn
 
-from models import db, utcnow
+from models import utcnow
 from models.admin import AdminAction, AdminNotice, AdminOpenid
 from models.chat import OfflineMessage
 from models.goods import BANNER, Goods, Image
 from models.user import BLOCKED, User
 from services import validate
+from services.goods import write_txn
 from services.clock import CHINA, display
 from services.errors import Conflict, NotFound
 from services.moderation import record
@@ -30,7 +31,7 @@ def update_notice(actor, mid, text):
     """Set announcement slot `mid` (1..3); an empty text clears it. Answers all three slots."""
     mid = validate.choice(mid, "mid", SLOTS)
     text = validate.text(text, "noticeInfo", NOTICE_CHARS, required=False)
-    with db.atomic():
+    with write_txn():
         old = AdminNotice.get_or_none(AdminNotice.mid == mid)
         if old is None:
             AdminNotice.create(mid=mid, notice_info=text)
@@ -55,7 +56,7 @@ def add_admin_openid(actor, openid):
     """Let this openid see the admin entry of the mini-program."""
     openid = validate.openid(openid)
     try:
-        with db.atomic():
+        with write_txn():
             AdminOpenid.create(openid=openid)
             record(actor, "openid.add", "user:" + openid)
     except IntegrityError:
@@ -66,7 +67,7 @@ def add_admin_openid(actor, openid):
 def remove_admin_openid(actor, openid):
     """Take the admin entry away from this openid."""
     openid = validate.openid(openid)
-    with db.atomic():
+    with write_txn():
         if not AdminOpenid.delete().where(AdminOpenid.openid == openid).execute():
             raise NotFound("%s is not an admin openid" % openid)
         record(actor, "openid.remove", "user:" + openid)
@@ -84,7 +85,7 @@ def banners():
 def add_banner(actor, url, thumb=""):
     """Record an already stored image (its URL or stored name) as a home banner."""
     url = validate.text(url, "url", 128)
-    with db.atomic():
+    with write_txn():
         image = Image.create(openid=actor[:64], flag=BANNER, url=url,
                              thumb=validate.text(thumb, "thumb", 128, required=False))
         record(actor, "banner.add", "image:%d" % image.id, url)
@@ -103,7 +104,7 @@ def store_banner(actor, processed, folder):
 def remove_banner(actor, image_id):
     """Remove a banner row (the stored file stays: other rows or caches may still cite it)."""
     image_id = validate.integer(image_id, "id", low=1)
-    with db.atomic():
+    with write_txn():
         if not Image.delete().where(Image.id == image_id, Image.flag == BANNER).execute():
             raise NotFound("no such banner")
         record(actor, "banner.remove", "image:%d" % image_id)

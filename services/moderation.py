@@ -1,9 +1,10 @@
 """Moderation: review and take down listings, verify / reject / block users; every change audited."""
-from models import db, utcnow
+from models import utcnow
 from models.admin import AdminAction
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
 from services import validate
+from services.goods import write_txn
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -35,7 +36,7 @@ def review_goods(actor, gid, state, reason=None):
     """Approve (1) or reject (2) a listing; a rejection's reason is what /user/whyNot shows."""
     state = validate.choice(state, "state", (APPROVED, REJECTED))
     reason = _reason(reason)
-    with db.atomic():
+    with write_txn():
         goods = _goods(gid)
         if goods.deleted:
             raise Invalid("this listing was deleted")
@@ -49,7 +50,7 @@ def review_goods(actor, gid, state, reason=None):
 def set_goods_deleted(actor, gid, deleted, reason=None):
     """Take a listing down (soft delete: the row stays for comments and chats) or restore it."""
     reason = _reason(reason)
-    with db.atomic():
+    with write_txn():
         goods = _goods(gid)
         Goods.update(deleted=bool(deleted)).where(Goods.gid == goods.gid).execute()
         record(actor, "goods.delete" if deleted else "goods.restore", "goods:%d" % goods.gid,
@@ -79,7 +80,7 @@ def check_user(actor, openid, action, reason=None):
     if action not in USER_ACTIONS:
         raise Invalid("action must be one of verify, reject, block, unblock")
     reason = _reason(reason)
-    with db.atomic():
+    with write_txn():
         user = User.by_openid(openid)
         if user is None:
             raise NotFound("no such user")

@@ -50,14 +50,14 @@ class AdminApiHandler(BaseHandler):
         await self.get()
 
 
-class AdminLoginHandler(BaseHandler):
-    """POST /wx/admin/adminLogin (form username, passwd): an admin token, or code 100."""
+class AdminLoginHandler(AdminApiHandler):
+    """POST /wx/admin/adminLogin (form or JSON username, passwd): an admin token, or code 100."""
 
     async def post(self):
-        username = validate.text(self.arg("username"), "username", 64)
-        password = self.arg("passwd") or ""
-        if len(password) > 1024:
-            raise Invalid("passwd is too long")
+        username = validate.text(self.param("username"), "username", 64)
+        password = self.param("passwd") or ""
+        if not isinstance(password, str) or len(password) > 1024:
+            raise Invalid("passwd must be text of at most 1024 characters")
         throttle = sign_in_throttle(self.application)
         address = self.request.remote_ip
         throttle.check(address, username)

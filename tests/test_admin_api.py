@@ -230,3 +230,46 @@ def test_create_admin_command_reads_the_password_from_stdin(tmp_path):
         assert admins.check_password("ops", PASSWORD)
         assert not admins.check_password("ops2", PASSWORD)
     database.close_all()
+
+
+@pytest.mark.gen_test
+async def test_admin_login_by_json_and_never_by_get(api, app):
+    await make_admin(app)
+    ok = await api.post_json("/wx/admin/adminLogin", {"username": "root", "passwd": PASSWORD})
+    assert ok.code == 200 and ok.json["token"]
+    bad = await api.post_json("/wx/admin/adminLogin", {"username": "root", "passwd": ["x"]})
+    assert bad.status == 400 and bad.code == 100
+    by_get = await api.get("/wx/admin/adminLogin", username="root", passwd=PASSWORD)
+    assert by_get.status == 405 and by_get.code == 100 and "token" not in by_get.json
+
+
+def test_sign_in_throttle_backs_off_and_forgets():
+    throttle = admins.SignInThrottle(free_user=2, free_address=3, window=100, cap=8)
+    throttle.check("1.1.1.1", "root", now=0)
+    for t in (1, 2):
+        throttle.failed("1.1.1.1", "Root", now=t)
+    assert throttle.wait_seconds("1.1.1.1", "root", now=2) == 1  # 2**0 after the free tries
+    assert throttle.wait_seconds("2.2.2.2", "other", now=2) == 0
+    with pytest.raises(Exception) as refused:
+        throttle.check("9.9.9.9", "root", now=2.5)  # another address, same name: still slowed
+    assert refused.value.status == 429
+    for t in (3, 4, 5, 6, 7):
+        throttle.failed("1.1.1.1", "root", now=t)
+    assert throttle.wait_seconds("3.3.3.3", "root", now=7) == 8  # capped
+    assert throttle.wait_seconds("1.1.1.1", "x", now=7) == 8  # the address, too
+    assert throttle.wait_seconds("3.3.3.3", "root", now=7 + 101) == 0  # the window passed
+    throttle.succeeded("1.1.1.1", "root")
+    assert throttle.wait_seconds("3.3.3.3", "root", now=8) == 0
+
+
+def test_daily_counter_counts_from_midnight_or_says_since_when():
+    import datetime
+    from services.admin import DailyCounter
+    at = lambda h, m=0, day=1: datetime.datetime(2026, 3, day, h, m)  # noqa: E731 (UTC)
+    counter = DailyCounter(at(2))  # 10:00 in China
+    assert counter.today(5, now=at(3)) == (5, at(2))
+    counter.observe(40, now=at(16, 1))  # 00:01 China time on the next day, seen by the timer
+    assert counter.today(52, now=at(17)) == (12, at(16))
+    late = DailyCounter(at(2))
+    assert late.today(30, now=at(20)) == (0, at(20))  # no look at midnight: counts from now
+    assert late.today(35, now=at(21)) == (5, at(20))

@@ -1,4 +1,8 @@
-"""Admin pages for moderation: review queue, listings, users, banners (and the /admin 404 page)."""
+"""Admin pages for moderation: review queue, listings, users, banners (and the /admin 404 page).
+
+Its route list ends with the catch-all /admin/.* (an HTML 404), so a module adding more /admin/
+pages must come before this one in application.HANDLER_MODULES.
+"""
 import asyncio
 
 import tornado.web

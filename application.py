@@ -14,9 +14,12 @@ from handlers.base import NotFoundHandler
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
+from services.content_security import ContentSecurity
 from services.errors import Unavailable
+from services.notify import Notifier
 from services.metrics import Metrics
 from services.ratelimit import Limiter
+from services.wechat_api import WechatApi
 
 log_db = logging.getLogger("market.db")
 
@@ -32,6 +35,7 @@ HANDLER_MODULES = [
     "handlers.comments",
     "handlers.notices",
     "handlers.chat_list",
+    "handlers.trust",
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
@@ -52,7 +56,11 @@ class MarketApp(tornado.web.Application):
         self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
-        self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer)
+        self.wechat = WechatApi(config, self.run_db)
+        self.content = ContentSecurity(config, self.wechat, self.run_db)
+        self.notifier = Notifier(config, self.wechat, self.run_db)
+        self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer,
+                                 self.content, self.notifier)
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)
         self.metrics = Metrics(self, config["metrics"]["allow"])
         routes = []

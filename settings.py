@@ -136,6 +136,22 @@ SCHEMA = {
         "comment_per_minute_user": (_positive(_int), 20),
         "per_minute_address": (_positive(_int), 600),
     },
+    "moderation": {
+        "enabled": (_bool, False),
+        "chat": (_bool, False),
+        "callback_token": (_str, ""),
+    },
+    "notify": {
+        "enabled": (_bool, False),
+        "chat_template": (_str, ""),
+        "chat_page": (_str, "pages/message/message"),
+        "review_template": (_str, ""),
+        "verify_template": (_str, ""),
+        "state": (_choice("developer", "trial", "formal"), "formal"),
+    },
+    "reports": {
+        "per_hour_user": (_positive(_int), 20),
+    },
     "admin": {
         "cookie_secret": (_str, ""),
         "session_hours": (_positive(_float), 8.0),

@@ -106,6 +106,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
             self.refusals = 0
         except ServiceError as e:
             code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
+            self.application.chat.counts["refused"] += 1
             self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
             self.refusals += 1
             if self.refusals >= REFUSALS_BEFORE_CLOSE:

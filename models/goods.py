@@ -27,6 +27,7 @@ class Goods(BaseModel):
     open_sum = IntegerField(default=0)
     deleted = BooleanField(default=False)
     hidden = BooleanField(default=False)
+    hold_reason = CharField(max_length=255, default="")  # why content security held it
 
     class Meta:
         table_name = "goods"
@@ -49,6 +50,7 @@ class Image(BaseModel):
     thumb = CharField(max_length=128, default="")
     gid = IntegerField(null=True)
     created_at = DateTimeField(default=utcnow)
+    hidden = BooleanField(default=False)  # a risky image waits for a moderator
 
     class Meta:
         table_name = "image"

@@ -9,6 +9,7 @@ from peewee import IntegrityError, fn
 from models import db, utcnow
 from models.chat import ChatList, OfflineMessage
 from models.user import User, BLOCKED
+from services import notify
 from services.clock import display
 from services.errors import Forbidden, NotFound, ServiceError
 
@@ -108,6 +109,7 @@ def open_conversation(me, peer):
         _ensure_row(peer, users[me], now)
         ChatList.update(unread=0).where(ChatList.to_openid == me,
                                         ChatList.from_openid == peer).execute()
+        notify.conversation_opened(me, peer)
 
 
 def _ensure_row(owner, peer_user, now):

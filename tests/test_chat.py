@@ -185,16 +185,16 @@ async def test_two_reconnects_drain_each_message_once(api):
 @pytest.mark.gen_test
 async def test_conversation_list_two_rows_last_context_unread_and_delete(api, app):
     t = await users(api, "alice", "bob")
-    a = await api.ws("alice", "bob", t["alice"])
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})  # acks: we know when stored
     lists = lambda who: api.get("/wx/lt/list", t[who], openid=who)
     a_rows = (await lists("alice")).extend["chatLists"]
     b_rows = (await lists("bob")).extend["chatLists"]
     assert [r["fromOpenid"] for r in a_rows] == ["bob"] and [r["fromOpenid"] for r in b_rows] == ["alice"]
     assert set(a_rows[0]) >= {"fromOpenid", "fromName", "fromHeadimage", "lastContext", "sendTime"}
     assert a_rows[0]["fromName"] == "名字-bob"
-    await send(a, toOpenid="bob", content="第一条")
-    await send(a, toOpenid="bob", content="第二条")
-    await asyncio.sleep(0.1)
+    for text in ("第一条", "第二条"):
+        await send(a, toOpenid="bob", content=text)
+        assert (await read(a))["status"] == "stored"
     b_row = (await lists("bob")).extend["chatLists"][0]
     assert b_row["lastContext"] == "第二条" and b_row["unread"] == 2
     assert (await lists("alice")).extend["chatLists"][0]["lastContext"] == ""  # alice's row: bob's words
@@ -208,7 +208,7 @@ async def test_conversation_list_two_rows_last_context_unread_and_delete(api, ap
     assert len((await lists("alice")).extend["chatLists"]) == 1  # only the caller's row went
     await send(a, toOpenid="bob", content="回来了")
     assert (await read(b))["content"] == "回来了"
-    await asyncio.sleep(0.1)
+    assert (await read(a))["status"] == "delivered"
     back = (await lists("bob")).extend["chatLists"]
     assert back[0]["fromOpenid"] == "alice" and back[0]["lastContext"] == "回来了"
 
@@ -216,12 +216,13 @@ async def test_conversation_list_two_rows_last_context_unread_and_delete(api, ap
 @pytest.mark.gen_test
 async def test_list_is_most_recent_first_and_only_the_callers(api):
     t = await users(api, "alice", "bob", "carol")
-    a = await api.ws("alice", "bob", t["alice"])
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
     await send(a, toOpenid="bob", content="1")
-    await asyncio.sleep(0.3)
-    c = await api.ws("carol", "alice", t["carol"])
+    assert (await read(a))["type"] == "ack"
+    await asyncio.sleep(1.1)  # stored times have a resolution of one second on MariaDB
+    c = await api.ws("carol", "alice", t["carol"], query={"v": "2"})
     await send(c, toOpenid="alice", content="2")
-    await asyncio.sleep(0.3)
+    assert (await read(c))["type"] == "ack"
     rows = (await api.get("/wx/lt/list", t["alice"], openid="alice")).extend["chatLists"]
     assert [r["fromOpenid"] for r in rows] == ["carol", "bob"]
     other = await api.get("/wx/lt/list", t["alice"], openid="bob")

@@ -1,0 +1,136 @@
+"""User reports of a listing, a user, a comment or a chat message; grouped for moderators, and
+acted on (dismiss, take down, block) with every action in the audit log."""
+import datetime
+import json
+
+from peewee import fn
+
+from models import db, utcnow
+from models.chat import ChatList
+from models.comment import Comment, Reply
+from models.goods import Goods
+from models.trust import ACTIONED, DISMISSED, OPEN, Report
+from models.user import User
+from services import moderation, validate
+from services.clock import display
+from services.errors import Invalid, NotFound, TooMany
+
+TARGETS = ("goods", "user", "comment", "chat")
+ACTIONS = ("dismiss", "take_down", "block")
+CONTEXT_MESSAGES = 10
+
+
+def create(reporter, body, per_hour):
+    """File a report; returns its id. The target must exist; a reporter can't flood the queue."""
+    kind = body.get("targetType")
+    if kind not in TARGETS:
+        raise Invalid("targetType must be one of " + ", ".join(TARGETS))
+    target = validate.text(body.get("targetId"), "targetId", 64)
+    reason = validate.text(body.get("reason"), "reason", 500)
+    since = utcnow() - datetime.timedelta(hours=1)
+    if Report.select().where(Report.reporter == reporter, Report.created_at > since).count() >= per_hour:
+        raise TooMany("too many reports, try again later")
+    context = _context(reporter, kind, target, body.get("messages"))
+    return Report.create(reporter=reporter, target_type=kind, target_id=target, reason=reason,
+                         context=json.dumps(context, ensure_ascii=False)).id
+
+
+def _context(reporter, kind, target, messages):
+    """What the moderator sees beside the report, checked against the database."""
+    if kind == "goods":
+        goods = Goods.get_or_none(Goods.gid == validate.integer(target, "targetId", low=1))
+        if goods is None:
+            raise NotFound("no such listing")
+        return {"goodsName": goods.goods_name, "goodsTitle": goods.goods_title,
+                "goodsDec": goods.goods_dec, "owner": goods.openid}
+    if kind == "comment":
+        comment = Comment.get_or_none(Comment.in_id == validate.integer(target, "targetId", low=1))
+        if comment is None:
+            raise NotFound("no such comment")
+        return {"content": comment.content, "author": comment.from_openid, "gid": comment.gid}
+    user = User.by_openid(validate.openid(target, "targetId"))
+    if user is None:
+        raise NotFound("no such user")
+    if kind == "user":
+        return {"wxname": user.wxname, "state": user.state}
+    return {"peer": user.openid, "messages": _chat_excerpt(reporter, user.openid, messages)}
+
+
+def _chat_excerpt(reporter, peer, messages):
+    """The reported message and a few around it, only from the reporter's own conversation.
+
+    Live messages are not stored on the server, so the excerpt is what the reporter's client
+    sends, kept only when it belongs to this conversation; the server's own record of the peer's
+    last message is added."""
+    if ChatList.get_or_none(ChatList.to_openid == reporter, ChatList.from_openid == peer) is None:
+        raise NotFound("no conversation with this user")
+    kept = []
+    for m in (messages if isinstance(messages, list) else [])[-CONTEXT_MESSAGES:]:
+        if isinstance(m, dict) and m.get("fromOpenid") in (reporter, peer):
+            kept.append({"fromOpenid": m["fromOpenid"],
+                         "content": validate.text(m.get("content"), "content", 2000, required=False),
+                         "sendTime": validate.text(m.get("sendTime"), "sendTime", 32, required=False)})
+    row = ChatList.get(ChatList.to_openid == reporter, ChatList.from_openid == peer)
+    return {"fromClient": kept, "lastFromPeer": row.last_context}
+
+
+def queue(status=OPEN, limit=100):
+    """Reports grouped by target: count, reasons, context, first and last time."""
+    groups = (Report.select(Report.target_type, Report.target_id, fn.COUNT(Report.id).alias("n"),
+                            fn.MIN(Report.created_at).alias("first"),
+                            fn.MAX(Report.id).alias("last_id"))
+              .where(Report.status == status)
+              .group_by(Report.target_type, Report.target_id)
+              .order_by(fn.COUNT(Report.id).desc(), fn.MAX(Report.id).desc()).limit(limit))
+    out = []
+    for g in groups:
+        rows = list(Report.select().where(Report.target_type == g.target_type,
+                                          Report.target_id == g.target_id,
+                                          Report.status == status).order_by(Report.id.desc()).limit(20))
+        out.append({"targetType": g.target_type, "targetId": g.target_id, "count": g.n,
+                    "first": display(g.first), "reasons": [r.reason for r in rows],
+                    "reporters": sorted({r.reporter for r in rows}),
+                    "context": json.loads(rows[0].context or "{}")})
+    return out
+
+
+def open_count():
+    return Report.select().where(Report.status == OPEN).count()
+
+
+def act(actor, kind, target, action, reason=""):
+    """Close every open report of a target: dismiss, take the content down, or block its author.
+    Returns the openid to disconnect when a user was blocked (else None)."""
+    if action not in ACTIONS or kind not in TARGETS:
+        raise Invalid("unknown action or target")
+    reason = validate.text(reason, "reason", 500, required=False)
+    blocked = None
+    with db.atomic():
+        if action == "take_down":
+            _take_down(actor, kind, target, reason)
+        elif action == "block":
+            blocked = _author(kind, target)
+            moderation.check_user(actor, blocked, "block", reason)
+        moderation.record(actor, "report." + action, "%s:%s" % (kind, target), reason)
+        Report.update(status=DISMISSED if action == "dismiss" else ACTIONED, action=action,
+                      handled_by=actor, handled_at=utcnow()).where(
+            Report.target_type == kind, Report.target_id == target, Report.status == OPEN).execute()
+    return blocked
+
+
+def _take_down(actor, kind, target, reason):
+    if kind == "goods":
+        moderation.set_goods_deleted(actor, target, True, reason)
+    elif kind == "comment":
+        Comment.update(hidden=True).where(Comment.in_id == int(target)).execute()
+        Reply.update(hidden=True).where(Reply.comment_id == int(target)).execute()
+    else:
+        raise Invalid("users and chats can't be taken down: dismiss or block")
+
+
+def _author(kind, target):
+    if kind == "goods":
+        return Goods.get_by_id(int(target)).openid
+    if kind == "comment":
+        return Comment.get_by_id(int(target)).from_openid
+    return target

@@ -1,0 +1,125 @@
+"""WeChat's server API with the server access token: fetched with the server's appid and secret
+(/cgi-bin/stable_token, falling back to /cgi-bin/token), cached in the database so every process
+shares it, refreshed ahead of its expiry and on errcode 40001/42001, never logged."""
+import asyncio
+import datetime
+import json
+import logging
+from urllib.parse import urlencode
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+from models import utcnow
+from models.trust import WechatToken
+from services.errors import Unavailable
+
+log = logging.getLogger("market.wechat")
+TOKEN_NAME = "access_token"
+REFRESH_AHEAD = datetime.timedelta(minutes=5)
+TOKEN_ERRORS = (40001, 42001, 40014)
+
+
+class WechatError(Unavailable):
+    """WeChat could not be reached or answered an error (errcode kept for the caller)."""
+
+    def __init__(self, msg, errcode=None):
+        super().__init__(msg)
+        self.errcode = errcode
+
+
+def _load_token():
+    row = WechatToken.get_or_none(WechatToken.name == TOKEN_NAME)
+    return (row.value, row.expires_at) if row else (None, None)
+
+
+def _upsert(value, expires_at):
+    updated = WechatToken.update(value=value, expires_at=expires_at).where(
+        WechatToken.name == TOKEN_NAME).execute()
+    if not updated:
+        WechatToken.create(name=TOKEN_NAME, value=value, expires_at=expires_at)
+
+
+def _forget_token(value):
+    WechatToken.delete().where(WechatToken.name == TOKEN_NAME, WechatToken.value == value).execute()
+
+
+class WechatApi:
+    """Calls to api_base with the shared access token; one refresh at a time per process."""
+
+    def __init__(self, config, run_db):
+        self.config = config["wechat"]
+        self.run_db = run_db
+        self._lock = asyncio.Lock()
+        self._cached = (None, None)
+        self.refreshes = 0
+
+    def _url(self, path, query=None):
+        return self.config["api_base"].rstrip("/") + path + ("?" + urlencode(query) if query else "")
+
+    async def _fetch(self, url, body=None):
+        """JSON answer of a GET (body None) or a JSON POST; WechatError on any failure."""
+        timeout = self.config["timeout"]
+        try:
+            response = await AsyncHTTPClient().fetch(
+                url, method="GET" if body is None else "POST",
+                body=None if body is None else json.dumps(body, ensure_ascii=False),
+                headers=None if body is None else {"Content-Type": "application/json"},
+                connect_timeout=timeout, request_timeout=timeout)
+            answer = json.loads(response.body)
+        except HTTPClientError as e:
+            raise WechatError("WeChat answered HTTP %s" % e.code)
+        except (OSError, ValueError, UnicodeDecodeError) as e:
+            raise WechatError("WeChat unreachable (%s)" % type(e).__name__)
+        if not isinstance(answer, dict):
+            raise WechatError("WeChat answered garbage")
+        return answer
+
+    async def access_token(self, force=False):
+        """A valid access token (cached here and in the database, refreshed ahead of expiry)."""
+        if not force and self._fresh(*self._cached):
+            return self._cached[0]
+        async with self._lock:  # concurrent callers wait for one refresh
+            if not force and self._fresh(*self._cached):
+                return self._cached[0]
+            if not force:
+                self._cached = await self.run_db(_load_token)
+                if self._fresh(*self._cached):
+                    return self._cached[0]
+            value, expires_in = await self._new_token(force)
+            expires_at = utcnow() + datetime.timedelta(seconds=int(expires_in))
+            await self.run_db(_upsert, value, expires_at)
+            self._cached = (value, expires_at)
+            self.refreshes += 1
+            log.info("WeChat access token refreshed, valid for %ss", expires_in)
+            return value
+
+    @staticmethod
+    def _fresh(value, expires_at):
+        return bool(value) and expires_at - utcnow() > REFRESH_AHEAD
+
+    async def _new_token(self, force):
+        creds = {"appid": self.config["appid"], "secret": self.config["secret"]}
+        try:
+            answer = await self._fetch(self._url("/cgi-bin/stable_token"), dict(
+                grant_type="client_credential", force_refresh=bool(force), **creds))
+        except WechatError:
+            answer = {}
+        if not answer.get("access_token"):
+            answer = await self._fetch(self._url("/cgi-bin/token",
+                                                 dict(grant_type="client_credential", **creds)))
+        if not isinstance(answer.get("access_token"), str):
+            raise WechatError("WeChat refused the access token (%s)" % answer.get("errcode"),
+                              answer.get("errcode"))
+        return answer["access_token"], answer.get("expires_in", 7200)
+
+    async def call(self, path, body):
+        """POST body to path with the token; one retry with a new token on 40001/42001."""
+        for attempt in (0, 1):
+            token = await self.access_token(force=attempt == 1)
+            answer = await self._fetch(self._url(path, {"access_token": token}), body)
+            if answer.get("errcode") in TOKEN_ERRORS and attempt == 0:
+                self._cached = (None, None)
+                await self.run_db(_forget_token, token)
+                continue
+            return answer
+        return answer

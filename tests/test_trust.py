@@ -1,0 +1,211 @@
+"""Trust and reach against the fake WeChat: the shared server token, content checks, the signed
+media callback, reports, and subscribe-message notices for offline chat. Both databases."""
+import asyncio
+import hashlib
+import json
+
+import pytest
+
+from models.goods import Goods, Image
+from models.trust import MediaCheck, Report
+from tests.chat_helpers import read, send, silent, users
+
+CALLBACK_TOKEN = "callback-token-from-the-console"
+
+
+@pytest.fixture
+def settings_env(settings_env):
+    settings_env.update(MARKET_MODERATION_ENABLED="true", MARKET_MODERATION_CHAT="true",
+                        MARKET_MODERATION_CALLBACK_TOKEN=CALLBACK_TOKEN,
+                        MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_CHAT_TEMPLATE="TPL-CHAT")
+    return settings_env
+
+
+def signed(params=None, token=CALLBACK_TOKEN, timestamp="1700000000", nonce="n0nce"):
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return dict(params or {}, signature=signature, timestamp=timestamp, nonce=nonce)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_access_token_fetched_once_under_concurrent_calls_and_never_logged(app, wechat, caplog):
+    verdicts = await asyncio.gather(*[app.content.check_text("alice", 2, "hello %d" % i)
+                                      for i in range(20)])
+    assert [v for v, _ in verdicts] == ["pass"] * 20
+    assert wechat.token_calls == [("stable", "wx-server-appid", "server-secret-xyz")]
+    assert all(c["version"] == 2 and c["openid"] == "alice" and c["scene"] == 2
+               for c in wechat.text_checks)
+    assert "ACCESS-" not in caplog.text
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_expired_token_mid_run_is_refreshed_and_shared_through_the_database(app, config, database, wechat):
+    from application import make_app
+    assert (await app.content.check_text("alice", 2, "first"))[0] == "pass"
+    wechat.expire_tokens()
+    assert (await app.content.check_text("alice", 2, "second"))[0] == "pass"
+    assert len(wechat.token_calls) == 2
+    other = make_app(config, database)  # another process reads the token from the database
+    assert (await other.content.check_text("bob", 2, "third"))[0] == "pass"
+    assert len(wechat.token_calls) == 2
+    other.db_executor.shutdown()
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_stable_token_unavailable_falls_back_to_cgi_bin_token(app, wechat):
+    wechat.stable_down = True
+    assert (await app.content.check_text("alice", 1, "hi"))[0] == "pass"
+    assert [kind for kind, _, _ in wechat.token_calls] == ["token"]
+
+
+@pytest.mark.parametrize("text,verdict", [
+    ("fine words", "pass"), ("REVIEW me", "review"), ("RISKY words", "risky"),
+    ("SLOW answer", "review"), ("GARBAGE answer", "review"), ("DOWN", "review"),
+])
+@pytest.mark.gen_test(timeout=20)
+async def test_text_verdicts_fail_closed(app, text, verdict):
+    assert (await app.content.check_text("alice", 3, text))[0] == verdict
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_risky_chat_message_is_refused_with_a_bubble(api):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"])
+    b = await api.ws("bob", "alice", t["bob"])
+    await send(a, fromOpenid="alice", toOpenid="bob", content="RISKY stuff")
+    refusal = await read(a)
+    assert refusal["code"] == "risky" and refusal["fromOpenid"] == "system" and refusal["content"]
+    assert await silent(b)
+    await send(a, fromOpenid="alice", toOpenid="bob", content="normal")
+    assert (await read(b))["content"] == "normal"
+
+
+async def _image(app, gid, openid="alice"):
+    def make():
+        goods = Goods.create(gid=gid, openid=openid, goods_name="单车", goods_title="t",
+                             goods_dec="d", goods_price_new=1, goods_price_old=2, state=1)
+        return Image.create(openid=openid, gid=goods.gid, url="a" * 32 + ".jpg").id
+    return await app.run_db(make)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_media_callback_signed_hides_risky_image_and_listing_forged_refused(api, app, wechat):
+    image_id = await _image(app, 501)
+    trace = await app.content.submit_image(image_id, 501, "alice", "https://host/uploads/x.jpg")
+    assert wechat.media_checks[-1]["media_type"] == 2 and wechat.media_checks[-1]["version"] == 2
+    event = {"ToUserName": "gh_x", "FromUserName": "o_wechat", "CreateTime": 1700000000,
+             "MsgType": "event", "Event": "wxa_media_check", "appid": "wx-server-appid",
+             "trace_id": trace, "version": 2, "errcode": 0, "errmsg": "ok",
+             "result": {"suggest": "risky", "label": 20001}}
+    body = json.dumps(event).encode()
+    forged = await api.fetch("POST", "/wx/wechat/callback", signed(token="guess"), body=body)
+    assert forged.status == 403
+    unsigned = await api.fetch("POST", "/wx/wechat/callback", None, body=body)
+    assert unsigned.status == 403
+    goods = await app.run_db(Goods.get_by_id, 501)
+    assert not goods.hidden
+    ok = await api.fetch("POST", "/wx/wechat/callback", signed(), body=body)
+    assert ok.status == 200 and ok.body == b"success"
+    goods = await app.run_db(Goods.get_by_id, 501)
+    image = await app.run_db(Image.get_by_id, image_id)
+    assert goods.hidden and image.hidden and "risky" in goods.hold_reason
+    check = await app.run_db(lambda: MediaCheck.get(MediaCheck.trace_id == trace))
+    assert check.status == "risky"
+    echo = await api.get("/wx/wechat/callback", **signed({"echostr": "e123"}))
+    assert echo.body == b"e123"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_media_check_unavailable_holds_the_image_then_a_moderator_releases(app, wechat):
+    from services import content_security
+    wechat.media_down = True
+    image_id = await _image(app, 502)
+    assert await app.content.submit_image(image_id, 502, "alice", "https://h/x.jpg") is None
+    goods = await app.run_db(Goods.get_by_id, 502)
+    assert goods.hidden and goods.hold_reason
+    held = await app.run_db(content_security.held_items)
+    assert [g["gid"] for g in held["goods"]] == [502] and [i["id"] for i in held["images"]] == [image_id]
+    await app.run_db(content_security.release, 502, image_id)
+    goods = await app.run_db(Goods.get_by_id, 502)
+    assert not goods.hidden and not goods.hold_reason
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_one_notice_for_three_offline_messages_none_when_online_none_without_grant(api, app, wechat):
+    t = await users(api, "alice", "bob", "carol")
+    no_grant = await api.ws("carol", "bob", t["carol"], query={"v": "2"})
+    await send(no_grant, toOpenid="bob", content="no grant yet")
+    assert (await read(no_grant))["status"] == "stored"
+    await asyncio.sleep(0.3)
+    assert wechat.sent == []
+    reply = await api.post_json("/wx/notify/subscribe",
+                                {"openid": "bob", "templateIds": ["TPL-CHAT", "TPL-CHAT"]}, t["bob"])
+    assert reply.code == 200 and reply.extend["grants"] == {"TPL-CHAT": 2}
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    for i in range(3):
+        await send(a, toOpenid="bob", content="离线消息%d" % i)
+        assert (await read(a))["status"] == "stored"
+    await asyncio.sleep(0.3)
+    assert len(wechat.sent) == 1
+    sent = wechat.sent[0]
+    assert sent["touser"] == "bob" and sent["template_id"] == "TPL-CHAT"
+    assert sent["data"]["thing1"]["value"] == "名字-alice" and "离线消息0" in sent["data"]["thing2"]["value"]
+    b = await api.ws("bob", "alice", t["bob"])  # bob opens: online now, and the chat is read
+    for _ in range(3):
+        await read(b)
+    await send(a, toOpenid="bob", content="live")
+    assert (await read(b))["content"] == "live"
+    await asyncio.sleep(0.3)
+    assert len(wechat.sent) == 1  # none while online
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_refused_notice_43101_drops_the_grant(api, app, wechat):
+    from services import notify
+    t = await users(api, "alice", "bob")
+    await api.post_json("/wx/notify/subscribe", {"openid": "bob", "templateIds": ["TPL-CHAT"]}, t["bob"])
+    wechat.send_errcode = 43101
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    await send(a, toOpenid="bob", content="x")
+    assert (await read(a))["status"] == "stored"
+    await asyncio.sleep(0.3)
+    assert await app.run_db(notify.grants, "bob") == {"TPL-CHAT": 0}
+    assert app.notifier.counts["refused"] == 1
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_reports_grouped_limited_and_acted_on(api, app):
+    from services import reports
+    t = await users(api, "alice", "bob", "carol")
+    await _image(app, 601, openid="bob")
+    for who in ("alice", "carol"):
+        reply = await api.post_json("/wx/report", {"openid": who, "targetType": "goods",
+                                                   "targetId": "601", "reason": "假货"}, t[who])
+        assert reply.code == 200 and reply.extend["reportId"]
+    bad = await api.post_json("/wx/report", {"openid": "alice", "targetType": "goods",
+                                             "targetId": "999", "reason": "x"}, t["alice"])
+    assert bad.status == 404
+    other = await api.post_json("/wx/report", {"openid": "bob", "targetType": "user",
+                                               "targetId": "alice", "reason": "x"}, t["alice"])
+    assert other.status == 403
+    # a chat report keeps only messages of the reporter's own conversation
+    await api.ws("alice", "bob", t["alice"])
+    chat = await api.post_json("/wx/report", {
+        "openid": "alice", "targetType": "chat", "targetId": "bob", "reason": "骚扰",
+        "messages": [{"fromOpenid": "bob", "content": "坏话", "sendTime": "2026-01-01 10:00:00"},
+                     {"fromOpenid": "carol", "content": "not this conversation"}]}, t["alice"])
+    assert chat.code == 200
+    queue = await app.run_db(reports.queue)
+    top = queue[0]
+    assert (top["targetType"], top["targetId"], top["count"]) == ("goods", "601", 2)
+    chat_group = [g for g in queue if g["targetType"] == "chat"][0]
+    assert [m["content"] for m in chat_group["context"]["messages"]["fromClient"]] == ["坏话"]
+    blocked = await app.run_db(reports.act, "mod", "goods", "601", "take_down", "fake goods")
+    assert blocked is None
+    assert (await app.run_db(Goods.get_by_id, 601)).deleted
+    assert await app.run_db(lambda: Report.select().where(Report.status == "open",
+                                                         Report.target_type == "goods").count()) == 0
+    app.config["reports"]["per_hour_user"] = 2
+    flood = [await api.post_json("/wx/report", {"openid": "carol", "targetType": "user",
+                                                "targetId": "bob", "reason": "x"}, t["carol"])
+             for _ in range(2)]
+    assert flood[-1].status == 429

@@ -13,7 +13,6 @@ from realtime.bus import encode
 from services import chat, tokens, validate
 from services.chat import ChatRefusal
 from services.errors import Forbidden, NotFound, ServiceError, Unauthorized
-from services.ratelimit import Bucket
 
 log = logging.getLogger("market.chat")
 
@@ -55,8 +54,10 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
             self.finish(json.dumps({"code": 100, "msg": e.msg}, ensure_ascii=False))
             return
         self.v2 = self.get_query_argument("v", "1") == "2"
-        self.bucket = Bucket(self.config["chat"]["rate_per_second"],
-                             self.config["chat"]["rate_burst"])
+        # One budget per user, shared by all their sockets (more sockets are not more messages)
+        self.bucket = self.application.limiter.bucket("chat", self.me,
+                                                      self.config["chat"]["rate_per_second"],
+                                                      self.config["chat"]["rate_burst"])
         self.refusals = 0
         await super().get(from_openid, to_openid)
 
@@ -117,7 +118,8 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return False
         try:
-            self.write_message(encode(frame) if isinstance(frame, dict) else frame)
+            written = self.write_message(encode(frame) if isinstance(frame, dict) else frame)
+            written.add_done_callback(_ignore_closed)  # no "exception never retrieved" per frame
             return True
         except tornado.websocket.WebSocketClosedError:
             return False
@@ -130,6 +132,13 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         if self.me is not None:
             self.application.registry.remove(self.me, self)
             log.info("chat close user=%s code=%s", self.me, self.close_code)
+
+
+def _ignore_closed(future):
+    """A frame not written because the socket closed meanwhile: nothing to report (on_close
+    already logged the close; a live message's sender was acked on handing it over)."""
+    if not future.cancelled():
+        future.exception()
 
 
 default_handlers = [

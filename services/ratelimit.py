@@ -31,13 +31,17 @@ class Limiter:
         self.buckets = {}
         self.max_keys = max_keys
 
-    def hit(self, name, key, per_minute, what="requests"):
-        """Spend one token of bucket (name, key) or raise TooMany."""
+    def bucket(self, name, key, rate, burst):
+        """The bucket (name, key): `rate` tokens per second, at most `burst`; shared by callers."""
         k = (name, key)
         bucket = self.buckets.get(k)
         if bucket is None:
             if len(self.buckets) >= self.max_keys:
                 self.buckets.clear()  # bounded memory; a reset only ever lets a little more through
-            bucket = self.buckets[k] = Bucket(per_minute / 60.0, per_minute)
-        if not bucket.take():
+            bucket = self.buckets[k] = Bucket(rate, burst)
+        return bucket
+
+    def hit(self, name, key, per_minute, what="requests"):
+        """Spend one token of bucket (name, key) or raise TooMany."""
+        if not self.bucket(name, key, per_minute / 60.0, per_minute).take():
             raise TooMany("too many %s, slow down" % what)

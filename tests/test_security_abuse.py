@@ -1,0 +1,293 @@
+"""Abuse: bodies too large for the server, polyglot uploads, rate limits per user and per address,
+a chat client that never reads. Each refusal is clear and costs the others nothing.
+
+Elsewhere: bombs, type spoofing, truncated files and filename tricks
+(tests/test_images.py::test_refused_uploads_say_why, ::test_filename_tricks_never_reach_the_disk,
+::test_damaged_images_are_refused_never_a_500); the per-user connection cap
+(tests/test_chat.py::test_connection_cap_closes_the_oldest); frames over the size limit
+(tests/test_chat.py::test_ping_pong_and_oversize_frame_closes_with_1009); flooding one socket
+(tests/test_chat.py::test_flooding_is_rate_limited_and_others_unaffected); failed admin
+sign-ins (tests/test_admin_api.py::test_repeated_failed_logins_are_slowed_down); publishing per
+user (tests/test_goods.py::test_publish_identity_and_blocked_users).
+"""
+import asyncio
+import base64
+import io
+import json
+import os
+import socket
+import time
+import urllib.request
+
+import pytest
+from PIL import Image
+
+from handlers.chat_socket import WRITE_BUFFER_LIMIT
+from services import chat
+from tests.chat_helpers import read, send, users
+from tests.security_helpers import goods_body
+from tests.serverproc import MarketProcess, dev_login
+from tests.test_images import multipart, stored, upload
+
+
+# -- bodies too large: refused before they are buffered ---------------------------------------
+@pytest.fixture(scope="module")
+def small_body_server(tmp_path_factory):
+    """main.py serve with server.max_body_bytes = 1 MiB (the real HTTPServer settings)."""
+    proc = MarketProcess(tmp_path_factory.mktemp("bodies"),
+                         {"MARKET_SERVER_MAX_BODY_BYTES": str(1024 * 1024)})
+    yield proc.migrate().start()
+    proc.kill()
+
+
+def raw_request(port, head, chunks=(), read_timeout=5):
+    """Send a request head and then body chunks on a raw socket; returns (bytes sent before the
+    server stopped us, the server's answer)."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(read_timeout)
+    sent = 0
+    try:
+        s.sendall(head)
+        for chunk in chunks:
+            s.sendall(chunk)
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    try:
+        answer = s.recv(65536)
+    except (ConnectionResetError, socket.timeout):
+        answer = b""
+    s.close()
+    return sent, answer
+
+
+def test_a_declared_oversize_body_is_refused_at_once(small_body_server):
+    """Content-Length of 1 GiB: answered without the server waiting for (or storing) a byte of
+    the body; the process goes on serving."""
+    port = small_body_server.port
+    started = time.monotonic()
+    head = ("POST /wx/images/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            "multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n" % (1 << 30)).encode()
+    _, answer = raw_request(port, head)
+    assert answer.startswith(b"HTTP/1.1 4"), answer  # 400/413, the connection closed
+    assert time.monotonic() - started < 3
+    assert dev_login("http://127.0.0.1:%d" % port, "still-up")
+
+
+def test_a_chunked_body_past_the_limit_is_cut_off(small_body_server):
+    """No Content-Length (chunked): the server stops reading once the limit is passed, long
+    before the 8 MiB the client tries to send."""
+    port = small_body_server.port
+    head = (b"POST /wx/user/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            b"application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    piece = b"x" * 65536
+    chunks = (b"%x\r\n%s\r\n" % (len(piece), piece) for _ in range(128))
+    sent, answer = raw_request(port, head, chunks)
+    assert sent < 6 * 1024 * 1024, sent  # what the kernel buffers on loopback, at most
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer
+    assert dev_login("http://127.0.0.1:%d" % port, "still-up-2")
+
+
+def test_a_body_under_the_server_limit_but_over_the_upload_limit_is_a_413_envelope(
+        small_body_server, tmp_path):
+    """Under server.max_body_bytes the handler answers: a photo over uploads.max_bytes is 413
+    with the envelope (nothing stored)."""
+    port = small_body_server.port
+    base = "http://127.0.0.1:%d" % port
+    token = dev_login(base, "uploader")
+    body, ctype = multipart({"openid": "uploader", "flag": "0"},
+                            [("file", "a.png", "image/png", os.urandom(900 * 1024))])
+    request = urllib.request.Request(base + "/wx/images/upload", data=body, method="POST",
+                                     headers={"Content-Type": ctype,
+                                              "Authorization": "Bearer " + token})
+    small_body_server.env  # the process's uploads.max_bytes is the default 10 MiB:
+    try:  # so this body is checked as an image (random bytes: refused, not stored)
+        urllib.request.urlopen(request, timeout=10)
+        raise AssertionError("random bytes accepted as an image")
+    except urllib.error.HTTPError as e:
+        assert e.code in (400, 415) and json.loads(e.read())["code"] == 100
+
+
+# -- polyglots --------------------------------------------------------------------------------
+def polyglots():
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(out, "GIF")
+    gif = out.getvalue()
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(out, "JPEG", comment=b"<?php system($_GET[c]); ?>")
+    jpeg = out.getvalue()
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(out, "PNG")
+    png = out.getvalue()
+    return [
+        (gif + b"<script>alert('gifar')</script>", "a.gif", b"alert('gifar')"),
+        (jpeg + b"<html><script>alert(1)</script>", "a.jpg", b"system($_GET"),
+        (png + b"PK\x03\x04zip-in-png<script>x</script>", "a.png", b"zip-in-png"),
+    ]
+
+
+@pytest.fixture
+def roomy(settings_env):
+    settings_env["MARKET_LIMITS_PUBLISH_PER_MINUTE_USER"] = "1000"
+    settings_env["MARKET_LIMITS_COMMENT_PER_MINUTE_USER"] = "1000"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_polyglot_images_are_rewritten_and_their_payload_dropped(api, app, config, roomy):
+    """A real image with HTML/PHP/ZIP riding along is accepted as the image only: the file is
+    re-encoded, the payload is not in it, and it is served with a fixed type, nosniff and a
+    sandbox CSP."""
+    token = await api.login("sam")
+    assert (await api.post_json("/wx/goods/goodsIssue", goods_body("sam"), token)).code == 200
+    for data, name, payload in polyglots():
+        reply = await upload(api, token, "sam", data, filename=name)
+        assert reply.status == 200, reply
+        with open(stored(config, reply.extend["imageUrl"]), "rb") as f:
+            assert payload not in f.read() and b"<script" not in f.read()
+        path = "/uploads/" + reply.extend["imageUrl"].rsplit("/", 1)[1]
+        served = await api.fetch("GET", path)
+        assert served.status == 200 and payload not in served.body
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
+        assert served.headers["Content-Type"].startswith("image/")
+        assert "sandbox" in served.headers["Content-Security-Policy"]
+
+
+# -- rate limits ------------------------------------------------------------------------------
+@pytest.mark.gen_test(timeout=60)
+async def test_login_is_limited_per_user_and_per_address(api, app, config):
+    """One openid logging in over and over is stopped at login_per_minute_user; many students
+    behind one address get login_per_minute_address (generous); X-Real-Ip from a client that
+    is not behind the proxy (xheaders off) does not buy a fresh bucket."""
+    per_user = config["limits"]["login_per_minute_user"]
+    assert config["limits"]["login_per_minute_address"] >= 10 * per_user  # the default is generous
+    answers = [await api.get("/wx/user/getOpenid", code="ok-same") for _ in range(per_user + 2)]
+    assert [a.status for a in answers[:per_user]] == [200] * per_user
+    assert answers[per_user].status == 429 and answers[per_user].code == 100
+    assert "token" not in answers[per_user].json
+    app.config["limits"]["login_per_minute_address"] = 40
+    app.limiter.buckets.clear()
+    statuses = []
+    for i in range(45):
+        reply = await api.fetch("GET", "/wx/user/getOpenid", {"code": "ok-student%d" % i},
+                                headers={"X-Real-Ip": "10.0.0.%d" % i,
+                                         "X-Forwarded-For": "10.1.0.%d" % i})
+        statuses.append(reply.status)
+    assert statuses[:40] == [200] * 40 and set(statuses[40:]) == {429}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_comments_and_publishing_are_limited_per_user_not_per_neighbour(api, app):
+    app.config["limits"]["comment_per_minute_user"] = 3
+    app.config["limits"]["publish_per_minute_user"] = 2
+    t = await users(api, "alice", "bob")
+    from models.goods import Goods
+    gids = [(await api.post_json("/wx/goods/goodsIssue", goods_body("alice"), t["alice"]))
+            .extend["gid"] for _ in range(2)]
+    third = await api.post_json("/wx/goods/goodsIssue", goods_body("alice"), t["alice"])
+    assert third.status == 429 and third.code == 100
+    assert (await api.post_json("/wx/goods/goodsIssue", goods_body("bob"), t["bob"])).code == 200
+    await app.run_db(lambda: Goods.update(state=1).execute())
+
+    async def comment(who):
+        info = json.dumps({"goodId": gids[0], "fromOpenid": who, "content": "hi"})
+        return await api.post_json("/wx/pl/addMainComments", {"info": info}, t[who])
+    assert [(await comment("alice")).status for _ in range(3)] == [200] * 3
+    limited = await comment("alice")
+    assert limited.status == 429 and "slow down" in limited.json["msg"]
+    reply = await api.post_json("/wx/pl/addSonCommments", {"fromOpenid": "alice", "content": "r",
+                                                           "commentId": 1}, t["alice"])
+    assert reply.status == 429  # replies share the bucket
+    assert (await comment("bob")).status == 200  # a neighbour is not punished
+    assert await app.run_db(lambda: Goods.select().where(Goods.openid == "alice").count()) == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_every_api_call_is_limited_per_address_with_an_envelope(api, app):
+    app.config["limits"]["per_minute_address"] = 30
+    app.limiter.buckets.clear()
+    statuses = [(await api.get("/wx/goods/getSimFrGoods")).status for _ in range(35)]
+    assert statuses[:30] == [100 and s for s in statuses[:30]] and 429 in statuses[30:]
+    reply = await api.get("/wx/images/getHomeImages")
+    assert reply.status == 429 and reply.json["code"] == 100
+    assert (await api.get("/healthz")).status == 200  # health checks are never limited
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_chat_rate_is_per_user_across_sockets(api, app):
+    """A user cannot multiply the chat rate by opening more sockets: the budget is the user's."""
+    t = await users(api, "alice", "bob")
+    burst = app.config["chat"]["rate_burst"]
+    cap = app.config["chat"]["max_connections_per_user"]
+    senders = [await api.ws("alice", "bob", t["alice"]) for _ in range(cap)]
+    b = await api.ws("bob", "alice", t["bob"])
+    for i in range(burst * 2):
+        await send(senders[i % cap], toOpenid="bob", content="f%d" % i)
+    delivered = 0
+    try:
+        while True:
+            frame = await read(b, 0.5)
+            delivered += frame["fromOpenid"] == "alice"
+    except asyncio.TimeoutError:
+        pass
+    assert burst <= delivered < burst + 5, delivered
+
+
+# -- a chat client that never reads ------------------------------------------------------------
+def silent_client(port, token, me="bob", peer="alice"):
+    """A raw TCP WebSocket client that completes the handshake and then never reads again."""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /wx/%s/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+               "Authorization: Bearer %s\r\n\r\n" % (me, peer, port, key, token)).encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += s.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return s
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_client_that_never_reads_is_dropped_with_a_bounded_buffer(api, app, caplog):
+    """bob's socket stops reading while alice sends: the server's write buffer for it never
+    passes WRITE_BUFFER_LIMIT (+ one frame), the socket is dropped, later messages go to the
+    offline store, and alice's socket and a third user are unaffected."""
+    app.config["chat"]["rate_per_second"] = 100000
+    app.config["chat"]["rate_burst"] = 100000
+    t = await users(api, "alice", "bob", "carol")
+    port = int(api.base.rsplit(":", 1)[1])
+    raw = await asyncio.get_running_loop().run_in_executor(None, silent_client, port, t["bob"])
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    c = await api.ws("carol", "alice", t["carol"])
+    for _ in range(100):
+        if app.registry.is_online("bob"):
+            break
+        await asyncio.sleep(0.02)
+    handler = app.registry.sockets_for("bob")[0]
+    content = "字" * app.config["chat"]["max_content_chars"]  # 6 kB a frame
+    largest, statuses = 0, []
+    for i in range(4000):
+        await send(a, toOpenid="bob", content=content, msgId="m%d" % i)
+        ack = await read(a, 5)
+        statuses.append(ack.get("status") or ack.get("code"))
+        stream = handler.ws_connection.stream if handler.ws_connection else None
+        if stream is not None:
+            largest = max(largest, len(stream._write_buffer or b""))
+        if statuses[-1] != "delivered":
+            break
+    assert statuses[-1] in ("stored",), statuses[-5:]  # bob was dropped, then kept offline
+    assert largest <= WRITE_BUFFER_LIMIT + 4 * len(content.encode()), largest
+    for _ in range(400):
+        if not app.registry.is_online("bob"):
+            break
+        await asyncio.sleep(0.05)
+    assert not app.registry.is_online("bob")
+    await send(c, toOpenid="alice", content="alice still fine?")
+    assert (await read(a))["content"] == "alice still fine?"
+    assert a.close_code is None
+    pending = await app.run_db(chat.pending_offline, "bob", "alice")
+    assert 1 <= len(pending) <= app.config["chat"]["offline_limit"]
+    raw.close()
+    assert "never retrieved" not in caplog.text  # one warning line, not an error per frame

@@ -9,6 +9,7 @@ import urllib.parse
 
 import pytest
 from PIL import Image as PILImage
+from playwright.async_api import expect
 from tornado.httpclient import HTTPClientError
 
 from models.goods import Goods, Image
@@ -43,7 +44,7 @@ class Browser:
 
 async def sign_in(page, base, username="root", password=PASSWORD):
     await page.goto(base + "/admin/review")  # a protected page: sent to sign in, then back
-    assert "/admin/login" in page.url
+    await page.wait_for_url("**/admin/login?next=*")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", password)
     await page.click("main button[type=submit]")
@@ -98,11 +99,11 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
         page = b.page
         # a wrong password is refused with a message; the right one lands on the asked page
         await sign_in(page, base, password="wrong password")
-        assert "Wrong username or password" in await page.inner_text(".error")
+        await expect(page.locator(".error")).to_contain_text("Wrong username or password")
         await page.fill("input[name=username]", "root")
         await page.fill("input[name=password]", PASSWORD)
         await page.click("main button[type=submit]")
-        assert page.url.endswith("/admin/review")
+        await page.wait_for_url("**/admin/review")
         cookie = [c for c in await page.context.cookies() if c["name"] == "market_admin"][0]
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
 
@@ -114,7 +115,7 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
 
         # approve one: it appears in the mini-program's public list
         await page.click("#goods-%d button[value=approve]" % approve_gid)
-        assert "Listing approved" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("Listing approved")
         public = await api.get("/wx/goods/getSimpleGoods", state=1)
         assert [g["gid"] for g in public.extend.values()] == [approve_gid]
 
@@ -122,7 +123,7 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
         card = "#goods-%d" % reject_gid
         await page.fill(card + " input[name=reason]", "照片与描述不符，请重拍")
         await page.click(card + " button[value=reject]")
-        assert "rejected" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("rejected")
         why = await api.get("/wx/user/whyNot", seller, gid=reject_gid, openid="seller")
         assert why.extend == {"notice": {"noticeInfo": "照片与描述不符，请重拍"}}
 
@@ -130,15 +131,16 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
         await page.goto(base + "/admin/goods?q=" + urllib.parse.quote("高数"))
         assert "<script>" in await page.inner_text("#goods-%d .title" % script_gid)
         await page.click("#goods-%d button" % script_gid)
-        assert "taken down" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("taken down")
         assert (await app.run_db(Goods.get_by_id, script_gid)).deleted
 
         # block a user with a reason: live socket closed, new chat refused, reason readable
         await page.goto(base + "/admin/users?state=3")
         await page.click("text=买家")
+        await page.wait_for_url("**/admin/users/buyer")
         await page.fill("form[action$='/block'] input[name=reason]", "发布违规信息")
         await page.click("form[action$='/block'] button")
-        assert "blocked" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("blocked")
         assert await buyer_socket.read_message() is None and buyer_socket.close_code == 4403
         with pytest.raises(HTTPClientError) as refused:
             await api.ws("buyer", "seller", buyer)
@@ -148,19 +150,23 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
 
         # a broadcast reaches every live chat connection
         await page.click("nav >> text=Broadcast")
+        await page.wait_for_url("**/admin/broadcast")
         await page.fill("textarea[name=text]", "今晚 22:00 维护 <i>10 分钟</i>")
         await page.click("main button[type=submit]")
-        assert "Sent to 1 live chat connection" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("Sent to 1 live chat connection")
         frame = json.loads(await watcher_socket.read_message())
         assert frame["content"] == "今晚 22:00 维护 <i>10 分钟</i>" and frame["fromOpenid"]
 
         # announcements and the audit log
         await page.click("nav >> text=Announcements")
+        await page.wait_for_url("**/admin/notices")
         await page.fill("form:has(input[name=mid][value='2']) textarea", "期末闲置大促🎉")
         await page.click("text=Save slot 2")
+        await expect(page.locator(".done")).to_contain_text("Announcement saved")
         notices = await api.get("/wx/admin/getNotice")
         assert notices.extend["Info2"] == {"noticeInfo": "期末闲置大促🎉"}
         await page.click("nav >> text=Audit log")
+        await page.wait_for_url("**/admin/audit")
         audit = await page.inner_text("table.list")
         for action in ("goods.approve", "goods.reject", "goods.delete", "user.block",
                        "broadcast", "notice.update", "admin.login"):
@@ -175,6 +181,7 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
                 break
             await asyncio.sleep(0.05)
         await page.click("nav >> text=Market admin")
+        await expect(page.locator("h1")).to_have_text("Dashboard")
         text = await page.inner_text("main")
         assert "1\nlive chat connections" in text and "0\nlistings to review" in text
         assert "1\noffline messages waiting" in text and "1\nchat messages today" in text
@@ -208,7 +215,7 @@ async def test_forged_form_is_refused_in_the_browser(api, app, config):
             await page.click("main button[type=submit]")
         response = await info.value
         assert response.status == 403
-        assert "out of date" in await page.inner_text(".error")
+        await expect(page.locator(".error")).to_contain_text("out of date")
         # a form on another page (no token, and the Strict session cookie is not sent)
         await page.set_content('<form method="post" action="%s/admin/broadcast">'
                                '<input name="text" value="evil"><button>go</button></form>' % base)
@@ -219,7 +226,7 @@ async def test_forged_form_is_refused_in_the_browser(api, app, config):
         await page.goto(base + "/admin/broadcast")
         await page.fill("textarea[name=text]", "real")
         await page.click("main button[type=submit]")
-        assert "Sent to 1" in await page.inner_text(".done")
+        await expect(page.locator(".done")).to_contain_text("Sent to 1")
     assert json.loads(await socket.read_message())["content"] == "real"
     socket.close()
 

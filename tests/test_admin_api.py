@@ -1,4 +1,6 @@
 """The mini-program's /wx/admin/* calls on both databases: shapes, effects, audit, refusals."""
+import logging
+
 import pytest
 from tornado.httpclient import HTTPClientError
 
@@ -34,7 +36,8 @@ async def audit_actions(app):
 
 
 @pytest.mark.gen_test
-async def test_admin_login_shapes_and_wrong_password(api, app, config):
+async def test_admin_login_shapes_and_wrong_password(api, app, config, caplog):
+    caplog.set_level(logging.DEBUG)
     await make_admin(app)
     wrong = await api.post_form("/wx/admin/adminLogin", {"username": "root", "passwd": "nope"})
     assert wrong.status == 200 and wrong.json["code"] == 100 and "token" not in wrong.json
@@ -48,6 +51,7 @@ async def test_admin_login_shapes_and_wrong_password(api, app, config):
     assert claims["exp"] - claims["iat"] == int(config["admin"]["session_hours"] * 3600)
     assert ("root", "admin.login", "mini-program", "") in await audit_actions(app)
     assert (await api.get("/wx/admin/captcha")).code == 200
+    assert PASSWORD not in caplog.text and "nope" not in caplog.text
 
 
 @pytest.mark.gen_test

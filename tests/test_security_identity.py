@@ -58,6 +58,9 @@ CALLER = {
     "/wx/lt/haveRead": ("GET", "query", "openid", {"type": "0"}),
     "/wx/lt/list": ("GET", "query", "openid", {}),
     "/wx/lt/deleteList1": ("GET", "query", "myOpenid", {"beDeleteOpenid": "alice"}),
+    "/wx/report": ("POST", "json", "openid",
+                   {"targetType": "goods", "targetId": "approved", "reason": "spam"}),
+    "/wx/notify/subscribe": ("POST", "json", "openid", {"templateIds": ["tmpl-1"]}),
 }
 # Caller routes an admin token may also use (owner or admin).
 ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}
@@ -89,6 +92,7 @@ SPECIAL = {
     "/wx/images/private/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$",  # signed URLs: below
     "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$",  # public photos with random names
     "/wx/([^/]+)/([^/]+)$",  # the chat socket: below and tests/test_chat.py
+    "/wx/wechat/callback$",  # WeChat's signature over the callback token: below
 }
 # Admin pages: every one needs the signed session cookie. pattern -> a concrete path.
 PAGES = {
@@ -334,6 +338,18 @@ async def test_admin_pages_need_a_session_and_every_form_an_xsrf_token(api, app)
     after = await app.run_db(snapshot)
     after.pop("Admin"), before.pop("Admin")
     assert after == before
+
+
+@pytest.mark.gen_test
+async def test_the_wechat_callback_needs_wechats_signature(api, app):
+    before = await app.run_db(snapshot)
+    event = json.dumps({"Event": "wxa_media_check", "trace_id": "t", "result": {"suggest": "pass"}})
+    for params in ({}, {"signature": "0" * 40, "timestamp": "1", "nonce": "2"}):
+        for method, body in (("GET", None), ("POST", event)):
+            reply = await api.fetch(method, "/wx/wechat/callback", dict(params, echostr="x"),
+                                    body=body)
+            assert reply.status == 403 and reply.code == 100, (params, method, reply)
+    assert await app.run_db(snapshot) == before
 
 
 # -- the chat socket --------------------------------------------------------------------------

@@ -113,7 +113,8 @@ def images_of(gids=(), openid=None, flag=GOODS_PHOTO):
     for image in query.order_by(Image.id):
         key = image.gid if flag == GOODS_PHOTO else image.openid
         found.setdefault(key, []).append({"id": image.id, "url": image.url, "thumb": image.thumb,
-                                          "openid": image.openid, "flag": image.flag})
+                                          "openid": image.openid, "flag": image.flag,
+                                          "hidden": image.hidden})
     return found
 
 
@@ -129,7 +130,8 @@ def goods_dict(goods, owner=None, photos=()):
             "price_new": _money(goods.goods_price_new), "price_old": _money(goods.goods_price_old),
             "xueyuan": goods.goods_xueyuan, "address": goods.goods_address,
             "state": goods.state, "reason": goods.reason, "deleted": goods.deleted,
-            "hidden": goods.hidden, "issue_time": display(goods.issue_time),
+            "hidden": goods.hidden, "hold_reason": goods.hold_reason,
+            "issue_time": display(goods.issue_time),
             "open_sum": goods.open_sum, "owner_name": owner.wxname if owner else "",
             "owner_state": owner.state if owner else None, "photos": list(photos)}
 

@@ -364,5 +364,11 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
         "Location"] == "/admin/goods?ok=deleted"
     assert (await s.post("/admin/goods/%d/restore" % gid, {})).status == 302
     assert not (await app.run_db(Goods.get_by_id, gid)).deleted
+    # a listing held by the content check says so in the review queue
+    held = await app.run_db(lambda: Goods.select().where(Goods.gid != gid).first().gid)
+    await app.run_db(lambda: Goods.update(hidden=True, hold_reason="图片检测: risky").where(
+        Goods.gid == held).execute())
+    queue = (await s.get("/admin/review")).body.decode()
+    assert "Held by the content check: 图片检测: risky" in queue
     found = await s.get("/admin/goods", q="script")
     assert b"&lt;script&gt;" in found.body and b"<script>" not in found.body

@@ -39,6 +39,7 @@ HANDLER_MODULES = [
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
+    "handlers.admin_trust_pages",
     "handlers.admin_moderation_pages",
     "handlers.chat_socket",
 ]

@@ -113,9 +113,11 @@ def apply_media_result(trace_id, suggest, label):
     return status
 
 
-def release(gid=None, image_id=None):
-    """A moderator's decision to show a held listing or image again."""
+def release(gid=None, image_id=None, actor="admin"):
+    """A moderator's decision to show a held listing or image again (audited)."""
+    from services.moderation import record
     with db.atomic():
+        record(actor, "held.release", "goods:%s" % gid if gid else "image:%s" % image_id)
         if image_id:
             Image.update(hidden=False).where(Image.id == image_id).execute()
         if gid:

@@ -1,0 +1,63 @@
+"""Reports and held content through the admin pages in a real headless Chromium, both databases."""
+import pytest
+
+from models.goods import Goods, Image
+from services import admins, content_security
+from tests.chat_helpers import users
+from tests.test_admin_pages import PASSWORD, Browser, sign_in
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, app):
+    t = await users(api, "alice", "bob", "seller")
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+
+    def listing():
+        goods = Goods.create(openid="seller", goods_name="<script>alert(1)</script>仿冒球鞋",
+                             goods_title="全新", goods_dec="正品", goods_price_new=99,
+                             goods_price_old=999, state=1)
+        held = Goods.create(openid="seller", goods_name="台灯", goods_title="t", goods_dec="d",
+                            goods_price_new=1, goods_price_old=2, state=1)
+        image = Image.create(openid="seller", gid=held.gid, url="b" * 32 + ".png")
+        content_security.hold_image(image.id, held.gid, "WeChat image check: risky (label 20001)")
+        return goods.gid, held.gid
+    gid, held_gid = await app.run_db(listing)
+    for who, why in (("alice", "假货"), ("bob", "骗子")):
+        reply = await api.post_json("/wx/report", {"openid": who, "targetType": "goods",
+                                                   "targetId": str(gid), "reason": why}, t[who])
+        assert reply.code == 200
+    async with Browser() as b:
+        page = b.page
+        await sign_in(page, api.base)
+        await page.goto(api.base + "/admin/reports")
+        card = page.locator("section.report").first
+        assert "2 report(s)" in await card.inner_text()
+        assert "<script>alert(1)</script>仿冒球鞋" in await card.inner_text()  # shown as text
+        assert b.dialogs == []
+        await card.locator("input[name=reason]").fill("counterfeit")
+        await card.get_by_role("button", name="Take down").click()
+        await page.wait_for_url("**/admin/reports?ok=take_down")
+        assert "No open reports." in await page.inner_text("main")
+        assert (await app.run_db(Goods.get_by_id, gid)).deleted
+        await page.goto(api.base + "/admin/audit")
+        assert "report.take_down" in await page.inner_text("main")
+        await page.goto(api.base + "/admin/held")
+        assert "risky" in await page.inner_text("main")
+        await page.locator("form", has=page.locator("input[name=gid][value='%d']" % held_gid)) \
+            .first.get_by_role("button", name="Release").click()
+        await page.wait_for_url("**/admin/held?ok=released")
+        goods = await app.run_db(Goods.get_by_id, held_gid)
+        assert not goods.hidden and not goods.hold_reason
+    public = await api.get("/wx/goods/getSimpleGoods", state=1)
+    names = [g["goodsName"] for g in (public.extend or {}).values()]
+    assert "台灯" in names and all("仿冒" not in n for n in names)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_report_pages_need_a_session_and_xsrf(api, app):
+    for path in ("/admin/reports", "/admin/held"):
+        reply = await api.fetch("GET", path, follow_redirects=False)
+        assert reply.status == 302 and reply.headers["Location"].startswith("/admin/login")
+    forged = await api.fetch("POST", "/admin/reports/goods/1/dismiss", body=b"reason=x",
+                             follow_redirects=False)
+    assert forged.status == 403

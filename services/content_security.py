@@ -124,6 +124,12 @@ def release(gid=None, image_id=None, actor="admin"):
             Goods.update(hidden=False, hold_reason="").where(Goods.gid == gid).execute()
 
 
+def held_count():
+    """How many listings a content check holds (metrics, dashboard)."""
+    return Goods.select().where((Goods.hold_reason != "") | (Goods.hidden == True),  # noqa: E712
+                                Goods.deleted == False).count()  # noqa: E712
+
+
 def held_items():
     """Held listings and hidden images for the moderators' queue."""
     goods = [{"gid": g.gid, "goodsName": g.goods_name, "openid": g.openid, "reason": g.hold_reason,

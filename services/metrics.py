@@ -11,7 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from services import chat
+from services import chat, content_security, reports
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -32,6 +32,7 @@ class Metrics:
             "market_http_request_duration_seconds", "Time to answer an HTTP request, by route",
             ["route"], buckets=BUCKETS, registry=self.registry)
         self.offline_waiting = math.nan  # refreshed from the database at each scrape
+        self.held = self.reports_open = math.nan
         self.database_up = 0
         self.registry.register(_LiveCollector(self))
 
@@ -55,9 +56,12 @@ class Metrics:
         """Read the offline queue depth; a database failure shows as market_database_up 0."""
         try:
             self.offline_waiting = await run_db(chat.offline_waiting)
+            self.held = await run_db(content_security.held_count)
+            self.reports_open = await run_db(reports.open_count)
             self.database_up = 1
         except Exception:  # Unavailable, or anything else: metrics must still answer
             self.offline_waiting, self.database_up = math.nan, 0
+            self.held = self.reports_open = math.nan
 
     def exposition(self):
         """The text format body."""
@@ -87,5 +91,19 @@ class _LiveCollector:
         yield GaugeMetricFamily("market_chat_offline_waiting",
                                 "Offline messages waiting for their recipient",
                                 value=m.offline_waiting)
+        checks = CounterMetricFamily("market_content_checks", "WeChat content checks by kind "
+                                     "(text, image) and result (pass, review, risky, error, "
+                                     "submitted)", labels=["kind", "result"])
+        for (kind, result), n in sorted(app.content.counts.items()):
+            checks.add_metric([kind, result], n)
+        yield checks
+        notices = CounterMetricFamily("market_notify_messages", "WeChat subscribe messages by "
+                                      "outcome (sent, refused, failed)", labels=["outcome"])
+        for outcome in ("sent", "refused", "failed"):
+            notices.add_metric([outcome], app.notifier.counts.get(outcome, 0))
+        yield notices
+        yield GaugeMetricFamily("market_held_items", "Listings held by content checks",
+                                value=m.held)
+        yield GaugeMetricFamily("market_reports_open", "Open user reports", value=m.reports_open)
         yield GaugeMetricFamily("market_database_up", "1 when the last scrape reached the database",
                                 value=m.database_up)

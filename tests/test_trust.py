@@ -209,3 +209,20 @@ async def test_reports_grouped_limited_and_acted_on(api, app):
                                                 "targetId": "bob", "reason": "x"}, t["carol"])
              for _ in range(2)]
     assert flood[-1].status == 429
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_trust_metrics(api, app, wechat):
+    from prometheus_client.parser import text_string_to_metric_families
+    await app.content.check_text("alice", 2, "RISKY")
+    await app.content.check_text("alice", 2, "fine")
+    wechat.media_down = True
+    await app.content.submit_image(await _image(app, 701), 701, "alice", "https://h/x.jpg")
+    reply = await api.get("/metrics")
+    families = {f.name: f for f in text_string_to_metric_families(reply.body.decode())}
+    checks = {tuple(s.labels.values()): s.value for s in families["market_content_checks"].samples}
+    assert checks[("text", "risky")] == 1 and checks[("text", "pass")] == 1
+    assert checks[("image", "error")] == 1
+    assert families["market_held_items"].samples[0].value == 1
+    assert families["market_reports_open"].samples[0].value == 0
+    assert {s.labels["outcome"] for s in families["market_notify_messages"].samples} >= {"sent"}

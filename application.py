@@ -127,6 +127,27 @@ class MarketApp(tornado.web.Application):
                    if getattr(r.connection, "stream", None) is not None
                    and not r.connection.stream.closed())
 
+    def goods_reviewed(self, result):
+        """After a listing was approved or rejected: tell the seller (if they granted notices)."""
+        outcome = "通过" if result["state"] == 1 else "未通过"
+        self._background(self.notifier.result(result["openid"], "review", result["goodsName"],
+                                              outcome))
+
+    def user_checked(self, result):
+        """After a user check: a blocked user's sockets close; a verification result is told."""
+        if result["state"] == 10:
+            self.chat.close_user(result["openid"])
+        elif result["state"] in (1, 2) and result.get("old_state") != result["state"]:
+            self._background(self.notifier.result(result["openid"], "verify", "学生认证",
+                                                  "通过" if result["state"] == 1 else "未通过"))
+
+    def _background(self, coroutine):
+        """Run a follow-up without making the moderator wait; failures are logged."""
+        def done(future):
+            if not future.cancelled() and future.exception():
+                log_db.error("follow-up failed: %s", future.exception())
+        asyncio.ensure_future(coroutine).add_done_callback(done)
+
     def log_request(self, handler):
         """One access-log line per request: method, path (no query: it may carry a token), status."""
         self.in_flight.discard(handler.request)

@@ -86,7 +86,8 @@ class SetStateHandler(AdminApiHandler):
         actor = self.require_admin()
         result = await self.run_db(moderation.review_goods, actor, self.param("gid"),
                                    self.param("state"), self.param("reason"))
-        self.ok(result, msg="approved" if result["state"] == 1 else "rejected")
+        self.application.goods_reviewed(result)
+        self.ok({"gid": result["gid"], "state": result["state"]}, msg="approved" if result["state"] == 1 else "rejected")
 
 
 class DeleteHandler(AdminApiHandler):
@@ -127,8 +128,7 @@ class UserCheckHandler(AdminApiHandler):
         actor = self.require_admin()
         result = await self.run_db(moderation.check_user_by_state, actor, self.param("openid"),
                                    self.param("state"), self.param("reason"))
-        if result["state"] == 10:
-            self.application.chat.close_user(result["openid"])
+        self.application.user_checked(result)
         self.ok(result, msg="updated")
 
 

@@ -62,8 +62,9 @@ class ReviewAction(ModerationPage):
         reason = self.arg_text("reason", moderation.REASON_CHARS)
         if decision == "reject" and not reason:
             raise Invalid("give the reason the seller will read")
-        await self.run_db(moderation.review_goods, self.current_user, gid,
-                          1 if decision == "approve" else 2, reason)
+        result = await self.run_db(moderation.review_goods, self.current_user, gid,
+                                   1 if decision == "approve" else 2, reason)
+        self.application.goods_reviewed(result)
         self.back("/admin/review", "approved" if decision == "approve" else "rejected")
 
 
@@ -122,8 +123,7 @@ class UserAction(ModerationPage):
         reason = self.arg_text("reason", moderation.REASON_CHARS)
         result = await self.run_db(moderation.check_user, self.current_user, openid, action,
                                    reason)
-        if result["state"] == 10:
-            self.application.chat.close_user(result["openid"])
+        self.application.user_checked(result)
         self.back("/admin/users/" + result["openid"], action)
 
 

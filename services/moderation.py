@@ -44,7 +44,8 @@ def review_goods(actor, gid, state, reason=None):
         Goods.update(state=state, reason=kept).where(Goods.gid == goods.gid).execute()
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
                "goods:%d" % goods.gid, reason, goods.state, state)
-    return {"gid": goods.gid, "state": state}
+    return {"gid": goods.gid, "state": state, "openid": goods.openid,
+            "goodsName": goods.goods_name}
 
 
 def set_goods_deleted(actor, gid, deleted, reason=None):

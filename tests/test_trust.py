@@ -17,7 +17,9 @@ CALLBACK_TOKEN = "callback-token-from-the-console"
 def settings_env(settings_env):
     settings_env.update(MARKET_MODERATION_ENABLED="true", MARKET_MODERATION_CHAT="true",
                         MARKET_MODERATION_CALLBACK_TOKEN=CALLBACK_TOKEN,
-                        MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_CHAT_TEMPLATE="TPL-CHAT")
+                        MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_CHAT_TEMPLATE="TPL-CHAT",
+                        MARKET_NOTIFY_REVIEW_TEMPLATE="TPL-REVIEW",
+                        MARKET_NOTIFY_VERIFY_TEMPLATE="TPL-VERIFY")
     return settings_env
 
 
@@ -226,3 +228,33 @@ async def test_trust_metrics(api, app, wechat):
     assert families["market_held_items"].samples[0].value == 1
     assert families["market_reports_open"].samples[0].value == 0
     assert {s.labels["outcome"] for s in families["market_notify_messages"].samples} >= {"sent"}
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_review_and_verification_results_notify_when_granted(api, app, wechat):
+    from services import admins
+    t = await users(api, "seller", "other")
+    await app.run_db(admins.create_admin, "root", "correct horse battery")
+    login = await api.post_form("/wx/admin/adminLogin", {"username": "root",
+                                                         "passwd": "correct horse battery"})
+    admin_token = login.json["token"]
+    await _image(app, 801, openid="seller")
+    await app.run_db(lambda: Goods.update(state=0).where(Goods.gid == 801).execute())
+    await _image(app, 802, openid="other")
+    await app.run_db(lambda: Goods.update(state=0).where(Goods.gid == 802).execute())
+    await api.post_json("/wx/notify/subscribe", {"openid": "seller",
+                                                 "templateIds": ["TPL-REVIEW", "TPL-VERIFY"]},
+                        t["seller"])
+    assert (await api.get("/wx/admin/setState", admin_token, gid=801, state=1)).code == 200
+    assert (await api.get("/wx/admin/setState", admin_token, gid=802, state=2,
+                          reason="照片不清楚")).code == 200  # no grant: no notice
+    assert (await api.get("/wx/admin/userCheck", admin_token, openid="seller", state=1)).code == 200
+    for _ in range(50):
+        if len(wechat.sent) >= 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    assert [(m["touser"], m["template_id"]) for m in wechat.sent] == [
+        ("seller", "TPL-REVIEW"), ("seller", "TPL-VERIFY")]
+    assert wechat.sent[0]["data"]["thing1"]["value"] == "单车"
+    assert wechat.sent[0]["data"]["phrase2"]["value"] == "通过"

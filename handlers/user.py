@@ -1,6 +1,7 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
 from handlers.base import BaseHandler
 from services import tokens, users, validate, wechat
+from services.content_security import SCENE_PROFILE
 from services.errors import NotFound
 
 
@@ -51,6 +52,9 @@ class RegisterHandler(BaseHandler):
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
+        await self.application.content.require_text(  # risky names are refused
+            openid, SCENE_PROFILE, *[v for v in (body.get("wxname"), body.get("uname"))
+                                     if isinstance(v, str)])
         await self.run_db(users.register, openid, body)
         self.ok(msg="registered")
 

@@ -258,3 +258,14 @@ async def test_review_and_verification_results_notify_when_granted(api, app, wec
         ("seller", "TPL-REVIEW"), ("seller", "TPL-VERIFY")]
     assert wechat.sent[0]["data"]["thing1"]["value"] == "单车"
     assert wechat.sent[0]["data"]["phrase2"]["value"] == "通过"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_profile_names_checked(api, wechat):
+    token = await api.login("dora", register=False)
+    risky = await api.post_json("/wx/user/register", {"openid": "dora", "wxname": "RISKY name"}, token)
+    assert risky.status == 400 and risky.json["msg"] == "内容含有违规信息，请修改后再发布"
+    assert (await api.get("/wx/user/isRegister", token, openid="dora")).code == 200  # not saved
+    ok = await api.post_json("/wx/user/register", {"openid": "dora", "wxname": "多拉"}, token)
+    assert ok.code == 200
+    assert wechat.text_checks[-1]["scene"] == 1 and wechat.text_checks[-1]["content"] == "多拉"

@@ -80,7 +80,7 @@ class BaseHandler(tornado.web.RequestHandler):
         """The request body as a JSON object, or Invalid."""
         try:
             body = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
             raise Invalid("the body is not valid JSON")
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")

@@ -47,7 +47,7 @@ class MediaCallbackHandler(BaseHandler):
     async def post(self):
         try:
             event = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise Invalid("the body is not valid JSON")
         if isinstance(event, dict) and event.get("Event") == "wxa_media_check":
             result = event.get("result") or {}

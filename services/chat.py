@@ -32,7 +32,7 @@ def parse_frame(raw, me, peer, max_chars):
         raise ChatRefusal("bad_frame", "binary frames are not accepted")
     try:
         frame = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises RecursionError
         raise ChatRefusal("bad_json", "the message is not valid JSON")
     if not isinstance(frame, dict):
         raise ChatRefusal("bad_frame", "the message must be a JSON object")

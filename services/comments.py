@@ -101,7 +101,7 @@ def parse_info(info):
     if isinstance(info, str):
         try:
             info = json.loads(info)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting raises RecursionError
             raise Invalid("info is not valid JSON")
     if not isinstance(info, dict):
         raise Invalid("info must be a JSON object")

@@ -83,7 +83,7 @@ class ContentSecurity:
             raise Forbidden("bad signature")
         expected = hashlib.sha1("".join(sorted([self.callback_token, timestamp, nonce]))
                                 .encode()).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        if not hmac.compare_digest(expected.encode(), signature.encode()):  # str: ASCII only
             raise Forbidden("bad signature")
 
 

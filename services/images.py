@@ -202,7 +202,9 @@ def check_signature(secret, name, expires, signature, now=None):
         return False
     if expires < (now if now is not None else time.time()) or not NAME.match(name or ""):
         return False
-    return hmac.compare_digest(_signature(secret, name, expires), str(signature or ""))
+    # bytes: compare_digest raises TypeError on a str with non-ASCII characters (a 500)
+    return hmac.compare_digest(_signature(secret, name, expires).encode(),
+                               str(signature or "").encode())
 
 
 def student_id_images(openid, base, secret):

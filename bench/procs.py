@@ -44,6 +44,15 @@ def children(pid):
     return out
 
 
+def alive(pid):
+    """True while the process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def cpu_seconds(pids):
     """utime + stime of these processes, in seconds (from /proc/<pid>/stat)."""
     total = 0.0
@@ -114,13 +123,30 @@ class Server:
         return rss_kib(self.pids())
 
     def stop(self):
+        """SIGTERM to the server and to its forked workers (outside systemd nothing else
+        would reach them), then SIGKILL whatever is left after 20 s."""
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            workers = children(self.proc.pid)
+            for pid in [self.proc.pid] + workers:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
             try:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+            deadline = time.monotonic() + 10
+            for pid in workers:
+                while alive(pid):
+                    if time.monotonic() > deadline:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                        break
+                    time.sleep(0.05)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -152,8 +178,13 @@ class ProductServer(Server):
             MARKET_CHAT_MAX_CONNECTIONS_PER_USER="5")
         self.env.update(env or {})
 
+    # `bench/run --product-root DIR` runs the product from another checkout (a proposed fix),
+    # measured against the same references by the same clients
+    product_root = ROOT
+
     def start(self):
-        self.launch([PYTHON, "main.py", "--config", self.config, "serve"], self.env)
+        self.launch([PYTHON, os.path.join(self.product_root, "main.py"), "--config", self.config,
+                     "serve"], self.env)
         if int(self.env["MARKET_SERVER_PROCESSES"]) > 1:  # wait for the workers
             deadline = time.monotonic() + 20
             while len(children(self.proc.pid)) < int(self.env["MARKET_SERVER_PROCESSES"]):

@@ -74,7 +74,7 @@ def frame(payload, opcode=0x1):
 class Conn(asyncio.Protocol):
     """One client WebSocket. Frames from the server (never masked) go to client.on_frame."""
 
-    def __init__(self, client, me, peer, path, token):
+    def __init__(self, client, me, peer, path, token, expected=None):
         self.client, self.me, self.peer = client, me, peer
         self.buf = bytearray()
         self.opened = asyncio.get_running_loop().create_future()
@@ -84,9 +84,9 @@ class Conn(asyncio.Protocol):
         self.close_code = None
         self.credit = 0     # frames this connection may still send (full-speed window)
         self.outbox = []    # payloads waiting for the next flush
-        self.expected = 0   # drain: message frames to wait for
+        self.expected = expected or 0  # drain: message frames to wait for
         self.got = 0
-        self.done = None
+        self.done = asyncio.get_running_loop().create_future() if expected else None
         key = base64.b64encode(os.urandom(16)).decode()
         auth = "Authorization: Bearer %s\r\n" % token if token else ""
         self.request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -210,7 +210,11 @@ class Client:
         if i < 0:
             return
         i += 11
-        sent = int(payload[i:payload.index(b" ", i)])
+        try:
+            sent = int(payload[i:payload.index(b" ", i)])
+        except ValueError:  # not one of ours
+            self.errors += 1
+            return
         if self.measuring:
             self.received += 1
             b = bucket(time.monotonic_ns() // 1000 - sent)
@@ -355,9 +359,8 @@ class Client:
                 conn = None
                 try:
                     _, conn = await asyncio.wait_for(loop.create_connection(
-                        lambda: Conn(self, me, peer, "/wx/%s/%s" % (me, peer), token), HOST,
-                        port), 30)
-                    conn.expected, conn.done = expected, loop.create_future()
+                        lambda: Conn(self, me, peer, "/wx/%s/%s" % (me, peer), token, expected),
+                        HOST, port), 30)
                     await asyncio.wait_for(conn.opened, 30)
                     if conn.got < expected:
                         await asyncio.wait_for(conn.done, cmd["deadline"])

@@ -6,6 +6,7 @@ from services.errors import Invalid
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+DB_INT_MAX = 2 ** 63 - 1  # the largest integer a database column (BIGINT, SQLite INTEGER) holds
 
 
 def text(value, name, max_len, required=True, default=""):
@@ -51,7 +52,8 @@ def integer(value, name, required=True, default=None, low=None, high=None):
         number = int(value.strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError, OverflowError):
         raise Invalid("%s must be an integer" % name)
-    if (low is not None and number < low) or (high is not None and number > high):
+    if (low is not None and number < low) or (high is not None and number > high) \
+            or not -DB_INT_MAX - 1 <= number <= DB_INT_MAX:  # SQLite raises OverflowError past it
         raise Invalid("%s is out of range" % name)
     return number
 

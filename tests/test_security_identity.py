@@ -108,6 +108,10 @@ PAGES = {
     "/admin/users/([A-Za-z0-9_-]{1,64})/(verify|reject|block|unblock)$":
         "/admin/users/bob/block",
     "/admin/banners$": "/admin/banners", "/admin/banners/(\\d+)/delete$": "/admin/banners/1/delete",
+    "/admin/reports$": "/admin/reports",
+    "/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)$":
+        "/admin/reports/user/bob/block",
+    "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/.*$": "/admin/anything",
 }
 

@@ -42,6 +42,9 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         try:
             if self.request.headers.get("Upgrade", "").lower() != "websocket":
                 raise NotFound("no such endpoint")
+            # handshakes share the address budget of the REST calls (generous: campus NATs)
+            self.application.limiter.hit("address", self.request.remote_ip,
+                                         self.config["limits"]["per_minute_address"])
             self.me = self._authenticate(from_openid)
             self.peer = validate.openid(to_openid, "toOpenid")
             if self.peer == self.me:

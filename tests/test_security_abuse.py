@@ -232,6 +232,20 @@ async def test_chat_rate_is_per_user_across_sockets(api, app):
     assert burst <= delivered < burst + 5, delivered
 
 
+@pytest.mark.gen_test(timeout=60)
+async def test_chat_handshakes_share_the_address_budget(api, app):
+    """Opening sockets over and over from one address is refused with 429 like REST calls."""
+    from tornado.httpclient import HTTPClientError
+    t = await users(api, "alice", "bob")
+    app.config["limits"]["per_minute_address"] = 5
+    app.limiter.buckets.clear()
+    for _ in range(5):
+        (await api.ws("alice", "bob", t["alice"])).close()
+    with pytest.raises(HTTPClientError) as err:
+        await api.ws("alice", "bob", t["alice"])
+    assert err.value.code == 429
+
+
 # -- a chat client that never reads ------------------------------------------------------------
 def silent_client(port, token, me="bob", peer="alice"):
     """A raw TCP WebSocket client that completes the handshake and then never reads again."""

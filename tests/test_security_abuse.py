@@ -305,3 +305,40 @@ async def test_a_client_that_never_reads_is_dropped_with_a_bounded_buffer(api, a
     assert 1 <= len(pending) <= app.config["chat"]["offline_limit"]
     raw.close()
     assert "never retrieved" not in caplog.text  # one warning line, not an error per frame
+
+
+# -- parsers, static files, versions ----------------------------------------------------------
+@pytest.mark.gen_test(timeout=60)
+async def test_parser_abuse_is_cheap(api, app):
+    """A 1000-part multipart upload and a 60 KB pathological Cookie are answered quickly."""
+    token = await api.login("sam")
+    body, ctype = multipart({"openid": "sam", "flag": "0"},
+                            [("file", "a%d.jpg" % i, "image/jpeg", b"x") for i in range(1000)])
+    started = time.monotonic()
+    reply = await api.fetch("POST", "/wx/images/upload", token=token, body=body,
+                            headers={"Content-Type": ctype})
+    assert reply.status == 400 and reply.code == 100 and time.monotonic() - started < 1.0
+    started = time.monotonic()
+    cookie = "a=" + '"\\' * 20000
+    reply = await api.fetch("GET", "/wx/goods/getSimFrGoods", headers={"Cookie": cookie[:60000]})
+    assert reply.status < 500 and time.monotonic() - started < 0.5
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_static_and_upload_paths_do_not_escape_their_folders(api, app):
+    for path in ("/static/../config.yaml", "/static/..%2fconfig.yaml", "/static/%2e%2e/main.py",
+                 "/static/....//config.yaml", "/static//etc/passwd", "/uploads/..%2f..%2fmain.py",
+                 "/wx/images/private/..%2f..%2fconfig.yaml"):
+        reply = await api.fetch("GET", path, follow_redirects=False)
+        assert reply.status in (400, 403, 404), (path, reply)
+        assert b"token_secret" not in reply.body and b"import" not in reply.body, path
+
+
+def test_dependency_versions_meet_the_security_floor():
+    """The floors of /work/shared/security-notes.md (CVE fixes)."""
+    import PIL
+    import pymysql
+    import tornado
+    assert tornado.version_info >= (6, 5, 8, 0), tornado.version
+    assert tuple(int(x) for x in PIL.__version__.split(".")[:2]) >= (12, 3), PIL.__version__
+    assert tuple(int(x) for x in pymysql.__version__.split(".")[:3]) >= (1, 1, 1)

@@ -147,6 +147,11 @@ class Server:
                             pass
                         break
                     time.sleep(0.05)
+        if getattr(self, "spy", None):
+            try:
+                self.spy.wait(20)
+            except subprocess.TimeoutExpired:
+                self.spy.kill()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -185,6 +190,15 @@ class ProductServer(Server):
     def start(self):
         self.launch([PYTHON, os.path.join(self.product_root, "main.py"), "--config", self.config,
                      "serve"], self.env)
+        self.spy = None
+        folder = os.environ.get("BENCH_PYSPY")  # profile: py-spy raw stacks, one file per run
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            out = os.path.join(folder, "%s-%d.txt" % (self.name, self.proc.pid))
+            self.spy = subprocess.Popen(
+                [os.path.join(os.path.dirname(PYTHON), "py-spy"), "record", "-p",
+                 str(self.proc.pid), "-s", "--gil", "-r", "100", "-f", "raw", "-o", out, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if int(self.env["MARKET_SERVER_PROCESSES"]) > 1:  # wait for the workers
             deadline = time.monotonic() + 20
             while len(children(self.proc.pid)) < int(self.env["MARKET_SERVER_PROCESSES"]):

@@ -23,8 +23,8 @@ from services import tokens
 from tests.chat_helpers import read, send, users
 from tests.security_helpers import route_patterns, scene
 
-EXAMPLES = 30  # per endpoint; two backends × ~50 endpoints
-CHAT_EXAMPLES = 300
+EXAMPLES = 50  # per endpoint; two backends × ~50 endpoints
+CHAT_EXAMPLES = 500
 
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))

@@ -90,9 +90,12 @@ def all_comments(gid, viewer, admin=False):
     return _shape(comments, viewer)
 
 
-def main_with_replies(in_id, viewer):
-    """/pl/getMainAllSonCom: one main comment with all its replies, newest first."""
-    return _shape([_get_comment(in_id)], viewer, all_replies=True)[0]
+def main_with_replies(in_id, viewer, admin=False):
+    """/pl/getMainAllSonCom: one main comment with all its replies, newest first (only while its
+    listing is visible to this viewer, as getAllComments)."""
+    comment = _get_comment(in_id)
+    visible(comment.gid, viewer, admin)
+    return _shape([comment], viewer, all_replies=True)[0]
 
 
 # -- writes ----------------------------------------------------------------------------------
@@ -108,20 +111,23 @@ def parse_info(info):
     return info
 
 
-def add_main(openid, info):
-    """/pl/addMainComments: a comment on a listing the caller can see; notifies the seller."""
+def add_main(openid, info, hidden=False):
+    """/pl/addMainComments: a comment on a listing the caller can see; notifies the seller.
+    `hidden`: held by a content check, shown to no one until a moderator decides."""
     require_active(openid)
     gid = gid_of(info.get("goodId"), "goodId")
     content = validate.text(info.get("content"), "content", MAX_CONTENT)
     goods = visible(gid, openid)
     with write_txn():
-        comment = Comment.create(gid=gid, from_openid=openid, content=content)
-        _notify(goods.openid, NOTICE_COMMENT, openid, gid, comment.in_id, content)
+        comment = Comment.create(gid=gid, from_openid=openid, content=content, hidden=hidden)
+        if not hidden:
+            _notify(goods.openid, NOTICE_COMMENT, openid, gid, comment.in_id, content)
     return _shape([comment], openid)[0]
 
 
-def add_reply(openid, body):
-    """/pl/addSonCommments: a reply to someone in a comment's thread; notifies them."""
+def add_reply(openid, body, hidden=False):
+    """/pl/addSonCommments: a reply to someone in a comment's thread; notifies them
+    (`hidden`: held by a content check)."""
     require_active(openid)
     in_id = comment_id(body.get("commentId"), "commentId")
     content = validate.text(body.get("content"), "content", MAX_CONTENT)
@@ -135,8 +141,9 @@ def add_reply(openid, body):
         raise Invalid("toOpenid is not part of this conversation")
     with write_txn():
         reply = Reply.create(comment_id=in_id, from_openid=openid, to_openid=to_openid,
-                             content=content)
-        _notify(to_openid, NOTICE_COMMENT, openid, comment.gid, in_id, content)
+                             content=content, hidden=hidden)
+        if not hidden:
+            _notify(to_openid, NOTICE_COMMENT, openid, comment.gid, in_id, content)
     return _reply_shape(reply, User.names([openid, to_openid]))
 
 
@@ -149,6 +156,7 @@ def like(openid, in_id):
     """/liked/like: idempotent (the unique key decides); notifies the author once; the count."""
     require_active(openid)
     comment = _get_comment(in_id)
+    visible(comment.gid, openid)  # no likes (and notices) through a hidden listing
     try:
         with write_txn():
             Liked.create(openid=openid, obj_id=in_id, type=LIKE_COMMENT)

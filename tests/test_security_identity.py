@@ -395,3 +395,39 @@ def test_the_default_configuration_is_the_secure_one(tmp_path):
     assert config["auth"]["require_token"] is True and config["auth"]["dev_login"] is False
     assert len(config["auth"]["token_secret"]) >= 32
     assert len(config["admin"]["cookie_secret"]) >= 32
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_ids_of_someone_elses_things_do_not_open_them(api, app):
+    """Alice, acting as herself, names bob's listings, comments and conversation by id: the
+    owner-only calls refuse, and nothing hidden shows up through favourites or comments."""
+    from models.goods import Goods
+    s = await scene(api, app)
+    alice = s["tokens"]["alice"]
+    before = await app.run_db(snapshot)
+    for path, params in [("/wx/user/whyNot", {"gid": s["pending"]}),
+                         ("/wx/user/deleteMyIssue", {"gid": s["approved"]}),
+                         ("/wx/user/deleteCheckFail", {"gid": s["pending"], "state": "0"})]:
+        for with_openid in (True, False):
+            query = dict(params, **({"openid": "alice"} if with_openid else {}))
+            reply = await api.get(path, alice, **query)
+            assert reply.status in (403, 404) and reply.code == 100, (path, reply)
+    reply = await api.post_json("/wx/pl/addMainComments", {"info": json.dumps(
+        {"goodId": s["pending"], "fromOpenid": "alice", "content": "on a hidden listing"})}, alice)
+    assert reply.status == 404, reply
+    reply = await api.get("/wx/pl/getAllComments", alice, gid=s["pending"])
+    assert reply.status == 404, reply
+    assert await app.run_db(snapshot) == before
+    # favourites keep only public listings: a pending gid neither sticks nor shows
+    reply = await api.post_json("/wx/user/addGoodsToCar",
+                                {"openid": "alice", "gid": [s["pending"], s["approved"]]}, alice)
+    assert reply.extend["favorites"] == [s["approved"]]
+    # once bob's listing is taken down, its comments are no longer readable by id either
+    await app.run_db(lambda: Goods.update(deleted=True).where(Goods.gid == s["approved"])
+                     .execute())
+    shown = await api.get("/wx/user/getMyCarSimpleInfo", alice, openid="alice")
+    assert str(s["approved"]).encode() not in shown.body or shown.extend == {}
+    reply = await api.get("/wx/pl/getMainAllSonCom", alice, inId=s["comment"])
+    assert reply.status == 404, reply
+    like = await api.get("/wx/liked/like", alice, openid="alice", objId=s["comment"], type="1")
+    assert like.status == 404, like

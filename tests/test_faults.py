@@ -9,6 +9,7 @@ MariaDB down (tests/test_metrics.py); the WeChat API timing out or answering gar
 """
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
@@ -25,6 +26,8 @@ from tests.chat_helpers import read, send, silent, users
 from tests.security_helpers import goods_body
 from tests.serverproc import MarketProcess, dev_login
 from tests.servers import MariaDB, wait_port
+from tests.test_images import multipart
+from tests.test_security_identity import tiny_png
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,13 @@ async def until(predicate, timeout=15):
         await asyncio.sleep(0.2)
 
 
+def stored_files(config):
+    """Every file in the public and the private upload folders."""
+    from services.images import folders
+    return sorted(name for folder in folders(config) if os.path.isdir(folder)
+                  for name in os.listdir(folder))
+
+
 async def in_thread(fn, *args):
     return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
@@ -98,6 +108,14 @@ async def test_mariadb_stopped_rest_503_chat_unavailable_then_recovers(api, app,
             assert reply.status == 503, (path, reply)
             assert reply.json == {"code": 100, "msg": "the database is unavailable, try again "
                                   "shortly"}, reply
+        # an upload is refused before anything reaches the disk
+        files_before = stored_files(app.config)
+        body, ctype = multipart({"openid": "alice", "flag": "1"},
+                                [("file", "id.png", "image/png", tiny_png())])
+        reply = await api.fetch("POST", "/wx/images/upload", token=t["alice"], body=body,
+                                headers={"Content-Type": ctype})
+        assert reply.status == 503 and reply.code == 100, reply
+        assert stored_files(app.config) == files_before
         # a message for an offline user cannot be stored: the sender is told, not acked
         await send(a, toOpenid="bob", content="while down", msgId="down-1")
         frame = await read(a)

@@ -130,7 +130,7 @@ class MarketApp(tornado.web.Application):
     def goods_reviewed(self, result):
         """After a listing was approved or rejected: tell the seller (if they granted notices)."""
         outcome = "通过" if result["state"] == 1 else "未通过"
-        self._background(self.notifier.result(result["openid"], "review", result["goodsName"],
+        self.background(self.notifier.result(result["openid"], "review", result["goodsName"],
                                               outcome))
 
     def user_checked(self, result):
@@ -138,10 +138,10 @@ class MarketApp(tornado.web.Application):
         if result["state"] == 10:
             self.chat.close_user(result["openid"])
         elif result["state"] in (1, 2) and result.get("old_state") != result["state"]:
-            self._background(self.notifier.result(result["openid"], "verify", "学生认证",
+            self.background(self.notifier.result(result["openid"], "verify", "学生认证",
                                                   "通过" if result["state"] == 1 else "未通过"))
 
-    def _background(self, coroutine):
+    def background(self, coroutine):
         """Run a follow-up without making the moderator wait; failures are logged."""
         def done(future):
             if not future.cancelled() and future.exception():

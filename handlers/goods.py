@@ -2,7 +2,8 @@
 from handlers.base import BaseHandler
 from models.goods import PENDING
 from services import favourites, goods, validate
-from services.errors import Invalid
+from services.content_security import SCENE_FORUM
+from services.errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
 
@@ -40,11 +41,22 @@ class IssueHandler(MarketHandler):
         openid = self.caller(body.get("openid"))
         self.application.limiter.hit("publish", openid,
                                      self.config["limits"]["publish_per_minute_user"], "listings")
+        texts = [body.get(k) for k in ("goodsName", "goodsTitle", "goodsDec")]
         try:
-            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"])
+            hold = await self.application.content.require_text(
+                openid, SCENE_FORUM, *[t for t in texts if isinstance(t, str)])
+            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"],
+                                    hold)
         except Invalid as e:
             return self.fail(e.msg, 400, {"error": e.msg})
         self.ok({"gid": gid}, msg="published, waiting for review")
+
+    def write_error(self, status_code, **kwargs):
+        """Refusals also carry extend.error: the publish page shows it on code 100."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):
+            return self.fail(exc.msg, exc.status, {"error": exc.msg})
+        super().write_error(status_code, **kwargs)
 
 
 class SimpleGoodsHandler(MarketHandler):

@@ -29,7 +29,11 @@ class UploadHandler(MarketHandler):
         if flag == 0:
             saved = await self.run_db(images.save_goods_photo, openid, processed, public,
                                       uploads["per_goods"])
-            self.ok({"gid": saved["gid"], "imageUrl": images.upload_url(self.base, saved["url"]),
+            url = images.upload_url(self.base, saved["url"])
+            if self.application.content.enabled:  # WeChat answers later, at /wx/wechat/callback
+                self.application.background(self.application.content.submit_image(
+                    saved["id"], saved["gid"], openid, url))
+            self.ok({"gid": saved["gid"], "imageUrl": url,
                      "thumbUrl": images.upload_url(self.base, saved["thumb"])}, msg="uploaded")
         else:
             saved = await self.run_db(images.save_student_id, openid, processed, private,

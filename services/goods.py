@@ -30,8 +30,9 @@ def gid_of(value, name="gid"):
     return validate.integer(value, name, low=1, high=2 ** 31 - 1)
 
 
-def publish(openid, body, max_price):
-    """/goods/goodsIssue: a new listing, pending review; returns its gid."""
+def publish(openid, body, max_price, hold_reason=""):
+    """/goods/goodsIssue: a new listing, pending review (with a content-check hold reason, if
+    any, for the review queue); returns its gid."""
     user = require_active(openid)
     fields = dict(
         goods_name=validate.text(body.get("goodsName"), "goodsName", 100),
@@ -42,7 +43,8 @@ def publish(openid, body, max_price):
         goods_xueyuan=validate.text(body.get("goodsXueyuan"), "goodsXueyuan", 100, False),
         goods_address=validate.text(body.get("goodsAddress"), "goodsAddress", 200, False),
     )
-    goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(), **fields)
+    goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
+                         hold_reason=hold_reason[:255], **fields)
     return goods.gid
 
 
@@ -51,7 +53,8 @@ def _first_images(gids):
     """{gid: first goods-photo Image} for these listings, in one query."""
     first = {}
     if gids:
-        query = (Image.select().where(Image.gid.in_(list(gids)), Image.flag == GOODS_PHOTO)
+        query = (Image.select().where(Image.gid.in_(list(gids)), Image.flag == GOODS_PHOTO,
+                                      Image.hidden == False)  # noqa: E712 (held by a check)
                  .order_by(Image.id))
         for image in query:
             first.setdefault(image.gid, image)
@@ -143,7 +146,8 @@ def detail(gid, viewer, admin, base):
     Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
     open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
     seller = User.by_openid(goods.openid)
-    images = Image.select().where(Image.gid == gid, Image.flag == GOODS_PHOTO).order_by(Image.id)
+    images = Image.select().where(Image.gid == gid, Image.flag == GOODS_PHOTO,
+                                  Image.hidden == False).order_by(Image.id)  # noqa: E712
     return {
         "gid": goods.gid, "goodsName": goods.goods_name, "goodsTitle": goods.goods_title,
         "goodsDec": goods.goods_dec, "goodsPriceNew": float(goods.goods_price_new),

@@ -161,9 +161,9 @@ def save_goods_photo(openid, processed, folder, per_goods):
             raise Conflict("at most %d photos per goods" % per_goods)
         _write(folder, processed.name, processed.data)
         _write(folder, processed.thumb, processed.thumb_data)
-        Image.create(openid=openid, flag=GOODS_PHOTO, url=processed.name, thumb=processed.thumb,
-                     gid=goods.gid)
-    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb}
+        image = Image.create(openid=openid, flag=GOODS_PHOTO, url=processed.name,
+                             thumb=processed.thumb, gid=goods.gid)
+    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb, "id": image.id}
 
 
 def save_student_id(openid, processed, folder, keep):

@@ -19,7 +19,9 @@ def settings_env(settings_env):
                         MARKET_MODERATION_CALLBACK_TOKEN=CALLBACK_TOKEN,
                         MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_CHAT_TEMPLATE="TPL-CHAT",
                         MARKET_NOTIFY_REVIEW_TEMPLATE="TPL-REVIEW",
-                        MARKET_NOTIFY_VERIFY_TEMPLATE="TPL-VERIFY")
+                        MARKET_NOTIFY_VERIFY_TEMPLATE="TPL-VERIFY",
+                        MARKET_LIMITS_PUBLISH_PER_MINUTE_USER="100",
+                        MARKET_LIMITS_COMMENT_PER_MINUTE_USER="100")
     return settings_env
 
 
@@ -269,3 +271,74 @@ async def test_profile_names_checked(api, wechat):
     ok = await api.post_json("/wx/user/register", {"openid": "dora", "wxname": "多拉"}, token)
     assert ok.code == 200
     assert wechat.text_checks[-1]["scene"] == 1 and wechat.text_checks[-1]["content"] == "多拉"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_every_suggest_on_listing_fields_and_wechat_down_held_then_released(api, app, wechat):
+    from services import moderation
+    from tests.test_goods import goods_body
+    t = await users(api, "sam")
+    for field in ("goodsName", "goodsTitle", "goodsDec"):
+        risky = await api.post_json("/wx/goods/goodsIssue", goods_body("sam", **{field: "RISKY"}), t["sam"])
+        assert risky.status == 400 and risky.extend["error"] == "内容含有违规信息，请修改后再发布"
+    gids = {}
+    for name, text in (("pass", "山地车"), ("review", "REVIEW 山地车"), ("down", "DOWN 山地车")):
+        reply = await api.post_json("/wx/goods/goodsIssue", goods_body("sam", goodsTitle=text), t["sam"])
+        assert reply.code == 200
+        gids[name] = reply.extend["gid"]
+    assert wechat.text_checks[-1]["scene"] == 3 and "DOWN 山地车" in wechat.text_checks[-1]["content"]
+    held = {k: (await app.run_db(Goods.get_by_id, g)).hold_reason for k, g in gids.items()}
+    assert held["pass"] == "" and "review" in held["review"] and "unavailable" in held["down"]
+    pending = await app.run_db(moderation.pending_goods)
+    assert {g["gid"] for g in pending["items"]} >= set(gids.values())
+    await app.run_db(moderation.review_goods, "root", gids["down"], 1)  # a moderator decides
+    public = await api.get("/wx/goods/getSimpleGoods", state=1)
+    assert [v["gid"] for v in public.extend.values()] == [gids["down"]]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_every_suggest_on_comments_and_replies(api, app, wechat):
+    t = await users(api, "sam", "ann")
+    await _image(app, 901, openid="sam")
+    add = lambda text: api.post_json("/wx/pl/addMainComments", {"info": json.dumps(
+        {"goodId": "901", "fromOpenid": "ann", "content": text})}, t["ann"])
+    assert (await add("RISKY")).status == 400
+    shown = await add("还在吗")
+    held = await add("REVIEW 这个")
+    assert shown.code == 200 and held.code == 200
+    listed = (await api.get("/wx/pl/getAllComments", gid=901, openid="ann")).json
+    assert [c["content"] for c in listed] == ["还在吗"]
+    assert wechat.text_checks[-1]["scene"] == 2
+    in_id = shown.extend["commentsInfo"]["inId"]
+    reply = lambda text: api.post_json("/wx/pl/addSonCommments", {
+        "fromOpenid": "sam", "toOpenid": "ann", "commentId": in_id, "content": text}, t["sam"])
+    assert (await reply("RISKY")).status == 400
+    assert (await reply("REVIEW 在的")).code == 200
+    assert (await reply("在的")).code == 200
+    thread = await api.get("/wx/pl/getMainAllSonCom", inId=in_id, openid="ann")
+    assert [r["content"] for r in thread.extend["commentsInfo"]["commentsReplies"]] == ["在的"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api, app, wechat):
+    from tests.test_goods import goods_body
+    from tests.test_images import picture, upload
+    t = await users(api, "sam")
+    gid = (await api.post_json("/wx/goods/goodsIssue", goods_body("sam"), t["sam"])).extend["gid"]
+    await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gid).execute())
+    reply = await upload(api, t["sam"], "sam", picture("PNG"), filename="p.png", ctype="image/png")
+    assert reply.code == 200
+    for _ in range(50):
+        if wechat.media_checks:
+            break
+        await asyncio.sleep(0.05)
+    check = wechat.media_checks[-1]
+    assert check["media_url"] == reply.extend["imageUrl"] and check["openid"] == "sam"
+    detail = await api.get("/wx/goods/getDeGoodfwl", gid=gid)
+    assert detail.extend["goodInfo"]["imageUrl"] == [reply.extend["imageUrl"]]
+    event = {"Event": "wxa_media_check", "MsgType": "event", "trace_id": check["trace_id"],
+             "result": {"suggest": "risky", "label": 20002}, "errcode": 0, "version": 2}
+    ok = await api.fetch("POST", "/wx/wechat/callback", signed(), body=json.dumps(event).encode())
+    assert ok.status == 200
+    listed = await api.get("/wx/goods/getSimpleGoods", state=1)
+    assert listed.code == 100  # the listing left the public list until a moderator decides

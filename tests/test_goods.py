@@ -86,7 +86,8 @@ async def test_publish_validates_and_starts_pending(api, app):
 @pytest.mark.gen_test
 async def test_publish_identity_and_blocked_users(api, app):
     token = await api.login("bob")
-    assert (await api.post_json("/wx/goods/goodsIssue", goods_body("bob"))).status == 401
+    anonymous = await api.post_json("/wx/goods/goodsIssue", goods_body("bob"))
+    assert anonymous.status == 401 and anonymous.extend["error"]
     wrong = await api.post_json("/wx/goods/goodsIssue", goods_body("mallory"), token)
     assert wrong.status == 403 and wrong.code == 100
     app.config["limits"]["publish_per_minute_user"] = 1

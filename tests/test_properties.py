@@ -375,3 +375,19 @@ async def test_a_text_frame_of_invalid_utf8_closes_only_that_socket(api, app):
     a2 = await api.ws("alice", "bob", t["alice"])
     await send(a2, toOpenid="bob", content="after")
     assert (await read(b))["content"] == "after"
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_every_method_on_every_rest_route_is_an_envelope(api, app):
+    """Methods a route does not serve answer 405 as an envelope; none is a 5xx."""
+    token = await api.login("alice")
+    for path in ENDPOINTS:
+        for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"):
+            for auth in (None, token):
+                reply = await api.fetch(method, path, token=auth,
+                                        body=b"" if method in ("POST", "PUT", "PATCH") else None)
+                assert reply.status < 500, (method, path, reply)
+                if method != "HEAD":
+                    assert isinstance(reply.json, (dict, list)), (method, path, reply)
+                    if isinstance(reply.json, dict):
+                        assert reply.json.get("code") in (200, 100), (method, path, reply)

@@ -3,6 +3,7 @@ import tornado.web
 
 from handlers.admin_pages import PageHandler, goods_state, state_name
 from services import content_security, reports, validate
+from services.errors import Invalid
 
 DONE_TEXT = {"dismiss": "Reports dismissed.", "take_down": "Content taken down.",
              "block": "User blocked; their chat connections were closed.",
@@ -42,13 +43,17 @@ class HeldPage(PageHandler):
 
 
 class HeldRelease(PageHandler):
-    """POST /admin/held/release gid=&image= : show a held listing or image again (audited)."""
+    """POST /admin/held/release gid=|image=|comment=|reply= : show a held item again (audited)."""
 
     @tornado.web.authenticated
     async def post(self):
         gid = validate.integer(self.get_argument("gid", ""), "gid", required=False, low=1)
         image = validate.integer(self.get_argument("image", ""), "image", required=False, low=1)
-        await self.run_db(content_security.release, gid, image, self.current_user)
+        comment = validate.integer(self.get_argument("comment", ""), "comment", required=False, low=1)
+        reply = validate.integer(self.get_argument("reply", ""), "reply", required=False, low=1)
+        if not (gid or image or comment or reply):
+            raise Invalid("nothing to release")
+        await self.run_db(content_security.release, gid, image, self.current_user, comment, reply)
         self.redirect("/admin/held?ok=released")
 
 

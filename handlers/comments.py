@@ -23,17 +23,17 @@ class AddMainHandler(MarketHandler):
         info = comments.parse_info(self.json_body().get("info"))
         openid = self.caller(info.get("fromOpenid"))
         self._limit(openid)
-        hidden = await self._held(openid, info.get("content"))
-        self.ok({"commentsInfo": await self.run_db(comments.add_main, openid, info, hidden)})
+        hold = await self._hold(openid, info.get("content"))
+        self.ok({"commentsInfo": await self.run_db(comments.add_main, openid, info, hold)})
 
     def _limit(self, openid):
         self.application.limiter.hit("comment", openid,
                                      self.config["limits"]["comment_per_minute_user"], "comments")
 
-    async def _held(self, openid, content):
-        """Content security (when on): risky is refused, review keeps the comment hidden."""
+    async def _hold(self, openid, content):
+        """Content security (when on): risky is refused; the reason to hold it, or ''."""
         texts = [content] if isinstance(content, str) else []
-        return bool(await self.application.content.require_text(openid, SCENE_COMMENT, *texts))
+        return await self.application.content.require_text(openid, SCENE_COMMENT, *texts)
 
 
 class AddReplyHandler(AddMainHandler):
@@ -43,8 +43,8 @@ class AddReplyHandler(AddMainHandler):
         body = self.json_body()
         openid = self.caller(body.get("fromOpenid"))
         self._limit(openid)
-        hidden = await self._held(openid, body.get("content"))
-        self.ok({"commentsReply": await self.run_db(comments.add_reply, openid, body, hidden)})
+        hold = await self._hold(openid, body.get("content"))
+        self.ok({"commentsReply": await self.run_db(comments.add_reply, openid, body, hold)})
 
 
 class MainWithRepliesHandler(MarketHandler):

@@ -14,6 +14,7 @@ class Comment(BaseModel):
     content = TextField()
     create_time = DateTimeField(default=utcnow)
     hidden = BooleanField(default=False)
+    hold_reason = CharField(max_length=255, default="")  # why a content check holds it
 
     class Meta:
         table_name = "comment"
@@ -28,6 +29,7 @@ class Reply(BaseModel):
     content = TextField()
     create_time = DateTimeField(default=utcnow)
     hidden = BooleanField(default=False)
+    hold_reason = CharField(max_length=255, default="")  # why a content check holds it
 
     class Meta:
         table_name = "reply"

@@ -111,23 +111,26 @@ def parse_info(info):
     return info
 
 
-def add_main(openid, info, hidden=False):
+def add_main(openid, info, hold_reason=""):
     """/pl/addMainComments: a comment on a listing the caller can see; notifies the seller.
-    `hidden`: held by a content check, shown to no one until a moderator decides."""
+    A `hold_reason` (from a content check) keeps it hidden until a moderator decides."""
+    hidden = bool(hold_reason)
     require_active(openid)
     gid = gid_of(info.get("goodId"), "goodId")
     content = validate.text(info.get("content"), "content", MAX_CONTENT)
     goods = visible(gid, openid)
     with write_txn():
-        comment = Comment.create(gid=gid, from_openid=openid, content=content, hidden=hidden)
+        comment = Comment.create(gid=gid, from_openid=openid, content=content, hidden=hidden,
+                                 hold_reason=hold_reason[:255])
         if not hidden:
             _notify(goods.openid, NOTICE_COMMENT, openid, gid, comment.in_id, content)
     return _shape([comment], openid)[0]
 
 
-def add_reply(openid, body, hidden=False):
+def add_reply(openid, body, hold_reason=""):
     """/pl/addSonCommments: a reply to someone in a comment's thread; notifies them
-    (`hidden`: held by a content check)."""
+    (a `hold_reason` from a content check keeps it hidden)."""
+    hidden = bool(hold_reason)
     require_active(openid)
     in_id = comment_id(body.get("commentId"), "commentId")
     content = validate.text(body.get("content"), "content", MAX_CONTENT)
@@ -141,7 +144,7 @@ def add_reply(openid, body, hidden=False):
         raise Invalid("toOpenid is not part of this conversation")
     with write_txn():
         reply = Reply.create(comment_id=in_id, from_openid=openid, to_openid=to_openid,
-                             content=content, hidden=hidden)
+                             content=content, hidden=hidden, hold_reason=hold_reason[:255])
         if not hidden:
             _notify(to_openid, NOTICE_COMMENT, openid, comment.gid, in_id, content)
     return _reply_shape(reply, User.names([openid, to_openid]))

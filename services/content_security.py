@@ -7,6 +7,7 @@ import hmac
 import logging
 
 from models import db, utcnow
+from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.trust import MediaCheck
 from services.errors import Forbidden, Invalid
@@ -113,11 +114,17 @@ def apply_media_result(trace_id, suggest, label):
     return status
 
 
-def release(gid=None, image_id=None, actor="admin"):
-    """A moderator's decision to show a held listing or image again (audited)."""
+def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=None):
+    """A moderator's decision to show a held listing, image, comment or reply again (audited)."""
     from services.moderation import record
+    target = ("goods:%s" % gid if gid else "image:%s" % image_id if image_id else
+              "comment:%s" % comment_id if comment_id else "reply:%s" % reply_id)
     with db.atomic():
-        record(actor, "held.release", "goods:%s" % gid if gid else "image:%s" % image_id)
+        record(actor, "held.release", target)
+        if comment_id:
+            Comment.update(hidden=False, hold_reason="").where(Comment.in_id == comment_id).execute()
+        if reply_id:
+            Reply.update(hidden=False, hold_reason="").where(Reply.rid == reply_id).execute()
         if image_id:
             Image.update(hidden=False).where(Image.id == image_id).execute()
         if gid:
@@ -138,4 +145,12 @@ def held_items():
              .where(Goods.deleted == False).order_by(Goods.gid.desc()).limit(200)]  # noqa: E712
     images = [{"id": i.id, "gid": i.gid, "url": i.url, "openid": i.openid}
               for i in Image.select().where(Image.hidden == True).order_by(Image.id.desc()).limit(200)]  # noqa: E712
-    return {"goods": goods, "images": images}
+    texts = [{"kind": "comment", "id": c.in_id, "gid": c.gid, "openid": c.from_openid,
+              "content": c.content, "reason": c.hold_reason}
+             for c in Comment.select().where(Comment.hold_reason != "", Comment.hidden == True)  # noqa: E712
+             .order_by(Comment.in_id.desc()).limit(200)]
+    texts += [{"kind": "reply", "id": r.rid, "gid": None, "openid": r.from_openid,
+               "content": r.content, "reason": r.hold_reason}
+              for r in Reply.select().where(Reply.hold_reason != "", Reply.hidden == True)  # noqa: E712
+              .order_by(Reply.rid.desc()).limit(200)]
+    return {"goods": goods, "images": images, "texts": texts}

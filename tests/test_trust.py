@@ -309,6 +309,13 @@ async def test_every_suggest_on_comments_and_replies(api, app, wechat):
     listed = (await api.get("/wx/pl/getAllComments", gid=901, openid="ann")).json
     assert [c["content"] for c in listed] == ["还在吗"]
     assert wechat.text_checks[-1]["scene"] == 2
+    from services import content_security
+    queue = await app.run_db(content_security.held_items)
+    assert [(h["kind"], h["content"]) for h in queue["texts"]] == [("comment", "REVIEW 这个")]
+    await app.run_db(content_security.release, None, None, "root",
+                     held.extend["commentsInfo"]["inId"])
+    listed = (await api.get("/wx/pl/getAllComments", gid=901, openid="ann")).json
+    assert [c["content"] for c in listed] == ["REVIEW 这个", "还在吗"]  # newest first
     in_id = shown.extend["commentsInfo"]["inId"]
     reply = lambda text: api.post_json("/wx/pl/addSonCommments", {
         "fromOpenid": "sam", "toOpenid": "ann", "commentId": in_id, "content": text}, t["sam"])

@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -33,9 +34,11 @@ from tests.test_images import multipart, stored, upload
 # -- bodies too large: refused before they are buffered ---------------------------------------
 @pytest.fixture(scope="module")
 def small_body_server(tmp_path_factory):
-    """main.py serve with server.max_body_bytes = 1 MiB (the real HTTPServer settings)."""
+    """main.py serve with server.max_body_bytes = 1 MiB (the real HTTPServer settings) and
+    uploads.max_bytes = 512 KiB."""
     proc = MarketProcess(tmp_path_factory.mktemp("bodies"),
-                         {"MARKET_SERVER_MAX_BODY_BYTES": str(1024 * 1024)})
+                         {"MARKET_SERVER_MAX_BODY_BYTES": str(1024 * 1024),
+                          "MARKET_UPLOADS_MAX_BYTES": str(512 * 1024)})
     yield proc.migrate().start()
     proc.kill()
 
@@ -89,7 +92,7 @@ def test_a_chunked_body_past_the_limit_is_cut_off(small_body_server):
 
 
 def test_a_body_under_the_server_limit_but_over_the_upload_limit_is_a_413_envelope(
-        small_body_server, tmp_path):
+        small_body_server):
     """Under server.max_body_bytes the handler answers: a photo over uploads.max_bytes is 413
     with the envelope (nothing stored)."""
     port = small_body_server.port
@@ -100,12 +103,11 @@ def test_a_body_under_the_server_limit_but_over_the_upload_limit_is_a_413_envelo
     request = urllib.request.Request(base + "/wx/images/upload", data=body, method="POST",
                                      headers={"Content-Type": ctype,
                                               "Authorization": "Bearer " + token})
-    small_body_server.env  # the process's uploads.max_bytes is the default 10 MiB:
-    try:  # so this body is checked as an image (random bytes: refused, not stored)
+    try:
         urllib.request.urlopen(request, timeout=10)
-        raise AssertionError("random bytes accepted as an image")
+        raise AssertionError("an upload over uploads.max_bytes was accepted")
     except urllib.error.HTTPError as e:
-        assert e.code in (400, 415) and json.loads(e.read())["code"] == 100
+        assert e.code == 413 and json.loads(e.read())["code"] == 100
 
 
 # -- polyglots --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from tornado.httpclient import HTTPClientError
 
-from services import tokens
+from services import admins, tokens
 from tests.security_helpers import goods_body, route_patterns, scene, snapshot
 
 
@@ -176,7 +176,8 @@ def bad_tokens(config):
     head, payload, sig = good.split(".")
     forged_payload = tokens.issue("x" * 32, "bob", 3600).split(".")[1]
     return {
-        "tampered signature": "%s.%s.%s" % (head, payload, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")),
+        "tampered signature": "%s.%s.%s" % (head, payload,
+                                            sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")),
         "payload swapped to bob": "%s.%s.%s" % (head, forged_payload, sig),
         "expired": tokens.issue(secret, "alice", 60, now=time.time() - 3600),
         "another secret": tokens.issue("another-secret-of-enough-length-for-hs256", "alice", 3600),
@@ -249,7 +250,7 @@ async def test_admin_calls_refuse_anonymous_users_and_forged_tokens(api, app, co
                                             {"Content-Type": "application/x-www-form-urlencoded"})
                 assert reply.status == status and reply.code == 100, (path, method, reply)
     # a user token claiming an admin's name is still a user token
-    await app.run_db(__import__("services.admins", fromlist=["x"]).create_admin, "root",
+    await app.run_db(admins.create_admin, "root",
                      "a long enough password")
     user_named_root = tokens.issue(config["auth"]["token_secret"], "root", 3600)
     reply = await api.get("/wx/admin/getAllUserSimInfo", user_named_root)
@@ -330,7 +331,7 @@ async def test_admin_pages_need_a_session_and_every_form_an_xsrf_token(api, app)
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 403  # the sign-in form too: no login CSRF
     # an admin *bearer token* is for /wx/admin/* calls, never a page session
-    await app.run_db(__import__("services.admins", fromlist=["x"]).create_admin, "root",
+    await app.run_db(admins.create_admin, "root",
                      "a long enough password")
     admin = tokens.issue(app.config["auth"]["token_secret"], "root", 3600, role="admin")
     reply = await api.fetch("GET", "/admin/users", token=admin, follow_redirects=False)

@@ -142,6 +142,7 @@ class NoticeHandler(AdminApiHandler):
             self.ok(await self.run_db(admin.notices))
             return
         actor = self.require_admin()
+        await self.application.content.require_announcement(text)
         self.ok(await self.run_db(admin.update_notice, actor, mid, text), msg="updated")
 
 

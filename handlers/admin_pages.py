@@ -227,6 +227,7 @@ class NoticesPage(PageHandler):
 
     @tornado.web.authenticated
     async def post(self):
+        await self.application.content.require_announcement(self.get_argument("text", ""))
         await self.run_db(admin.update_notice, self.current_user, self.get_argument("mid", ""),
                           self.get_argument("text", ""))
         self.redirect("/admin/notices?ok=notice")

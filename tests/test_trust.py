@@ -349,3 +349,17 @@ async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api,
     assert ok.status == 200
     listed = await api.get("/wx/goods/getSimpleGoods", state=1)
     assert listed.code == 100  # the listing left the public list until a moderator decides
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_announcements_checked_with_an_admin_openid(api, app, wechat):
+    from services import admin as admin_service, admins
+    await app.run_db(admins.create_admin, "root", "correct horse battery")
+    token = (await api.post_form("/wx/admin/adminLogin", {"username": "root",
+                                                          "passwd": "correct horse battery"})).json["token"]
+    await app.run_db(admin_service.add_admin_openid, "root", "modopenid")
+    risky = await api.get("/wx/admin/getNotice", token, mid=1, noticeInfo="RISKY 公告")
+    assert risky.status == 400
+    ok = await api.get("/wx/admin/getNotice", token, mid=1, noticeInfo="周末跳蚤市场")
+    assert ok.extend["Info1"]["noticeInfo"] == "周末跳蚤市场"
+    assert wechat.text_checks[-1]["openid"] == "modopenid" and wechat.text_checks[-1]["scene"] == 3

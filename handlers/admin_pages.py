@@ -14,6 +14,7 @@ import tornado.web
 from handlers.admin_api import sign_in_throttle
 from models import utcnow
 from services import admin, admins, validate
+from services.reports import trust_figures
 from services.clock import display
 from services.errors import ServiceError, TooMany
 
@@ -179,13 +180,16 @@ class DashboardPage(PageHandler):
     @tornado.web.authenticated
     async def get(self):
         figures = await self.run_db(admin.figures)
+        trust = await self.run_db(trust_figures)
         live = await self.application.bus.stats()
         counts = self.application.chat.counts
         total = counts["delivered"] + counts["stored"]
         today, since = message_day(self.application).today(total)
         self.page("dashboard.html", f=figures, live=live, today=today,
                   since=display(since)[11:16], midnight=since == admin.china_midnight_utc(),
-                  started=display(PROCESS_START), counts=dict(counts), title="Dashboard")
+                  started=display(PROCESS_START), counts=dict(counts), trust=trust,
+                  checks=dict(self.application.content.counts),
+                  notices=dict(self.application.notifier.counts), title="Dashboard")
 
 
 def message_day(application):

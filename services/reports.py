@@ -95,7 +95,16 @@ def queue(status=OPEN, limit=100):
 
 
 def open_count():
+    """Open reports (metrics)."""
     return Report.select().where(Report.status == OPEN).count()
+
+
+def trust_figures():
+    """The dashboard's trust line: open reports (targets and total) and held items."""
+    from services.content_security import held_count
+    targets = (Report.select(Report.target_type, Report.target_id).where(Report.status == OPEN)
+               .group_by(Report.target_type, Report.target_id).count())
+    return {"reports_open": open_count(), "report_targets": targets, "held": held_count()}
 
 
 def act(actor, kind, target, action, reason=""):

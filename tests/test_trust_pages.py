@@ -29,6 +29,10 @@ async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, ap
     async with Browser() as b:
         page = b.page
         await sign_in(page, api.base)
+        await page.goto(api.base + "/admin/")
+        dashboard = await page.inner_text("main")
+        assert "1\nreported items (2 reports)" in dashboard
+        assert "1\nlistings held by content checks" in dashboard
         await page.goto(api.base + "/admin/reports")
         card = page.locator("section.report").first
         assert "2 report(s)" in await card.inner_text()

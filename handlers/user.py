@@ -1,7 +1,7 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
 from handlers.base import BaseHandler
 from services import tokens, users, validate, wechat
-from services.content_security import SCENE_PROFILE
+from services.content_security import AVATAR, SCENE_PROFILE
 from services.errors import NotFound
 
 
@@ -56,6 +56,10 @@ class RegisterHandler(BaseHandler):
             openid, SCENE_PROFILE, *[v for v in (body.get("wxname"), body.get("uname"))
                                      if isinstance(v, str)])
         await self.run_db(users.register, openid, body)
+        avatar = body.get("headImg")
+        if self.application.content.enabled and isinstance(avatar, str) and avatar.startswith("http"):
+            self.application.background(self.application.content.submit_image(
+                AVATAR, None, openid, avatar, SCENE_PROFILE))
         self.ok(msg="registered")
 
 

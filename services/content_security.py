@@ -10,11 +10,13 @@ from models import db, utcnow
 from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.trust import MediaCheck
+from models.user import User
 from services.errors import Forbidden, Invalid
 from services.wechat_api import WechatError
 
 log = logging.getLogger("market.moderation")
 PASS, REVIEW, RISKY = "pass", "review", "risky"
+AVATAR = 0  # MediaCheck.image_id of a profile picture (a URL, not an uploaded image)
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_SOCIAL = 1, 2, 3, 4
 RISKY_TEXT = "内容含有违规信息，请修改后再发布"
 HELD_TEXT = "WeChat content check unavailable: held for a moderator"
@@ -84,7 +86,8 @@ class ContentSecurity:
             trace_id = None
         if not trace_id:
             self.counts[("image", "error")] += 1
-            await self.run_db(hold_image, image_id, gid, HELD_TEXT)
+            if image_id != AVATAR:  # an unchecked avatar stays (WeChat's own profile picture)
+                await self.run_db(hold_image, image_id, gid, HELD_TEXT)
             return None
         self.counts[("image", "submitted")] += 1
         await self.run_db(record_media_check, trace_id, image_id, gid, openid)
@@ -127,7 +130,9 @@ def apply_media_result(trace_id, suggest, label):
     with db.atomic():
         MediaCheck.update(status=status, label=label, decided_at=utcnow()).where(
             MediaCheck.id == check.id).execute()
-        if status != PASS:
+        if status != PASS and check.image_id == AVATAR:
+            User.update(head_img="").where(User.openid == check.openid).execute()
+        elif status != PASS:
             hold_image(check.image_id, check.gid, "WeChat image check: %s (label %s)" % (status, label))
     return status
 

@@ -335,12 +335,13 @@ async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api,
     await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gid).execute())
     reply = await upload(api, t["sam"], "sam", picture("PNG"), filename="p.png", ctype="image/png")
     assert reply.code == 200
+    photo = lambda: [c for c in wechat.media_checks if c["media_url"] == reply.extend["imageUrl"]]
     for _ in range(50):
-        if wechat.media_checks:
+        if photo():
             break
         await asyncio.sleep(0.05)
-    check = wechat.media_checks[-1]
-    assert check["media_url"] == reply.extend["imageUrl"] and check["openid"] == "sam"
+    check = photo()[0]
+    assert check["openid"] == "sam" and check["scene"] == 3
     detail = await api.get("/wx/goods/getDeGoodfwl", gid=gid)
     assert detail.extend["goodInfo"]["imageUrl"] == [reply.extend["imageUrl"]]
     event = {"Event": "wxa_media_check", "MsgType": "event", "trace_id": check["trace_id"],
@@ -363,3 +364,22 @@ async def test_announcements_checked_with_an_admin_openid(api, app, wechat):
     ok = await api.get("/wx/admin/getNotice", token, mid=1, noticeInfo="周末跳蚤市场")
     assert ok.extend["Info1"]["noticeInfo"] == "周末跳蚤市场"
     assert wechat.text_checks[-1]["openid"] == "modopenid" and wechat.text_checks[-1]["scene"] == 3
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_avatar_goes_to_media_check_and_a_risky_one_is_removed(api, app, wechat):
+    from models.user import User
+    token = await api.login("eve", register=False)
+    body = {"openid": "eve", "wxname": "伊芙", "headImg": "https://thirdwx.qlogo.cn/eve/132"}
+    assert (await api.post_json("/wx/user/register", body, token)).code == 200
+    for _ in range(50):
+        if wechat.media_checks:
+            break
+        await asyncio.sleep(0.05)
+    check = wechat.media_checks[-1]
+    assert check["media_url"] == body["headImg"] and check["scene"] == 1
+    event = {"Event": "wxa_media_check", "trace_id": check["trace_id"],
+             "result": {"suggest": "risky", "label": 20002}}
+    assert (await api.fetch("POST", "/wx/wechat/callback", signed(),
+                            body=json.dumps(event).encode())).status == 200
+    assert (await app.run_db(User.by_openid, "eve")).head_img == ""

@@ -106,8 +106,8 @@ async def test_mariadb_stopped_rest_503_chat_unavailable_then_recovers(api, app,
             reply = await api.fetch(method, path, token=t["alice"], body=body,
                                     headers={"Content-Type": "application/json"})
             assert reply.status == 503, (path, reply)
-            assert reply.json == {"code": 100, "msg": "the database is unavailable, try again "
-                                  "shortly"}, reply
+            assert reply.json["code"] == 100, reply
+            assert reply.json["msg"] == "the database is unavailable, try again shortly", reply
         # an upload is refused before anything reaches the disk
         files_before = stored_files(app.config)
         body, ctype = multipart({"openid": "alice", "flag": "1"},

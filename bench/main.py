@@ -68,6 +68,9 @@ def table(title, header, rows, notes=()):
         print(line(r))
     for n in notes:
         print("  " + n)
+    warnings = procs.take_warnings()
+    print("  product log: %s" % ("no warnings" if not warnings else "; ".join(
+        "%dx %s" % (count, shape) for shape, count in warnings[:4])))
     sys.stdout.flush()
 
 
@@ -493,7 +496,9 @@ def bench_scale(cfg, maria, redis):
            "vs bare", "vs 1 process"],
           rows,
           ["nothing pinned here: server processes, Redis, MariaDB and the load client share the "
-           "%d cores; srv CPU sums every worker" % len(procs.CORES)])
+           "%d cores; srv CPU sums every worker" % len(procs.CORES),
+           "refusals received by the clients: %s" % ", ".join(
+               "%d process%s: %d" % (c, "es" if c > 1 else "", r["errors"]) for c, r in runs.items())])
 
 
 def start_mariadb(tries=3):

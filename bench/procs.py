@@ -94,6 +94,24 @@ class CpuMeter:
         return self.share
 
 
+WARNINGS = {}  # product log warnings/errors since the last table: {message shape: count}
+
+
+def note_warnings(log):
+    """Count the product's WARNING/ERROR lines (access log aside) by message shape."""
+    import re
+    for line in log.splitlines():
+        if (" WARNING " in line or " ERROR " in line) and "tornado.access" not in line:
+            shape = re.sub(r"\d+", "N", line.split(": ", 1)[-1])[:110]
+            WARNINGS[shape] = WARNINGS.get(shape, 0) + 1
+
+
+def take_warnings():
+    out = sorted(WARNINGS.items(), key=lambda kv: -kv[1])
+    WARNINGS.clear()
+    return out
+
+
 class Server:
     def __init__(self, name, cores):
         self.name, self.cores = name, cores
@@ -147,6 +165,8 @@ class Server:
                             pass
                         break
                     time.sleep(0.05)
+        if self.proc is not None and isinstance(self, ProductServer):
+            note_warnings(self.output())
         if getattr(self, "spy", None):
             try:
                 self.spy.wait(20)

@@ -175,6 +175,7 @@ class Client:
         self.conns = {}       # me -> Conn (one per user in relay and hold runs)
         self.all = []
         self.lost = 0
+        self.last_frame = 0.0
         self.close_codes = {}
         self.reset()
 
@@ -206,6 +207,7 @@ class Client:
             if conn.got >= conn.expected and not conn.done.done():
                 conn.done.set_result(True)
             return
+        self.last_frame = time.monotonic()
         i = payload.find(CONTENT)
         if i < 0:
             return
@@ -309,7 +311,12 @@ class Client:
                     sent += due
                 await asyncio.sleep(tick)
             self.measuring, cpu1 = False, time.process_time()
-        await asyncio.sleep(0.3)  # let frames in flight arrive (not counted)
+        # let the frames in flight arrive (not counted), so the next run starts from empty
+        # queues: wait until nothing arrived for 0.3 s (at most 10 s)
+        self.last_frame = time.monotonic()
+        quiet_until = time.monotonic() + 10
+        while time.monotonic() - self.last_frame < 0.3 and time.monotonic() < quiet_until:
+            await asyncio.sleep(0.05)
         return {"received": self.received, "hist": self.hist, "errors": self.errors,
                 "client_cpu": cpu1 - cpu0, "secs": duration, "lost": self.lost,
                 "close_codes": self.close_codes}

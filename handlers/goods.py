@@ -47,9 +47,9 @@ class IssueHandler(MarketHandler):
         self.ok({"gid": gid}, msg="published, waiting for review")
 
     def write_error(self, status_code, **kwargs):
-        """Refusals also carry extend.error: the publish page shows it on code 100."""
+        """Refusals (4xx) also carry extend.error: the publish page shows it on code 100."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, ServiceError):
+        if isinstance(exc, ServiceError) and exc.status < 500:
             return self.fail(exc.msg, exc.status, {"error": exc.msg})
         super().write_error(status_code, **kwargs)
 

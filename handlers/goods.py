@@ -2,6 +2,7 @@
 from handlers.base import BaseHandler
 from models.goods import PENDING
 from services import favourites, goods, validate
+from services.content_security import SCENE_FORUM
 from services.errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
@@ -40,8 +41,12 @@ class IssueHandler(MarketHandler):
         openid = self.caller(body.get("openid"))
         self.application.limiter.hit("publish", openid,
                                      self.config["limits"]["publish_per_minute_user"], "listings")
+        texts = [body.get(k) for k in ("goodsName", "goodsTitle", "goodsDec")]
         try:
-            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"])
+            hold = await self.application.content.require_text(
+                openid, SCENE_FORUM, *[t for t in texts if isinstance(t, str)])
+            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"],
+                                    hold)
         except Invalid as e:
             return self.fail(e.msg, 400, {"error": e.msg})
         self.ok({"gid": gid}, msg="published, waiting for review")

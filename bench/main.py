@@ -25,7 +25,7 @@ FULL = dict(pairs=500, window=2, warmup=1.0, duration=5.0, clients=1,
             senders=100, recipients=20, drain_concurrency=25,
             goods=100_000, rest_conns=50, rest_procs=2, rest_warmup=1.0, rest_duration=5.0,
             scale_pairs=500)
-SMOKE = dict(pairs=10, window=2, warmup=0.2, duration=0.7, clients=1,
+SMOKE = dict(pairs=10, window=2, warmup=0.3, duration=1.0, clients=1,
              hold=[50, 150], hold_clients=2,
              senders=4, recipients=3, drain_concurrency=5,
              goods=300, rest_conns=8, rest_procs=1, rest_warmup=0.2, rest_duration=0.7,

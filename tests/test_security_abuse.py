@@ -345,3 +345,36 @@ def test_dependency_versions_meet_the_security_floor():
     assert tornado.version_info >= (6, 5, 8, 0), tornado.version
     assert tuple(int(x) for x in PIL.__version__.split(".")[:2]) >= (12, 3), PIL.__version__
     assert tuple(int(x) for x in pymysql.__version__.split(".")[:3]) >= (1, 1, 1)
+
+
+@pytest.fixture
+def fast_pings(settings_env):
+    settings_env["MARKET_CHAT_PING_INTERVAL"] = "0.2"
+    settings_env["MARKET_CHAT_PING_TIMEOUT"] = "0.2"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_dead_peer_is_dropped_by_the_ping_timeout(fast_pings, api, app):
+    """A client that completed the handshake and then went silent (no pong, no close) leaves the
+    registry within a few ping intervals; a message to it is then kept offline."""
+    t = await users(api, "alice", "bob")
+    port = int(api.base.rsplit(":", 1)[1])
+    raw = await asyncio.get_running_loop().run_in_executor(None, silent_client, port, t["bob"])
+    try:
+        for _ in range(100):
+            if app.registry.is_online("bob"):
+                break
+            await asyncio.sleep(0.02)
+        assert app.registry.is_online("bob")
+        started = time.monotonic()
+        for _ in range(300):  # no pong: Tornado closes, and aborts after 5 s without a close
+            if not app.registry.is_online("bob"):
+                break
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started < 8
+        assert not app.registry.is_online("bob")
+        a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+        await send(a, toOpenid="bob", content="are you there?", msgId="p1")
+        assert (await read(a))["status"] == "stored"
+    finally:
+        raw.close()

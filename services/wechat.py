@@ -3,13 +3,11 @@
 Calls go to `wechat.api_base` so tests can point them at a local fake. The session_key WeChat
 returns is never kept, logged, or passed on.
 """
-import json
 import logging
 from urllib.parse import urlencode
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-
 from services.errors import ServiceError, Unauthorized, Forbidden, TooMany, Unavailable
+from services.wechat_api import WechatError, fetch_json
 
 log = logging.getLogger("market.wechat")
 
@@ -30,16 +28,9 @@ async def code2session(config, code):
                        "grant_type": "authorization_code"})
     url = wc["api_base"].rstrip("/") + "/sns/jscode2session?" + query
     try:
-        response = await AsyncHTTPClient().fetch(
-            url, connect_timeout=wc["timeout"], request_timeout=wc["timeout"], raise_error=True)
-        answer = json.loads(response.body)
-    except HTTPClientError as e:
-        log.warning("jscode2session answered HTTP %s", e.code)
-        raise Unavailable("WeChat login is unavailable, try again")
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        log.warning("jscode2session failed: %s", type(e).__name__)
-        raise Unavailable("WeChat login is unavailable, try again")
-    if not isinstance(answer, dict):
+        answer = await fetch_json(url, wc["timeout"])
+    except WechatError as e:
+        log.warning("jscode2session failed: %s", e.msg)
         raise Unavailable("WeChat login is unavailable, try again")
     errcode = answer.get("errcode") or 0
     if errcode:

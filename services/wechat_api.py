@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from models import utcnow
+from peewee import IntegrityError
+
+from models import db, utcnow
 from models.trust import WechatToken
 from services.errors import Unavailable
 
@@ -36,11 +38,34 @@ def _upsert(value, expires_at):
     updated = WechatToken.update(value=value, expires_at=expires_at).where(
         WechatToken.name == TOKEN_NAME).execute()
     if not updated:
-        WechatToken.create(name=TOKEN_NAME, value=value, expires_at=expires_at)
+        try:
+            with db.atomic():
+                WechatToken.create(name=TOKEN_NAME, value=value, expires_at=expires_at)
+        except IntegrityError:  # another process stored one at the same moment: keep ours
+            WechatToken.update(value=value, expires_at=expires_at).where(
+                WechatToken.name == TOKEN_NAME).execute()
 
 
 def _forget_token(value):
     WechatToken.delete().where(WechatToken.name == TOKEN_NAME, WechatToken.value == value).execute()
+
+
+async def fetch_json(url, timeout, body=None):
+    """WeChat's JSON answer to a GET (body None) or a JSON POST; WechatError on any failure."""
+    try:
+        response = await AsyncHTTPClient().fetch(
+            url, method="GET" if body is None else "POST",
+            body=None if body is None else json.dumps(body, ensure_ascii=False),
+            headers=None if body is None else {"Content-Type": "application/json"},
+            connect_timeout=timeout, request_timeout=timeout)
+        answer = json.loads(response.body)
+    except HTTPClientError as e:
+        raise WechatError("WeChat answered HTTP %s" % e.code)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise WechatError("WeChat unreachable (%s)" % type(e).__name__)
+    if not isinstance(answer, dict):
+        raise WechatError("WeChat answered garbage")
+    return answer
 
 
 class WechatApi:
@@ -57,22 +82,7 @@ class WechatApi:
         return self.config["api_base"].rstrip("/") + path + ("?" + urlencode(query) if query else "")
 
     async def _fetch(self, url, body=None):
-        """JSON answer of a GET (body None) or a JSON POST; WechatError on any failure."""
-        timeout = self.config["timeout"]
-        try:
-            response = await AsyncHTTPClient().fetch(
-                url, method="GET" if body is None else "POST",
-                body=None if body is None else json.dumps(body, ensure_ascii=False),
-                headers=None if body is None else {"Content-Type": "application/json"},
-                connect_timeout=timeout, request_timeout=timeout)
-            answer = json.loads(response.body)
-        except HTTPClientError as e:
-            raise WechatError("WeChat answered HTTP %s" % e.code)
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            raise WechatError("WeChat unreachable (%s)" % type(e).__name__)
-        if not isinstance(answer, dict):
-            raise WechatError("WeChat answered garbage")
-        return answer
+        return await fetch_json(url, self.config["timeout"], body)
 
     async def access_token(self, force=False):
         """A valid access token (cached here and in the database, refreshed ahead of expiry)."""

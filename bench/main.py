@@ -70,7 +70,8 @@ def table(title, header, rows, notes=()):
         print("  " + n)
     warnings = procs.take_warnings()
     print("  product log: %s" % ("no warnings" if not warnings else "; ".join(
-        "%dx %s" % (count, shape) for shape, count in warnings[:4])))
+        "%dx %s" % (count, shape) if not shape.startswith("(") else shape
+        for shape, count in warnings[:4] + [w for w in warnings[4:] if w[0].startswith("(")])))
     sys.stdout.flush()
 
 

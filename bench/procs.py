@@ -100,10 +100,13 @@ WARNINGS = {}  # product log warnings/errors since the last table: {message shap
 def note_warnings(log):
     """Count the product's WARNING/ERROR lines (access log aside) by message shape."""
     import re
+    found = 0
     for line in log.splitlines():
         if (" WARNING " in line or " ERROR " in line) and "tornado.access" not in line:
             shape = re.sub(r"\d+", "N", line.split(": ", 1)[-1])[:110]
             WARNINGS[shape] = WARNINGS.get(shape, 0) + 1
+            found += 1
+    return found
 
 
 def take_warnings():
@@ -166,7 +169,12 @@ class Server:
                         break
                     time.sleep(0.05)
         if self.proc is not None and isinstance(self, ProductServer):
-            note_warnings(self.output())
+            if note_warnings(self.output()):  # keep the whole log for the tracebacks
+                kept = os.path.join(tempfile.gettempdir(), "market-bench-logs")
+                os.makedirs(kept, exist_ok=True)
+                shutil.copy(self.log_path, os.path.join(kept, "%s-%d.log" % (
+                    self.name, self.proc.pid)))
+                WARNINGS["(full log kept in %s)" % kept] = 1
         if getattr(self, "spy", None):
             try:
                 self.spy.wait(20)

@@ -122,9 +122,10 @@ def relay_run(server, pairs, cfg, rate, product, clients=None, cores=CLIENT_CORE
         out = {}
         for mode in modes:
             r = rate if mode == "rate" else None
-            if mode == "rate" and rate == "half":
-                r = out["full"]["rate"] / 2
-            cmd = {"cmd": "relay", "mode": mode, "window": cfg["window"], "warmup": cfg["warmup"],
+            if (mode == "rate" and rate == "half") or mode == "own":
+                r = out["full"]["rate"] / 2  # half of this server's own saturation
+            cmd = {"cmd": "relay", "mode": "full" if mode == "full" else "rate",
+                   "window": cfg["window"], "warmup": cfg["warmup"],
                    "duration": cfg["duration"], "rate": (r or 0) / k}
             pool.send(cmd)
             time.sleep(cfg["warmup"])
@@ -166,7 +167,7 @@ def bench_relay(cfg, tmp):
     prepare(url, names)
     product = ProductServer(url).start()
     try:
-        p = relay_run(product, pairs, cfg, rate, True)
+        p = relay_run(product, pairs, cfg, rate, True, modes=("full", "rate", "own"))
     finally:
         product.stop()
     RESULTS["relay"] = {"bare": b, "product": p, "half_rate": rate, "pairs": n}
@@ -181,6 +182,12 @@ def bench_relay(cfg, tmp):
         for key in ("p50", "p99", "max"):
             rows.append([label + ": %s latency" % key, fmt(pf[key], " ms"), "",
                          fmt(bf[key], " ms"), "", ratio(pf[key], bf[key])])
+    po, bf = p["own"], b["rate"]
+    rows.append(["each at half its own saturation: msgs/s", fmt(po["rate"]), fmt(po["server_cpu"]),
+                 fmt(bf["rate"]), fmt(bf["server_cpu"]), ratio(po["rate"], bf["rate"])])
+    for key in ("p50", "p99", "max"):
+        rows.append(["each at half its own saturation: %s" % key, fmt(po[key], " ms"), "",
+                     fmt(bf[key], " ms"), "", ratio(po[key], bf[key])])
     tp = p["full"]["rate"] / b["full"]["rate"] if b["full"]["rate"] else 0
     p99 = p["rate"]["p99"]
     table("1. Chat relay: %d authenticated pairs sending both ways (SQLite)" % n,

@@ -2,6 +2,7 @@
 
 See docs/chat-protocol.md for every frame, close code and limit.
 """
+import asyncio
 import json
 import logging
 
@@ -18,12 +19,14 @@ log = logging.getLogger("market.chat")
 
 WRITE_BUFFER_LIMIT = 1024 * 1024  # a peer that stops reading is dropped, not buffered for ever
 REFUSALS_BEFORE_CLOSE = 100
+YIELD_EVERY = 4  # live frames handled without a coroutine before yielding to the IOLoop
 
 
 class ChatSocketHandler(tornado.websocket.WebSocketHandler):
     """One live chat connection of user `me`, opened on the conversation with `peer`."""
 
     me = peer = None
+    burst = 0
 
     @property
     def config(self):
@@ -94,7 +97,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         log.info("chat open user=%s peer=%s sockets=%d", self.me, self.peer, min(count, cap))
         return self.application.chat.deliver_offline(self, self.peer)
 
-    async def on_message(self, raw):
+    def on_message(self, raw):
         """One frame: limit, parse, then deliver live, store offline, or refuse."""
         msg_id = None
         try:
@@ -106,15 +109,32 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
                 self.send({"type": "pong"})
                 return
             msg_id = frame["msgId"]
+            if self.application.chat.relay_now(self, frame):  # live, here: no coroutine
+                self.refusals = 0
+                self.burst += 1
+                if self.burst >= YIELD_EVERY:  # let other sockets' frames through (fairness)
+                    self.burst = 0
+                    return asyncio.sleep(0)
+                return None
+        except ServiceError as e:
+            self._refused(e, msg_id)
+            return None
+        return self._relay(frame, msg_id)
+
+    async def _relay(self, frame, msg_id):
+        try:
             await self.application.chat.relay(self, frame)
             self.refusals = 0
         except ServiceError as e:
-            code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
-            self.application.chat.counts["refused"] += 1
-            self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
-            self.refusals += 1
-            if self.refusals >= REFUSALS_BEFORE_CLOSE:
-                self.close(1008, "too many refused messages")
+            self._refused(e, msg_id)
+
+    def _refused(self, e, msg_id):
+        code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
+        self.application.chat.counts["refused"] += 1
+        self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
+        self.refusals += 1
+        if self.refusals >= REFUSALS_BEFORE_CLOSE:
+            self.close(1008, "too many refused messages")
 
     def send(self, frame):
         """Write a frame without waiting; False if this socket is gone or too slow."""

@@ -13,6 +13,8 @@ from realtime.registry import Registry
 class LocalBus:
     """All sockets live in this process's registry."""
 
+    local = True  # every socket is in self.registry (False for the Redis bus)
+
     def __init__(self, registry=None):
         self.registry = registry or Registry()
         self._locks = {}

@@ -43,16 +43,20 @@ class ChatDelivery:
         if msg_id is not None and self._seen(me, msg_id):
             self._ack(socket, msg_id, "duplicate")
             return
+        try:
+            await self._relay(socket, frame)
+        except Exception:
+            self._forget(me, msg_id)  # not accepted: a resend must be tried again
+            raise
+
+    async def _relay(self, socket, frame):
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
         if self.content is not None and self.content.chat_enabled:
             await self._check_content(me, frame)
         out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
         if await self.bus.is_online(to) and await self.bus.send_to_user(to, out, fallback=True):
-            self.counts["delivered"] += 1
-            viewing = self.registry.viewing(to, me)
-            self.lists.note(to, me, frame["content"], 0 if viewing else 1)
-            self.lists.note(me, to)
-            await self.bus.send_to_user(me, out, exclude=socket)
-            self._ack(socket, msg_id, "delivered")
+            self._delivered(socket, to, frame["content"], msg_id)
+            await self.bus.send_to_user(me, out, exclude=socket)  # the sender's other devices
             return
         await self.run_db(chat.store_offline, me, to, frame["content"], frame["type"],
                           msg_id, self.limit)
@@ -64,6 +68,33 @@ class ChatDelivery:
         await self.drain_if_viewing(to, me)  # the recipient may have opened it meanwhile
         if self.notifier is not None and self.notifier.enabled:
             asyncio.ensure_future(self._notify(to, me, frame["content"]))
+
+    def relay_now(self, socket, frame):
+        """The common case without a coroutine: local bus, a known recipient with a socket
+        here, no content check. True when delivered (or a duplicate), False: run relay()."""
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
+        if (not self.bus.local or not (to == socket.peer or to in self.known_users)
+                or not self.registry.is_online(to)
+                or (self.content is not None and self.content.chat_enabled)):
+            return False
+        if msg_id is not None and self._seen(me, msg_id):
+            self._ack(socket, msg_id, "duplicate")
+            return True
+        out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
+        if not self.registry.push(to, out):
+            self._forget(me, msg_id)
+            return False
+        self._delivered(socket, to, frame["content"], msg_id)
+        self.registry.push(me, out, exclude=socket)  # the sender's other devices
+        return True
+
+    def _delivered(self, socket, to, content, msg_id):
+        """Bookkeeping of a live delivery: count, conversation lists, acknowledgement."""
+        me = socket.me
+        self.counts["delivered"] += 1
+        self.lists.note(to, me, content, 0 if self.registry.viewing(to, me) else 1)
+        self.lists.note(me, to)
+        self._ack(socket, msg_id, "delivered")
 
     async def _check_content(self, me, frame):
         """With moderation.chat on, a risky text message is refused (WeChat failing: let pass,
@@ -97,6 +128,10 @@ class ChatDelivery:
         if len(ids) > RECENT_IDS:
             ids.popitem(last=False)
         return False
+
+    def _forget(self, me, msg_id):
+        if msg_id is not None:
+            self.recent[me].pop(msg_id, None)
 
     def _ack(self, socket, msg_id, status):
         """Newer clients (?v=2) get an acknowledgement; the original client would show it."""

@@ -28,6 +28,7 @@ log = logging.getLogger("market.bus")
 PREFIX = "market:"
 BROADCAST = PREFIX + "broadcast"
 NODES = PREFIX + "nodes"
+REMOTE_CACHE = 1.0  # seconds a found remote presence is reused
 
 
 def presence_key(openid):
@@ -35,13 +36,20 @@ def presence_key(openid):
 
 
 class RedisBus(LocalBus):
+    local = False  # users may have sockets in other processes
+
     def __init__(self, url, presence_ttl=15.0, registry=None):
         super().__init__(registry)
         self.url, self.ttl = url, float(presence_ttl)
         self.node = uuid.uuid4().hex[:12]
         self.channel = PREFIX + "node:" + self.node
-        self.redis = aioredis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
-                                       decode_responses=True)
+        # A blocking pool: under load callers wait for a connection instead of failing with
+        # "Too many connections" (which would quietly degrade the bus to this process).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=2, socket_timeout=2, socket_connect_timeout=2,
+            decode_responses=True)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.remote = {}  # openid -> (other processes holding a socket, until when)
         self.sub = aioredis.from_url(url, socket_connect_timeout=2, decode_responses=True,
                                      health_check_interval=5)
         self.fallback = None  # async fn(frame): store a frame whose recipient left meanwhile
@@ -113,13 +121,27 @@ class RedisBus(LocalBus):
                 self._trouble("presence", e)  # the heartbeat re-publishes the truth
 
     async def _nodes_of(self, openid):
-        """Other processes holding a live socket of this user ([] when Redis is unreachable)."""
+        """Other processes holding a live socket of this user ([] when Redis is unreachable).
+
+        A found answer is kept for REMOTE_CACHE seconds to spare a round trip per message; it is
+        safe to be stale that way: a process the user left stores the message offline."""
+        now = time.time()
+        cached = self.remote.get(openid)
+        if cached and cached[1] > now:
+            return cached[0]
         try:
-            nodes = await self.redis.zrangebyscore(presence_key(openid), time.time(), "+inf")
+            nodes = await self.redis.zrangebyscore(presence_key(openid), now, "+inf")
         except (RedisError, OSError) as e:
             self._trouble("presence lookup", e)
             return []
-        return [n for n in nodes if n != self.node]
+        nodes = [n for n in nodes if n != self.node]
+        if nodes:
+            if len(self.remote) > 100_000:
+                self.remote.clear()
+            self.remote[openid] = (nodes, now + REMOTE_CACHE)
+        else:
+            self.remote.pop(openid, None)
+        return nodes
 
     async def is_online(self, openid):
         return self.registry.is_online(openid) or bool(await self._nodes_of(openid))

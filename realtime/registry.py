@@ -42,7 +42,10 @@ class Registry:
 
     def viewing(self, openid, peer):
         """True when the user has a socket open on the conversation with peer."""
-        return any(s.peer == peer for s in self.by_user.get(openid, ()))
+        for s in self.by_user.get(openid, ()):
+            if s.peer == peer:
+                return True
+        return False
 
     def connection_count(self):
         return sum(len(s) for s in self.by_user.values())

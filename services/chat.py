@@ -4,13 +4,13 @@ Plain functions. The parse step runs on the IOLoop (no I/O); the rest run on the
 """
 import json
 
-from peewee import IntegrityError, fn
+from peewee import IntegrityError, OperationalError, fn
 
 from models import db, utcnow
 from models.chat import ChatList, OfflineMessage
 from models.user import User, BLOCKED
 from services import notify
-from services.clock import display
+from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
 
 SYSTEM = "system"
@@ -67,7 +67,7 @@ def parse_frame(raw, me, peer, max_chars):
 def message_frame(sender, to, content, kind="text", msg_id=None, sent_at=None):
     """The frame a recipient receives: the original's fields plus sendTime, type and msgId."""
     frame = {"fromOpenid": sender, "toOpenid": to, "content": content,
-             "sendTime": display(sent_at or utcnow()), "type": kind}
+             "sendTime": display(sent_at) if sent_at else display_now(), "type": kind}
     if msg_id is not None:
         frame["msgId"] = msg_id
     return frame
@@ -104,26 +104,36 @@ def open_conversation(me, peer):
     if peer not in users:
         raise NotFound("unknown recipient")
     now = utcnow()
-    with db.atomic():
-        _ensure_row(me, users[peer], now)
-        _ensure_row(peer, users[me], now)
-        ChatList.update(unread=0).where(ChatList.to_openid == me,
-                                        ChatList.from_openid == peer).execute()
-        notify.conversation_opened(me, peer)
+    for attempt in range(3):  # InnoDB may pick this short transaction as a deadlock victim
+        try:
+            with db.atomic():
+                # one lock order for both rows: two sockets opening the conversation at once
+                for owner, other in sorted([(me, users[peer]), (peer, users[me])],
+                                           key=lambda x: x[0]):
+                    _ensure_row(owner, other, now)
+                ChatList.update(unread=0).where(ChatList.to_openid == me,
+                                                ChatList.from_openid == peer).execute()
+                notify.conversation_opened(me, peer)
+            break
+        except OperationalError as e:
+            if attempt == 2 or not _lock_conflict(e):
+                raise
+
+
+def _lock_conflict(error):
+    """True for MySQL's deadlock (1213) and lock wait timeout (1205): the transaction may retry.
+    Peewee wraps the driver's exception as args (driver_exception, errno, message)."""
+    return len(error.args) > 1 and error.args[1] in (1213, 1205)
 
 
 def _ensure_row(owner, peer_user, now):
     """The owner's row about peer_user, created (or re-created after a delete) if missing."""
     exists = ChatList.select().where(ChatList.to_openid == owner,
                                      ChatList.from_openid == peer_user.openid).exists()
-    if not exists:
-        try:
-            with db.atomic():
-                ChatList.create(to_openid=owner, from_openid=peer_user.openid,
-                                from_name=peer_user.wxname, from_avatar=peer_user.head_img,
-                                from_status=peer_user.state, send_time=now)
-        except IntegrityError:
-            pass  # created concurrently
+    if not exists:  # created concurrently: the unique key makes this a no-op (no savepoint)
+        ChatList.insert(to_openid=owner, from_openid=peer_user.openid,
+                        from_name=peer_user.wxname, from_avatar=peer_user.head_img,
+                        from_status=peer_user.state, send_time=now).on_conflict_ignore().execute()
 
 
 def store_offline(sender, to, content, kind, msg_id, limit):
@@ -184,9 +194,9 @@ def apply_list_updates(updates):
     """
     if not updates:
         return
-    peers = User.names(peer for _, peer in updates)
+    missing = {}
     with db.atomic():
-        for (owner, peer), change in updates.items():
+        for (owner, peer), change in sorted(updates.items()):  # one lock order everywhere
             fields = {ChatList.send_time: change["send_time"]}
             if change["last_context"] is not None:
                 fields[ChatList.last_context] = change["last_context"]
@@ -194,8 +204,12 @@ def apply_list_updates(updates):
                 fields[ChatList.unread] = ChatList.unread + change["unread"]
             n = ChatList.update(fields).where(ChatList.to_openid == owner,
                                               ChatList.from_openid == peer).execute()
-            if n == 0 and peer in peers:
-                _ensure_row(owner, peers[peer], change["send_time"])
+            if n == 0:
+                missing[(owner, peer)] = (change["send_time"], fields)
+        peers = User.names(peer for _, peer in missing) if missing else {}  # rarely needed
+        for (owner, peer), (send_time, fields) in missing.items():
+            if peer in peers:
+                _ensure_row(owner, peers[peer], send_time)
                 ChatList.update(fields).where(ChatList.to_openid == owner,
                                               ChatList.from_openid == peer).execute()
 

@@ -355,3 +355,24 @@ async def test_blocked_user_cannot_open_a_chat(api, app):
     with pytest.raises(HTTPClientError) as err:
         await api.ws("alice", "bob", t["alice"])
     assert err.value.code == 403
+
+
+@pytest.mark.gen_test
+async def test_a_refused_message_can_be_resent_with_the_same_msg_id(api, app):
+    from services import chat
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    for i in range(3):
+        await send(a, toOpenid="bob", content="m%d" % i, msgId="id%d" % i)
+        assert (await read(a))["status"] == "stored"
+    await send(a, toOpenid="bob", content="fourth", msgId="id3")
+    assert (await read(a))["code"] == "offline_limit"
+    b = await api.ws("bob", "alice", t["bob"])  # bob reads; the store empties
+    assert [(await read(b))["content"] for _ in range(3)] == ["m0", "m1", "m2"]
+    b.close()
+    for _ in range(50):
+        if not app.registry.is_online("bob") and not await app.run_db(chat.offline_waiting):
+            break
+        await asyncio.sleep(0.02)
+    await send(a, toOpenid="bob", content="fourth", msgId="id3")  # the same id, resent
+    assert (await read(a))["status"] == "stored"

@@ -376,3 +376,18 @@ async def test_a_refused_message_can_be_resent_with_the_same_msg_id(api, app):
         await asyncio.sleep(0.02)
     await send(a, toOpenid="bob", content="fourth", msgId="id3")  # the same id, resent
     assert (await read(a))["status"] == "stored"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_both_sides_opening_at_once_never_fail(api, app):
+    """Simultaneous opens of one conversation used to deadlock on MariaDB (a 503 handshake)."""
+    names = ["u%d" % i for i in range(16)]
+    t = await users(api, *names)
+    pairs = [(names[i], names[i + 1]) for i in range(0, 16, 2)]
+    opens = []
+    for a, b in pairs:
+        opens += [api.ws(a, b, t[a]), api.ws(b, a, t[b])]
+    sockets = await asyncio.gather(*opens)
+    assert all(ws.protocol is not None for ws in sockets)
+    rows = await api.get("/wx/lt/list", t["u0"], openid="u0")
+    assert [r["fromOpenid"] for r in rows.extend["chatLists"]] == ["u1"]

@@ -4,7 +4,8 @@
   refreshed every ttl/3 seconds while the process lives, so a crashed process's users count as
   offline within `presence_ttl` seconds;
 - delivery: a frame for a user with sockets on another process is published on that process's
-  channel `market:node:{id}`; one connection per publisher keeps the order per sender and pair;
+  channel `market:node:{id}`; one publishing task sends whatever is queued in one pipeline (one
+  round trip for many messages) and keeps the order of the queue, so per sender and pair;
 - broadcast: the channel `market:broadcast`, which every process (this one included) relays;
 - live figures: the hash `market:nodes` (one field per process, with its expiry);
 - offline drains: a Redis lock per (user, peer), so two processes never both deliver a row.
@@ -28,7 +29,9 @@ log = logging.getLogger("market.bus")
 PREFIX = "market:"
 BROADCAST = PREFIX + "broadcast"
 NODES = PREFIX + "nodes"
-REMOTE_CACHE = 1.0  # seconds a found remote presence is reused
+PRESENCE = PREFIX + "presence"  # channel: "<openid>" whose sockets changed on some process
+PUBLISH_BATCH = 500
+REMOTE_CACHE = 5.0  # at most this (and ttl/3) seconds a presence answer is reused
 
 
 def presence_key(openid):
@@ -46,10 +49,13 @@ class RedisBus(LocalBus):
         # A blocking pool: under load callers wait for a connection instead of failing with
         # "Too many connections" (which would quietly degrade the bus to this process).
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=64, timeout=2, socket_timeout=2, socket_connect_timeout=2,
+            url, max_connections=64, timeout=5, socket_timeout=2, socket_connect_timeout=2,
             decode_responses=True)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.remote = {}  # openid -> (other processes holding a socket, until when)
+        self.subscribed = False
+        self.outbox, self.wake = [], asyncio.Event()
+        self.announced = {}  # openid -> monotonic time of the last announced change
         self.sub = aioredis.from_url(url, socket_connect_timeout=2, decode_responses=True,
                                      health_check_interval=5)
         self.fallback = None  # async fn(frame): store a frame whose recipient left meanwhile
@@ -62,12 +68,17 @@ class RedisBus(LocalBus):
         """Subscribe, publish presence, and keep both alive."""
         loop = asyncio.get_running_loop()
         self.tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat()),
-                      loop.create_task(self._presence_changes())]
+                      loop.create_task(self._presence_changes()),
+                      loop.create_task(self._publisher())]
 
     async def stop(self):
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        for _, _, done in self.outbox:  # not sent: their senders store the messages offline
+            if not done.done():
+                done.set_result(0)
+        self.outbox = []
         with contextlib.suppress(RedisError, OSError):
             pipe = self.redis.pipeline(transaction=False)
             for openid in list(self.registry.by_user):
@@ -112,20 +123,25 @@ class RedisBus(LocalBus):
         while True:
             openid, online = await self.changes.get()
             try:
+                pipe = self.redis.pipeline(transaction=False)
                 if online:
-                    await self.redis.zadd(presence_key(openid), {self.node: time.time() + self.ttl})
-                    await self.redis.expire(presence_key(openid), int(self.ttl) + 1)
+                    pipe.zadd(presence_key(openid), {self.node: time.time() + self.ttl})
+                    pipe.expire(presence_key(openid), int(self.ttl) + 1)
                 else:
-                    await self.redis.zrem(presence_key(openid), self.node)
+                    pipe.zrem(presence_key(openid), self.node)
+                pipe.publish(PRESENCE, openid)  # every process drops its cached answer
+                await pipe.execute()
             except (RedisError, OSError) as e:
                 self._trouble("presence", e)  # the heartbeat re-publishes the truth
 
     async def _nodes_of(self, openid):
         """Other processes holding a live socket of this user ([] when Redis is unreachable).
 
-        A found answer is kept for REMOTE_CACHE seconds to spare a round trip per message; it is
-        safe to be stale that way: a process the user left stores the message offline."""
-        now = time.time()
+        The answer is cached, so a message costs no lookup: every presence change is announced
+        on PRESENCE and drops the cached answer in every process; REMOTE_CACHE bounds how long a
+        lost announcement (a process that crashed, a Redis restart) can keep it. Stale "online"
+        is safe: the process the user left stores the message offline."""
+        now, asked = time.time(), time.monotonic()
         cached = self.remote.get(openid)
         if cached and cached[1] > now:
             return cached[0]
@@ -135,12 +151,12 @@ class RedisBus(LocalBus):
             self._trouble("presence lookup", e)
             return []
         nodes = [n for n in nodes if n != self.node]
-        if nodes:
-            if len(self.remote) > 100_000:
-                self.remote.clear()
-            self.remote[openid] = (nodes, now + REMOTE_CACHE)
-        else:
-            self.remote.pop(openid, None)
+        if len(self.remote) > 100_000:
+            self.remote.clear()
+        # Cache only while announcements arrive, and not when one came during the lookup (the
+        # answer may predate that change).
+        if self.subscribed and self.announced.get(openid, 0) < asked:
+            self.remote[openid] = (nodes, now + min(REMOTE_CACHE, self.ttl / 3))
         return nodes
 
     async def is_online(self, openid):
@@ -153,11 +169,34 @@ class RedisBus(LocalBus):
         if nodes:
             payload = encode({"to": openid, "frame": frame, "fallback": fallback})
             for node in nodes:
+                sent += await self.publish(PREFIX + "node:" + node, payload) > 0
+        return sent
+
+    async def publish(self, channel, data):
+        """Queue a PUBLISH for the publishing task; its receiver count (0 when it failed)."""
+        done = asyncio.get_running_loop().create_future()
+        self.outbox.append((channel, data, done))
+        self.wake.set()
+        return await done
+
+    async def _publisher(self):
+        """Send everything queued, in order, one pipeline per round trip."""
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.outbox:
+                batch, self.outbox = self.outbox[:PUBLISH_BATCH], self.outbox[PUBLISH_BATCH:]
+                pipe = self.redis.pipeline(transaction=False)
+                for channel, data, _ in batch:
+                    pipe.publish(channel, data)
                 try:
-                    sent += await self.redis.publish(PREFIX + "node:" + node, payload) > 0
+                    counts = await pipe.execute()
                 except (RedisError, OSError) as e:
                     self._trouble("publish", e)
-        return sent
+                    counts = [0] * len(batch)  # not delivered: the sender stores it offline
+                for (_, _, done), count in zip(batch, counts):
+                    if not done.done():
+                        done.set_result(count)
 
     async def broadcast(self, frame):
         try:
@@ -173,7 +212,9 @@ class RedisBus(LocalBus):
         while True:
             pubsub = self.sub.pubsub()
             try:
-                await pubsub.subscribe(self.channel, BROADCAST)
+                await pubsub.subscribe(self.channel, BROADCAST, PRESENCE)
+                self.remote.clear()  # announcements may have been missed while unsubscribed
+                self.subscribed = True
                 backoff = 0.25
                 async for message in pubsub.listen():
                     if message["type"] == "message":
@@ -181,12 +222,20 @@ class RedisBus(LocalBus):
             except (RedisError, OSError) as e:
                 self._trouble("subscription", e)
             finally:
+                self.subscribed = False
+                self.remote.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
     async def _on_message(self, channel, data):
+        if channel == PRESENCE:
+            self.remote.pop(data, None)
+            if len(self.announced) > 100_000:
+                self.announced.clear()
+            self.announced[data] = time.monotonic()
+            return
         try:
             payload = json.loads(data)
         except ValueError:

@@ -104,26 +104,28 @@ def open_conversation(me, peer):
     if peer not in users:
         raise NotFound("unknown recipient")
     now = utcnow()
-    for attempt in range(3):  # InnoDB may pick this short transaction as a deadlock victim
+
+    def write():
+        # one lock order for both rows: two sockets opening the conversation at once
+        for owner, other in sorted([(me, users[peer]), (peer, users[me])], key=lambda x: x[0]):
+            _ensure_row(owner, other, now)
+        ChatList.update(unread=0).where(ChatList.to_openid == me,
+                                        ChatList.from_openid == peer).execute()
+        notify.conversation_opened(me, peer)
+    in_transaction(write)
+
+
+def in_transaction(write, attempts=3):
+    """Run write() in a transaction, again when InnoDB picks it as a deadlock victim (1213) or a
+    lock wait times out (1205); those roll the whole transaction back, so a retry is safe."""
+    for attempt in range(attempts):
         try:
             with db.atomic():
-                # one lock order for both rows: two sockets opening the conversation at once
-                for owner, other in sorted([(me, users[peer]), (peer, users[me])],
-                                           key=lambda x: x[0]):
-                    _ensure_row(owner, other, now)
-                ChatList.update(unread=0).where(ChatList.to_openid == me,
-                                                ChatList.from_openid == peer).execute()
-                notify.conversation_opened(me, peer)
-            break
+                return write()
         except OperationalError as e:
-            if attempt == 2 or not _lock_conflict(e):
+            # Peewee wraps the driver's exception: args are (driver_exception, errno, message)
+            if attempt == attempts - 1 or len(e.args) < 2 or e.args[1] not in (1213, 1205):
                 raise
-
-
-def _lock_conflict(error):
-    """True for MySQL's deadlock (1213) and lock wait timeout (1205): the transaction may retry.
-    Peewee wraps the driver's exception as args (driver_exception, errno, message)."""
-    return len(error.args) > 1 and error.args[1] in (1213, 1205)
 
 
 def _ensure_row(owner, peer_user, now):
@@ -194,8 +196,8 @@ def apply_list_updates(updates):
     """
     if not updates:
         return
-    missing = {}
-    with db.atomic():
+    def write():
+        missing = {}
         for (owner, peer), change in sorted(updates.items()):  # one lock order everywhere
             fields = {ChatList.send_time: change["send_time"]}
             if change["last_context"] is not None:
@@ -212,6 +214,7 @@ def apply_list_updates(updates):
                 _ensure_row(owner, peers[peer], send_time)
                 ChatList.update(fields).where(ChatList.to_openid == owner,
                                               ChatList.from_openid == peer).execute()
+    in_transaction(write)
 
 
 def conversation_list(owner):

@@ -122,7 +122,7 @@ async def test_killed_process_users_count_offline_within_the_expiry(api, app, pr
     await settle()
     assert await app.bus.is_online("bob")
     process2.signal(signal.SIGKILL)
-    await asyncio.sleep(1.5 + 0.3)
+    await asyncio.sleep(1.5 + 1.5 / 3 + 0.3)  # the expiry, plus a cached answer's lifetime
     assert not await app.bus.is_online("bob")
     a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
     await send(a, toOpenid="bob", content="are you there", msgId="k1")
@@ -184,3 +184,20 @@ def test_several_processes_need_the_redis_bus(tmp_path):
     out = subprocess.run([sys.executable, "main.py", "--config", proc.config, "serve"],
                          cwd=ROOT, env=proc.env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "chat.bus" in out.stderr
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_cached_offline_answer_is_dropped_when_the_user_connects_elsewhere(api, app, process2):
+    t = await users(api, "alice", "bob")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    await settle()
+    assert not await app.bus.is_online("bob")  # cached: bob is nowhere
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()  # process 2 announces bob; process 1 drops its cached answer
+    await send(a, toOpenid="bob", content="实时", msgId="c1")
+    assert (await read(a))["status"] == "delivered"
+    assert (await read(b))["content"] == "实时"
+    b.close()
+    await settle()
+    await send(a, toOpenid="bob", content="离线", msgId="c2")
+    assert (await read(a))["status"] == "stored"

@@ -131,15 +131,21 @@ def _take_down(actor, kind, target, reason):
     if kind == "goods":
         moderation.set_goods_deleted(actor, target, True, reason)
     elif kind == "comment":
-        Comment.update(hidden=True).where(Comment.in_id == int(target)).execute()
-        Reply.update(hidden=True).where(Reply.comment_id == int(target)).execute()
+        in_id = validate.integer(target, "targetId", low=1)  # the path allows any word
+        Comment.update(hidden=True).where(Comment.in_id == in_id).execute()
+        Reply.update(hidden=True).where(Reply.comment_id == in_id).execute()
     else:
         raise Invalid("users and chats can't be taken down: dismiss or block")
 
 
 def _author(kind, target):
+    """The openid behind a reported target; Invalid / NotFound (never a 500) for a bad one."""
     if kind == "goods":
-        return Goods.get_by_id(int(target)).openid
-    if kind == "comment":
-        return Comment.get_by_id(int(target)).from_openid
-    return target
+        found = Goods.get_or_none(Goods.gid == validate.integer(target, "targetId", low=1))
+    elif kind == "comment":
+        found = Comment.get_or_none(Comment.in_id == validate.integer(target, "targetId", low=1))
+    else:
+        return target
+    if found is None:
+        raise NotFound("no such %s" % kind)
+    return found.openid if kind == "goods" else found.from_openid

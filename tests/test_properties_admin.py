@@ -37,7 +37,9 @@ def pages(s):
                     "/admin/users/bob/unblock", "/admin/users/ghost/block",
                     "/admin/banners/1/delete", "/admin/reports/goods/%d/dismiss" % s["approved"],
                     "/admin/reports/user/bob/block", "/admin/reports/comment/1/take_down",
-                    "/admin/reports/chat/bob/dismiss"],
+                    "/admin/reports/chat/bob/dismiss", "/admin/reports/goods/abc/block",
+                    "/admin/reports/goods/999999/block", "/admin/reports/comment/abc/take_down",
+                    "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down"],
     }
 
 

@@ -123,8 +123,8 @@ def in_transaction(write, attempts=3):
             with db.atomic():
                 return write()
         except OperationalError as e:
-            # Peewee wraps the driver's exception: args are (driver_exception, errno, message)
-            if attempt == attempts - 1 or len(e.args) < 2 or e.args[1] not in (1213, 1205):
+            # Peewee keeps the driver's args (errno, message) and the driver's exception as .orig
+            if attempt == attempts - 1 or not e.args or e.args[0] not in (1213, 1205):
                 raise
 
 

@@ -391,3 +391,44 @@ async def test_both_sides_opening_at_once_never_fail(api, app):
     assert all(ws.protocol is not None for ws in sockets)
     rows = await api.get("/wx/lt/list", t["u0"], openid="u0")
     assert [r["fromOpenid"] for r in rows.extend["chatLists"]] == ["u1"]
+
+
+def test_in_transaction_retries_a_lock_conflict(mariadb):
+    """A real lock wait timeout (1205): another connection holds the row past our wait; the
+    transaction is rolled back and run again by in_transaction, and then succeeds."""
+    import threading
+    import time
+    import pymysql
+    from models import bind, open_database
+    from models.chat import ChatList
+    from services.chat import in_transaction
+    database = bind(open_database(mariadb.url("market_test"), 2))
+    with database.connection_context():
+        ChatList.delete().execute()
+        ChatList.insert(to_openid="d1", from_openid="d2").execute()
+    other = pymysql.connect(host="127.0.0.1", port=mariadb.port, user="root",
+                            database="market_test", autocommit=False)
+    held = threading.Event()
+
+    def rival():
+        with other.cursor() as cur:
+            cur.execute("UPDATE chat_list SET unread = 7 WHERE to_openid = 'd1'")
+            held.set()
+            time.sleep(1.6)  # longer than our 1 s wait: the first attempt times out
+            other.commit()
+    attempts = []
+
+    def write():
+        attempts.append(time.monotonic())
+        ChatList.update(unread=ChatList.unread + 1).where(ChatList.to_openid == "d1").execute()
+    thread = threading.Thread(target=rival)
+    thread.start()
+    held.wait(5)
+    with database.connection_context():
+        database.execute_sql("SET SESSION innodb_lock_wait_timeout = 1")
+        in_transaction(write)
+        unread = ChatList.get(ChatList.to_openid == "d1").unread
+    thread.join(10)
+    other.close()
+    database.close_all()
+    assert len(attempts) == 2 and unread == 8  # the rival's 7, then ours once

@@ -383,3 +383,21 @@ async def test_avatar_goes_to_media_check_and_a_risky_one_is_removed(api, app, w
     assert (await api.fetch("POST", "/wx/wechat/callback", signed(),
                             body=json.dumps(event).encode())).status == 200
     assert (await app.run_db(User.by_openid, "eve")).head_img == ""
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_bad_data_47003_is_counted_and_the_grant_kept_for_next_time(api, app, wechat):
+    from services import notify
+    t = await users(api, "alice", "bob")
+    await api.post_json("/wx/notify/subscribe", {"openid": "bob", "templateIds": ["TPL-CHAT"] * 2},
+                        t["bob"])
+    wechat.send_errcode = 47003
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    await send(a, toOpenid="bob", content="x")
+    assert (await read(a))["status"] == "stored"
+    for _ in range(40):
+        if app.notifier.counts["refused"]:
+            break
+        await asyncio.sleep(0.05)
+    assert app.notifier.counts["refused"] == 1 and wechat.sent == []
+    assert await app.run_db(notify.grants, "bob") == {"TPL-CHAT": 1}  # one use spent, one left

@@ -128,8 +128,30 @@ def cmd_serve(config, args):
     database.close_all()
     sockets = tornado.netutil.bind_sockets(server_cfg["port"], server_cfg["host"])
     if server_cfg["processes"] != 1:
-        tornado.process.fork_processes(server_cfg["processes"])
+        forward_stop_to_workers()
+        tornado.process.fork_processes(server_cfg["processes"])  # returns in the workers only
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)  # _serve installs the worker's own handlers
     return asyncio.run(_serve(config, sockets))
+
+
+def forward_stop_to_workers():
+    """In the parent of --processes N: SIGTERM/SIGINT go to every worker (each stops gracefully;
+    fork_processes then exits 0 once all have), not only to the parent. The parent leads its
+    own process group for that, unless it already leads a session (as under systemd, whose
+    KillMode=control-group signals every worker anyway)."""
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+    parent, done = os.getpid(), []
+
+    def stop(signum, frame):
+        if os.getpid() == parent and not done and os.getpgrp() == parent:
+            done.append(signum)
+            os.killpg(parent, signal.SIGTERM)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
 
 
 async def _serve(config, sockets):

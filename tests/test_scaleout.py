@@ -4,6 +4,7 @@ Process 1 is the test's own server (pytest-tornado), process 2 a `main.py serve`
 same database (SQLite file or MariaDB) and the same Redis.
 """
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -158,7 +159,6 @@ async def test_redis_outage_loses_no_message_and_recovers(api, app, process2, re
 
 
 def test_processes_flag_forks_workers_sharing_the_port(tmp_path, redis_server):
-    import os
     import urllib.request
     env = {"MARKET_CHAT_BUS": "redis", "MARKET_REDIS_URL": redis_server.url,
            "MARKET_SERVER_PROCESSES": "2"}
@@ -173,9 +173,12 @@ def test_processes_flag_forks_workers_sharing_the_port(tmp_path, redis_server):
             if len(pids) == 2:
                 break
         assert len(pids) == 2
+        proc.proc.send_signal(signal.SIGTERM)  # to the parent only, as an operator would
+        assert proc.proc.wait(20) == 0
+        for pid in pids:  # every worker stopped too
+            assert not os.path.exists("/proc/%s" % pid) or \
+                open("/proc/%s/stat" % pid).read().split()[2] == "Z"
     finally:
-        for pid in pids:
-            os.kill(int(pid), signal.SIGTERM)
         proc.kill()
 
 

@@ -141,14 +141,10 @@ def _ensure_row(owner, peer_user, now):
 def store_offline(sender, to, content, kind, msg_id, limit):
     """Keep a message for an offline recipient; returns its id. ChatRefusal when the cap is full.
 
-    A resend with the same msgId returns the stored id again (one row). The slot unique key makes
-    the cap exact under concurrent senders, in one process or many.
+    A resend with the same msgId returns the stored id again (one row, found only when an insert
+    conflicts, so a new message costs two statements). The slot unique key makes the cap exact
+    under concurrent senders, in one process or many.
     """
-    if msg_id is not None:
-        old = OfflineMessage.get_or_none(OfflineMessage.from_openid == sender,
-                                         OfflineMessage.client_msg_id == msg_id)
-        if old is not None:
-            return old.message_id
     taken = {m.slot for m in OfflineMessage.select(OfflineMessage.slot).where(
         OfflineMessage.to_openid == to, OfflineMessage.from_openid == sender)}
     for slot in range(1, limit + 1):
@@ -159,13 +155,22 @@ def store_offline(sender, to, content, kind, msg_id, limit):
                 return OfflineMessage.create(from_openid=sender, to_openid=to, content=content,
                                              type=kind, client_msg_id=msg_id,
                                              slot=slot).message_id
-        except IntegrityError:
-            if msg_id is not None:
-                old = OfflineMessage.get_or_none(OfflineMessage.from_openid == sender,
-                                                 OfflineMessage.client_msg_id == msg_id)
-                if old is not None:
-                    return old.message_id
+        except IntegrityError:  # the slot was taken meanwhile, or this msgId is stored
+            resent = _stored_id(sender, msg_id)
+            if resent is not None:
+                return resent
+    resent = _stored_id(sender, msg_id)  # a resend while the store is full is no refusal
+    if resent is not None:
+        return resent
     raise ChatRefusal("offline_limit", OFFLINE_FULL_TEXT % limit)
+
+
+def _stored_id(sender, msg_id):
+    if msg_id is None:
+        return None
+    old = OfflineMessage.get_or_none(OfflineMessage.from_openid == sender,
+                                     OfflineMessage.client_msg_id == msg_id)
+    return old.message_id if old else None
 
 
 def pending_offline(to, sender):

@@ -432,3 +432,15 @@ def test_in_transaction_retries_a_lock_conflict(mariadb):
     other.close()
     database.close_all()
     assert len(attempts) == 2 and unread == 8  # the rival's 7, then ours once
+
+
+def test_store_offline_resend_is_the_same_row_even_when_the_store_is_full(database):
+    from services import chat
+    from services.chat import ChatRefusal
+    ids = [chat.store_offline("s", "r", "m%d" % i, "text", "id%d" % i, 3) for i in range(3)]
+    assert chat.store_offline("s", "r", "m2", "text", "id2", 3) == ids[2]
+    with pytest.raises(ChatRefusal):
+        chat.store_offline("s", "r", "m3", "text", "id3", 3)
+    chat.delete_offline(ids[:1])
+    assert chat.store_offline("s", "r", "m1", "text", "id1", 3) == ids[1]  # resend: no new row
+    assert len(chat.pending_offline("r", "s")) == 2

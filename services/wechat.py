@@ -24,6 +24,9 @@ LOGIN_ERRORS = {
 async def code2session(config, code):
     """The openid for a wx.login code, or a ServiceError saying why not."""
     wc = config["wechat"]
+    if not wc["appid"] or not wc["secret"]:
+        raise Unavailable("WeChat login is not configured on this server (wechat.appid and "
+                          "wechat.secret); for a trial, enable auth.dev_login")
     query = urlencode({"appid": wc["appid"], "secret": wc["secret"], "js_code": code,
                        "grant_type": "authorization_code"})
     url = wc["api_base"].rstrip("/") + "/sns/jscode2session?" + query

@@ -129,3 +129,11 @@ async def test_unknown_path_and_errors_are_envelopes(api):
     assert reply.status == 404 and reply.json["code"] == 100
     reply = await api.fetch("DELETE", "/wx/user/getOpenid")
     assert reply.status == 405 and reply.json["code"] == 100
+
+
+@pytest.mark.gen_test
+async def test_login_without_wechat_credentials_says_so(api, app, wechat):
+    app.config["wechat"]["appid"] = ""
+    reply = await api.get("/wx/user/getOpenid", code="ok-zed")
+    assert reply.status == 503 and "wechat.appid" in reply.json["msg"]
+    assert wechat.calls == []

@@ -44,6 +44,7 @@ def fake_wechat_in_a_thread():
 def live(tmp_path_factory):
     env = {"MARKET_AUTH_TOKEN_SECRET": SECRET, "MARKET_LIMITS_PER_MINUTE_ADDRESS": "1000000",
            "MARKET_WECHAT_API_BASE": fake_wechat_in_a_thread(), "MARKET_WECHAT_TIMEOUT": "2",
+           "MARKET_WECHAT_APPID": "wx-server-appid", "MARKET_WECHAT_SECRET": "server-secret",
            "MARKET_LIMITS_PUBLISH_PER_MINUTE_USER": "1000000",
            "MARKET_LIMITS_COMMENT_PER_MINUTE_USER": "1000000",
            "MARKET_LIMITS_LOGIN_PER_MINUTE_USER": "1000000",

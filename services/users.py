@@ -5,7 +5,7 @@ from models import db, utcnow
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED
 from services import validate
-from services.errors import NotFound, Forbidden
+from services.errors import Forbidden, Invalid, NotFound
 
 
 def ensure_user(openid):
@@ -38,7 +38,7 @@ def register(openid, body):
     """Store the profile the client sends at registration; returns nothing."""
     fields = dict(
         wxname=validate.text(body.get("wxname"), "wxname", 64, required=False),
-        head_img=validate.text(body.get("headImg"), "headImg", 512, required=False),
+        head_img=_avatar_url(body.get("headImg")),
         sex=validate.integer(body.get("sex"), "sex", required=False, default=0, low=0, high=2),
         uname=validate.text(body.get("uname"), "uname", 64, required=False),
         qq=validate.text(body.get("qq"), "qq", 32, required=False),
@@ -46,6 +46,14 @@ def register(openid, body):
     )
     user = ensure_user(openid)
     User.update(registered=True, updated_at=utcnow(), **fields).where(User.id == user.id).execute()
+
+
+def _avatar_url(value):
+    """headImg: empty, or an http(s) URL (WeChat's avatar), never javascript: or data:."""
+    url = validate.text(value, "headImg", 512, required=False)
+    if url and not url.lower().startswith(("https://", "http://")):
+        raise Invalid("headImg must be an http(s) URL")
+    return url
 
 
 def contact_info(openid):

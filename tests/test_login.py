@@ -79,7 +79,8 @@ async def test_register_and_profile_shapes(api):
 async def test_register_validates_fields(api):
     token = await api.login("dave", register=False)
     for bad in ({"openid": "dave", "wxname": "x" * 65}, {"openid": "dave", "sex": "abc"},
-                {"openid": "dave", "qq": ["list"]}):
+                {"openid": "dave", "qq": ["list"]}, {"openid": "dave", "headImg": "javascript:alert(1)"},
+                {"openid": "dave", "headImg": "data:image/png;base64,AAAA"}):
         reply = await api.post_json("/wx/user/register", bad, token)
         assert reply.status == 400 and reply.json["code"] == 100 and reply.json["msg"]
     reply = await api.fetch("POST", "/wx/user/register", token=token, body=b"{not json")

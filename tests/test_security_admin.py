@@ -67,7 +67,11 @@ async def test_user_written_text_is_text_on_every_admin_page(api, app, config):
     admin = tokens.issue(config["auth"]["token_secret"], "root", 3600, role="admin")
     await app.run_db(admins.create_admin, "root", PASSWORD)
     profile = {"openid": "alice", "wxname": payload("wxname"), "uname": payload("uname"),
-               "qq": payload("qq")[:32], "wx": payload("wx"), "headImg": "javascript:alert(1)"}
+               "qq": payload("qq")[:32], "wx": payload("wx"),
+               "headImg": 'https://img.example/a.png"><script>alert(1)</script>'}
+    for scheme in ("javascript:alert(1)", "data:text/html,<script>alert(1)</script>"):
+        refused = await api.post_json("/wx/user/register", dict(profile, headImg=scheme), alice)
+        assert refused.status == 400 and "headImg" in refused.json["msg"], refused
     assert (await api.post_json("/wx/user/register", profile, alice)).code == 200
     await api.post_json("/wx/user/updateUserInfo", {"openid": "alice", "school": payload("school"),
                                                     "uclass": BREAKER}, alice)
@@ -106,8 +110,6 @@ async def test_user_written_text_is_text_on_every_admin_page(api, app, config):
         assert 'href="javascript:' not in body, path  # nothing clickable runs script
         csp = reply.headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "unsafe-inline" not in csp, path
-        # a headImg of javascript:… may land in an <img src> (browsers never run it there, and
-        # img-src allows only 'self' data: https:)
         img_src = [d for d in csp.split(";") if d.strip().startswith("img-src")][0]
         assert "javascript" not in img_src and "*" not in img_src
         shown += body

@@ -130,8 +130,8 @@ def cmd_serve(config, args):
     if server_cfg["processes"] != 1:
         forward_stop_to_workers()
         tornado.process.fork_processes(server_cfg["processes"])  # returns in the workers only
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, signal.SIG_DFL)  # _serve installs the worker's own handlers
+        for sig in (signal.SIGTERM, signal.SIGINT):  # until _serve installs its own handlers,
+            signal.signal(sig, lambda *_: os._exit(0))  # a stop exits 0 (so is not restarted)
     return asyncio.run(_serve(config, sockets))
 
 

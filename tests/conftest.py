@@ -25,15 +25,20 @@ from tests.wechat_fake import FakeWeChat  # noqa: E402
 BACKENDS = ["sqlite", "mariadb"]
 
 
-@pytest.fixture(scope="session")
-def mariadb():
-    """One private MariaDB for the whole run, with a migrated `market_test` database."""
+def migrated_mariadb(name):
+    """Start a private MariaDB and create and migrate the database `name` in it."""
     server = MariaDB().start()
-    url = server.create_database("market_test")
-    database = open_database(url, 2)
+    database = open_database(server.create_database(name), 2)
     with database.connection_context():
         migrations.migrate(database, log=lambda *a: None)
     database.close_all()
+    return server
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    """One private MariaDB for the whole run, with a migrated `market_test` database."""
+    server = migrated_mariadb("market_test")
     yield server
     server.stop()
 

@@ -18,14 +18,15 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
-from models import migrations, open_database
+from models import open_database
 from models.comment import Comment, Notice
 from models.goods import Goods
 from services import chat
 from tests.chat_helpers import read, send, silent, users
+from tests.conftest import migrated_mariadb
 from tests.security_helpers import goods_body
 from tests.serverproc import MarketProcess, dev_login
-from tests.servers import MariaDB, wait_port
+from tests.servers import wait_port
 from tests.test_images import multipart
 from tests.test_security_identity import tiny_png
 
@@ -33,12 +34,7 @@ from tests.test_security_identity import tiny_png
 @pytest.fixture(scope="module")
 def private_mariadb():
     """A MariaDB of this module only: the tests stop and kill it."""
-    server = MariaDB().start()
-    url = server.create_database("market_faults")
-    database = open_database(url, 2)
-    with database.connection_context():
-        migrations.migrate(database, log=lambda *a: None)
-    database.close_all()
+    server = migrated_mariadb("market_faults")
     yield server
     server.stop()
 

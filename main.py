@@ -1,6 +1,7 @@
 """Campus second-hand market backend: `python main.py [serve|migrate|create-admin] [--config PATH]`."""
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -10,7 +11,6 @@ import sys
 
 import tornado.httpserver
 import tornado.netutil
-import tornado.process
 
 from settings import ConfigError, load_config
 
@@ -38,9 +38,12 @@ def parse_args(argv):
 
 class RedactSecrets(logging.Filter):
     """Blank query values that are credentials: Tornado's own warnings (404, uncaught errors)
-    print the request URI with its query, and a client may send ?token= or ?code= there."""
+    print the request URI with its query, and a client may send ?token=, ?code= or an admin's
+    ?passwd= there (`s` is the signature of a private photo's URL)."""
 
-    PATTERN = re.compile(r"([?&](?:token|code|secret|password)=)[^&\s'\",:)]*", re.IGNORECASE)
+    NAMES = ("token", "access_token", "refresh_token", "code", "secret", "password", "passwd",
+             "pwd", "session_key", "sign", "signature", "s", "ticket")
+    PATTERN = re.compile(r"([?&](?:%s)=)[^&\s'\",:)]*" % "|".join(NAMES), re.IGNORECASE)
 
     def filter(self, record):
         message = record.getMessage()
@@ -113,6 +116,8 @@ def check_schema(config):
 
 def cmd_serve(config, args):
     """Bind, optionally fork, serve until SIGTERM/SIGINT, then shut down gracefully."""
+    for sig in STOP_SIGNALS:  # a stop before serving begins has nothing to finish: exit 0
+        signal.signal(sig, lambda *_: os._exit(0))
     if args.port is not None:
         config["server"]["port"] = args.port
     if args.processes is not None:
@@ -128,30 +133,72 @@ def cmd_serve(config, args):
     database.close_all()
     sockets = tornado.netutil.bind_sockets(server_cfg["port"], server_cfg["host"])
     if server_cfg["processes"] != 1:
-        forward_stop_to_workers()
-        tornado.process.fork_processes(server_cfg["processes"])  # returns in the workers only
-        for sig in (signal.SIGTERM, signal.SIGINT):  # until _serve installs its own handlers,
-            signal.signal(sig, lambda *_: os._exit(0))  # a stop exits 0 (so is not restarted)
+        run_workers(server_cfg["processes"] or os.cpu_count() or 1)  # returns in workers only
     return asyncio.run(_serve(config, sockets))
 
 
-def forward_stop_to_workers():
-    """In the parent of --processes N: SIGTERM/SIGINT go to every worker (each stops gracefully;
-    fork_processes then exits 0 once all have), not only to the parent. The parent leads its
-    own process group for that, unless it already leads a session (as under systemd, whose
-    KillMode=control-group signals every worker anyway)."""
-    try:
-        os.setpgid(0, 0)
-    except OSError:
-        pass
-    parent, done = os.getpid(), []
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
-    def stop(signum, frame):
-        if os.getpid() == parent and not done and os.getpgrp() == parent:
-            done.append(signum)
-            os.killpg(parent, signal.SIGTERM)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, stop)
+
+def run_workers(count, max_restarts=100):
+    """--processes N: fork `count` workers and supervise them; returns only in a worker.
+
+    The parent never runs Python signal handlers: SIGTERM/SIGINT/SIGCHLD stay blocked in it and
+    are taken one at a time with sigtimedwait, so a stop that arrives at any moment (before,
+    during or after the forks) is seen once and forwarded to every worker alive then, and a
+    worker that exits abnormally is restarted only while not stopping. Each worker starts with
+    the signals still blocked, installs its own handler (exit 0 until the server's graceful
+    handler replaces it) and only then unblocks them, so a stop sent right after its fork
+    waits for that handler instead of reaching an inherited one. The parent exits 0 once every
+    worker has exited (non-zero if one could not be stopped in time)."""
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {signal.SIGCHLD})
+    children, stopping, restarts = {}, False, 0
+
+    def spawn(task_id):
+        pid = os.fork()
+        if pid == 0:
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, lambda *_: os._exit(0))
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+            return task_id
+        children[pid] = task_id
+        return None
+
+    log.info("starting %d worker processes", count)
+    for task_id in range(count):
+        if spawn(task_id) is not None:
+            return task_id
+    while children:
+        info = signal.sigtimedwait(STOP_SIGNALS | {signal.SIGCHLD}, 1.0)
+        if info is not None and info.si_signo in STOP_SIGNALS and not stopping:
+            stopping = True
+            log.info("stopping %d worker(s)", len(children))
+            for pid in list(children):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        while children:  # reap every worker that has exited (SIGCHLD may merge several)
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            task_id = children.pop(pid, None)
+            if task_id is None:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            if code == 0 or stopping:
+                log.info("worker %d (pid %d) exited with %d", task_id, pid, code)
+                continue
+            restarts += 1
+            log.warning("worker %d (pid %d) exited with %d; restarting", task_id, pid, code)
+            if restarts > max_restarts:
+                log.error("too many worker restarts; giving up")
+                stopping = True
+                for other in list(children):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(other, signal.SIGTERM)
+                continue
+            if spawn(task_id) is not None:
+                return task_id
+    sys.exit(1 if restarts > max_restarts else 0)
 
 
 async def _serve(config, sockets):

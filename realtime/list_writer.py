@@ -7,6 +7,7 @@ import asyncio
 import logging
 
 from models import utcnow
+from realtime.tasks import stop_tasks
 from services import chat
 
 log = logging.getLogger("market.chat")
@@ -18,6 +19,7 @@ class ListWriter:
         self.interval = interval
         self.pending = {}
         self._task = None
+        self._stopping = False
 
     def note(self, owner, peer, last_context=None, unread=0):
         """Record that the (owner, peer) row changed; the newest value wins, unread adds up."""
@@ -31,7 +33,7 @@ class ListWriter:
         self._task = asyncio.ensure_future(self._loop())
 
     async def _loop(self):
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.interval)
             await self.flush()
 
@@ -54,7 +56,9 @@ class ListWriter:
                         newer["last_context"] = change["last_context"]
 
     async def stop(self):
+        """End the loop (waiting for a flush in progress), then write what is still pending."""
+        self._stopping = True
         if self._task:
-            self._task.cancel()
+            await stop_tasks([self._task])
             self._task = None
         await self.flush()

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import LockError, RedisError
 
 from realtime.bus import LocalBus, encode
+from realtime.tasks import stop_tasks
 
 log = logging.getLogger("market.bus")
 PREFIX = "market:"
@@ -63,18 +64,19 @@ class RedisBus(LocalBus):
         self.registry.on_change = lambda openid, online: self.changes.put_nowait((openid, online))
         self.tasks = []
         self.healthy = False
+        self.stopping = False  # set by stop(): every loop ends even if a cancel was swallowed
 
     async def start(self):
         """Subscribe, publish presence, and keep both alive."""
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(self._listen()), loop.create_task(self._heartbeat()),
-                      loop.create_task(self._presence_changes()),
-                      loop.create_task(self._publisher())]
+        self.tasks = [loop.create_task(self._listen(), name="bus-listen"),
+                      loop.create_task(self._heartbeat(), name="bus-heartbeat"),
+                      loop.create_task(self._presence_changes(), name="bus-presence"),
+                      loop.create_task(self._publisher(), name="bus-publisher")]
 
     async def stop(self):
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.stopping = True
+        await stop_tasks(self.tasks)
         for _, _, done in self.outbox:  # not sent: their senders store the messages offline
             if not done.done():
                 done.set_result(0)
@@ -97,7 +99,7 @@ class RedisBus(LocalBus):
     # -- presence ----------------------------------------------------------------------------
     async def _heartbeat(self):
         """Refresh this process's presence entries and figures every ttl/3 seconds."""
-        while True:
+        while not self.stopping:
             try:
                 await self._refresh()
                 if not self.healthy:
@@ -120,7 +122,7 @@ class RedisBus(LocalBus):
 
     async def _presence_changes(self):
         """Apply a user's first socket / last socket here at once, in order."""
-        while True:
+        while not self.stopping:
             openid, online = await self.changes.get()
             try:
                 pipe = self.redis.pipeline(transaction=False)
@@ -181,7 +183,7 @@ class RedisBus(LocalBus):
 
     async def _publisher(self):
         """Send everything queued, in order, one pipeline per round trip."""
-        while True:
+        while not self.stopping:
             await self.wake.wait()
             self.wake.clear()
             while self.outbox:
@@ -209,7 +211,7 @@ class RedisBus(LocalBus):
     async def _listen(self):
         """Relay frames published for this process; resubscribe with back-off after a failure."""
         backoff = 0.25
-        while True:
+        while not self.stopping:
             pubsub = self.sub.pubsub()
             try:
                 await pubsub.subscribe(self.channel, BROADCAST, PRESENCE)

@@ -172,6 +172,21 @@ def test_credentials_in_tornado_warnings_are_redacted():
                                    "no such endpoint")
 
 
+def test_every_credential_parameter_is_redacted():
+    """Issue 14 #13: `passwd=` (the admin login's field) was printed in clear in a 404 line."""
+    from main import RedactSecrets
+    names = ["passwd", "password", "PWD", "access_token", "session_key", "secret", "s", "sign",
+             "signature", "ticket"]
+    uri = "/wx/admin/nowhere?" + "&".join("%s=SECRET%d" % (n, i) for i, n in enumerate(names))
+    record = logging.LogRecord("tornado.general", logging.WARNING, __file__, 1, "%d %s %s",
+                               (404, "GET", uri + "&username=root&e=1700000000"), None)
+    RedactSecrets().filter(record)
+    message = record.getMessage()
+    assert "SECRET" not in message, message
+    assert message.count("[redacted]") == len(names)
+    assert "username=root" in message and "e=1700000000" in message  # the rest stays readable
+
+
 def test_log_level_comes_from_the_config(tmp_path):
     server = MarketProcess(tmp_path / "m", {"MARKET_SERVER_LOG_LEVEL": "warning"})
     server.migrate().start()

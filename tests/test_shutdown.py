@@ -1,5 +1,6 @@
 """Graceful shutdown of a real `main.py serve` process: chat sockets get 1001, in-flight requests
 finish, exit code 0, and a message stored offline before the stop is delivered after a restart."""
+import asyncio
 import json
 import signal
 import socket
@@ -108,3 +109,25 @@ def test_deadline_bounds_a_stuck_request(tmp_path):
         stuck.close()
     finally:
         server.kill()
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_stop_tasks_ends_a_task_that_swallows_a_cancel():
+    """A library may catch the CancelledError thrown into its await and carry on (redis-py did,
+    issue 14 #15): stop_tasks cancels again until the task has ended."""
+    from realtime.tasks import stop_tasks
+    swallowed = []
+
+    async def stubborn():
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(1)  # swallowed once, as the library did
+
+    task = asyncio.ensure_future(stubborn())
+    await asyncio.sleep(0)
+    assert await stop_tasks([task], patience=5) == set()
+    assert task.cancelled() and swallowed == [1]

@@ -1,0 +1,31 @@
+"""Stopping background tasks for certain, whatever the libraries they await do with a cancel."""
+import asyncio
+import logging
+
+log = logging.getLogger("market.tasks")
+
+
+async def stop_tasks(tasks, patience=5.0, retry_every=0.1):
+    """Cancel `tasks` and wait until every one has ended (at most `patience` seconds).
+
+    One cancel is not always enough: a library may catch the CancelledError thrown into an
+    await and carry on (seen with redis-py's connection code on Python 3.11: a bus task that
+    was cancelled while connecting logged "redis reachable" afterwards and slept on, so the
+    worker never finished shutting down). So the tasks are cancelled again every
+    `retry_every` seconds until they end; loops should also check a stop flag of their own.
+    Returns the tasks still running after `patience` (logged), normally none."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    pending = {t for t in tasks if t is not None and not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=retry_every)
+        if pending and loop.time() >= deadline:
+            log.warning("%d background task(s) did not stop within %.1fs: %s", len(pending),
+                        patience, ", ".join(sorted(t.get_name() for t in pending)))
+            break
+    for task in tasks:  # retrieve outcomes, so none is reported as "never retrieved"
+        if task is not None and task.done() and not task.cancelled():
+            task.exception()
+    return pending

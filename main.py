@@ -1,4 +1,4 @@
-"""Campus second-hand market backend: `python main.py [serve|migrate|create-admin] [--config PATH]`."""
+"""Campus second-hand market backend: `python main.py [serve|migrate|create-admin|...] [--config PATH]`."""
 import argparse
 import asyncio
 import contextlib
@@ -23,7 +23,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,set-password,remove-admin,list-admins}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--processes", type=int, help="override server.processes (0 = one per core)")
@@ -31,6 +31,11 @@ def parse_args(argv):
     admin = sub.add_parser("create-admin", help="create an admin account; password from a "
                            "prompt, or from stdin (first line; optional second line confirms)")
     admin.add_argument("--username", required=True)
+    for name, text in (("set-password", "give an admin a new password (ends its sessions); "
+                        "password read as for create-admin"),
+                       ("remove-admin", "delete an admin account (ends its sessions)")):
+        sub.add_parser(name, help=text).add_argument("--username", required=True)
+    sub.add_parser("list-admins", help="print every admin account")
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
     return args
@@ -95,11 +100,35 @@ def cmd_create_admin(config, username):
     database = open_db(config)
     with database.connection_context():
         try:
-            admins.create_admin(username, password)
+            created = admins.create_admin(username, password)
         except ServiceError as e:
             print("create-admin: %s" % e.msg, file=sys.stderr)
             return 1
-    print("admin %s created" % username)
+    print("admin %s created" % created.username)  # the normalised name, the one to sign in with
+    return 0
+
+
+def cmd_admins(config, command, username=None):
+    """set-password, remove-admin, list-admins."""
+    from services import admins
+    from services.errors import ServiceError
+    password = read_password() if command == "set-password" else None
+    database = open_db(config)
+    with database.connection_context():
+        try:
+            if command == "set-password":
+                admins.set_password(username, password)
+            elif command == "remove-admin":
+                admins.remove_admin(username)
+            else:
+                for row in admins.list_admins():
+                    print("%s\tcreated %s" % (row["username"], row["created_at"]))
+                return 0
+        except ServiceError as e:
+            print("%s: %s" % (command, e.msg), file=sys.stderr)
+            return 1
+    print("admin %s: %s" % (admins.normalise_name(username),
+                            "password set" if password else "removed"))
     return 0
 
 
@@ -251,6 +280,8 @@ def main(argv=None):
             return cmd_migrate(config)
         if args.command == "create-admin":
             return cmd_create_admin(config, args.username)
+        if args.command in ("set-password", "remove-admin", "list-admins"):
+            return cmd_admins(config, args.command, getattr(args, "username", None))
         return cmd_serve(config, args)
     except ConfigError as e:
         print("config error: %s" % e, file=sys.stderr)

@@ -61,14 +61,16 @@ class AdminLoginHandler(AdminApiHandler):
         throttle = sign_in_throttle(self.application)
         address = self.request.remote_ip
         throttle.check(address, username)
-        if not await self.run_db(admins.check_password, username, password):
+        found = await self.run_db(admins.check_password, username, password)
+        if not found:
             throttle.failed(address, username)
             self.fail("wrong username or password")
             return
         throttle.succeeded(address, username)
-        await self.run_db(admin.record_action, username, "admin.login", "mini-program")
-        token = tokens.issue(self.config["auth"]["token_secret"], username,
-                             int(self.config["admin"]["session_hours"] * 3600), role="admin")
+        await self.run_db(admin.record_action, found["username"], "admin.login", "mini-program")
+        token = tokens.issue(self.config["auth"]["token_secret"], found["username"],
+                             int(self.config["admin"]["session_hours"] * 3600), role="admin",
+                             epoch=found["epoch"])
         self.ok({"token": token}, msg="login ok", token=token)
 
 

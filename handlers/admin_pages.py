@@ -68,18 +68,19 @@ class PageHandler(tornado.web.RequestHandler):
         hours = self.config["admin"]["session_hours"]
         raw = self.get_signed_cookie(COOKIE, max_age_days=hours / 24.0, min_version=2)
         try:
-            data = json.loads(raw) if raw else None
-            username, expires = (data["u"], float(data["exp"])) if data else (None, 0)
+            data = json.loads(raw) if raw else {}
+            username, epoch, expires = data and (data["u"], data["e"], float(data["exp"]))
         except (ValueError, TypeError, KeyError):
             return None
         if not username or expires < time.time():
             return None
-        return username if await self.run_db(admins.admin_exists, username) else None
+        # ended server-side (sign-out, new password, account removed) in any process
+        return username if await self.run_db(admins.session_valid, username, epoch) else None
 
-    def start_session(self, username):
+    def start_session(self, username, epoch):
         """Set the signed, HttpOnly, SameSite=Strict session cookie (Secure over https)."""
         expires = time.time() + self.config["admin"]["session_hours"] * 3600
-        self.set_signed_cookie(COOKIE, json.dumps({"u": username, "exp": int(expires)}),
+        self.set_signed_cookie(COOKIE, json.dumps({"u": username, "e": epoch, "exp": int(expires)}),
                                expires_days=None, httponly=True, samesite="Strict",
                                secure=self.request.protocol == "https", path="/admin")
 
@@ -153,7 +154,8 @@ class LoginPage(PageHandler):
             self.set_status(429)
             self.page("login.html", error=e.msg, username=username, next=nxt, title="Sign in")
             return
-        if not username or not await self.run_db(admins.check_password, username, password):
+        found = username and await self.run_db(admins.check_password, username, password)
+        if not found:
             throttle.failed(address, username)
             log.info("admin sign-in failed for %r from %s", username, address)
             self.set_status(401)
@@ -161,15 +163,19 @@ class LoginPage(PageHandler):
                       next=nxt, title="Sign in")
             return
         throttle.succeeded(address, username)
-        await self.run_db(admin.record_action, username, "admin.login", "pages")
-        self.start_session(username)
+        await self.run_db(admin.record_action, found["username"], "admin.login", "pages")
+        self.start_session(found["username"], found["epoch"])
         self.redirect(safe_next(nxt))
 
 
 class LogoutPage(PageHandler):
-    """POST /admin/logout: end the session."""
+    """POST /admin/logout: end this admin's sessions server-side (every copy of the cookie and
+    every adminLogin token, on every device and process), then drop the cookie."""
 
-    def post(self):
+    async def post(self):
+        if self.current_user:
+            await self.run_db(admins.end_sessions, self.current_user)
+            await self.run_db(admin.record_action, self.current_user, "admin.logout", "pages")
         self.clear_cookie(COOKIE, path="/admin")
         self.redirect("/admin/login")
 

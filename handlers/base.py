@@ -4,7 +4,7 @@ import logging
 
 import tornado.web
 
-from services import validate
+from services import admins, validate
 from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
@@ -26,10 +26,24 @@ class BaseHandler(tornado.web.RequestHandler):
     def config(self):
         return self.settings["config"]
 
-    def prepare(self):
-        """Per-address limit on every API request (generous: campuses share addresses)."""
+    async def prepare(self):
+        """Per-address limit on every API request (generous: campuses share addresses); an
+        admin token whose sessions have ended is refused."""
         self.application.limiter.hit("address", self.request.remote_ip,
                                      self.config["limits"]["per_minute_address"])
+        await self.check_admin_session()
+
+    async def check_admin_session(self):
+        """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
+        out, changes password or is removed, it is refused (one indexed lookup, admin tokens only).
+        A token without `ep` (issued before this check existed) lives out its TTL."""
+        try:
+            claims = self.claims
+        except Unauthorized:
+            return  # refused where the handler reads the token, as before
+        if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
+                admins.session_valid, claims["sub"], claims["ep"]):
+            raise Unauthorized("admin session ended, log in again")
 
     async def run_db(self, fn, *args, **kwargs):
         """Run a service function on the database executor (see docs/architecture.md)."""

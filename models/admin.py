@@ -6,9 +6,10 @@ from models import BaseModel, utcnow
 
 class Admin(BaseModel):
     id = AutoField()
-    username = CharField(max_length=64, unique=True)
+    username = CharField(max_length=64, unique=True)  # services.admins.normalise_name; binary (m0006)
     passwd = CharField(max_length=255)
     created_at = DateTimeField(default=utcnow)
+    session_epoch = IntegerField(default=0)  # +1 ends every session: sign-out, new password (m0006)
 
     class Meta:
         table_name = "admin"

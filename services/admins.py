@@ -1,5 +1,8 @@
-"""Admin accounts: argon2-hashed passwords, checked off the IOLoop (hashing is slow on purpose)."""
+"""Admin accounts: argon2-hashed passwords, checked off the IOLoop (hashing is slow on purpose);
+one spelling of each name; sessions that end server-side; the failed-sign-in throttle."""
+import re
 import time
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -7,37 +10,96 @@ from peewee import IntegrityError
 
 from models import db
 from models.admin import Admin
-from services.errors import Conflict, Invalid, TooMany
+from services.errors import Conflict, Invalid, NotFound, TooMany
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("timing-equaliser")
+# New names: lower-case ASCII letters, digits, . _ - and Chinese characters (CJK ideographs), so
+# no two names can look alike (no accents, no Cyrillic or Greek look-alikes, no fullwidth forms:
+# those are folded to ASCII by normalise_name first).
+NAME = re.compile("^[a-z0-9._\\-\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]{1,64}$")
+NAME_RULE = ("username must be 1-64 characters: letters a-z, digits, '.', '_', '-' or Chinese "
+             "characters (stored in lower case)")
+
+
+def normalise_name(name):
+    """The one spelling of an admin name: NFKC, case-folded, NFKC again, outer spaces removed.
+
+    Storage, lookup, the throttle, sessions, tokens and the audit log all use this form and
+    compare it exactly (utf8mb4_bin on MySQL, m0006), so `ＲＯＯＴ` and `Root` are `root`, while
+    `rôot` stays another name (refused by NAME for new accounts, and matching no account).
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name or "").casefold())
+    return folded.strip()
+
+
+def _skeleton(name):
+    """The name without accents: two names with one skeleton look alike."""
+    return "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+
+
+def _password_ok(password):
+    if not isinstance(password, str) or not 8 <= len(password) <= 1024:
+        raise Invalid("password must be 8-1024 characters")
 
 
 def create_admin(username, password):
-    """A new admin account; Conflict if the name is taken."""
-    if not username or len(username) > 64:
-        raise Invalid("username must be 1-64 characters")
-    if len(password) < 8:
-        raise Invalid("password must be at least 8 characters")
+    """A new admin account under the normalised name; Conflict if that name is taken."""
+    name = normalise_name(username)
+    if not NAME.match(name):
+        raise Invalid(NAME_RULE)
+    _password_ok(password)
     try:
         with db.atomic():
-            return Admin.create(username=username, passwd=_hasher.hash(password))
+            # an older account may predate NAME (say `rôot`): a new name must not look like it
+            for (other,) in Admin.select(Admin.username).tuples():
+                if _skeleton(other) == _skeleton(name):
+                    raise Conflict("admin %s already exists" % other)
+            return Admin.create(username=name, passwd=_hasher.hash(password))
     except IntegrityError:
-        raise Conflict("admin %s already exists" % username)
+        raise Conflict("admin %s already exists" % name)
 
 
 def check_password(username, password):
-    """True when the name and password match an admin (same cost whether or not the name exists)."""
-    admin = Admin.get_or_none(Admin.username == username)
+    """{"username", "epoch"} of the admin whose normalised name and password match, else None
+    (same cost whether or not the name exists)."""
+    name = normalise_name(username)
+    admin = Admin.get_or_none(Admin.username == name) if 0 < len(name) <= 64 else None
     try:
-        return bool(_hasher.verify(admin.passwd if admin else _DUMMY, password or "")) and bool(admin)
+        ok = _hasher.verify(admin.passwd if admin else _DUMMY, password or "")
     except (VerificationError, InvalidHashError):
+        return None
+    return {"username": admin.username, "epoch": admin.session_epoch} if ok and admin else None
+
+
+def session_valid(username, epoch):
+    """True while the admin exists and has not ended its sessions since `epoch` was handed out
+    (sign-out, password change and removal all end them): one lookup on the unique name."""
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or not isinstance(username, str):
         return False
+    return Admin.select().where((Admin.username == username) &
+                                (Admin.session_epoch == epoch)).exists()
 
 
-def admin_exists(username):
-    """True while this admin account exists (a removed account ends its sessions)."""
-    return Admin.select().where(Admin.username == username).exists()
+def end_sessions(username):
+    """End every session (pages cookie and adminLogin token) of this admin, in every process."""
+    return Admin.update(session_epoch=Admin.session_epoch + 1).where(
+        Admin.username == normalise_name(username)).execute()
+
+
+def set_password(username, password):
+    """A new password for the admin; its sessions end. NotFound if there is no such admin."""
+    _password_ok(password)
+    done = Admin.update(passwd=_hasher.hash(password), session_epoch=Admin.session_epoch + 1).where(
+        Admin.username == normalise_name(username)).execute()
+    if not done:
+        raise NotFound("no admin %s" % normalise_name(username))
+
+
+def remove_admin(username):
+    """Delete the admin account (its sessions end with it). NotFound if there is none."""
+    if not Admin.delete().where(Admin.username == normalise_name(username)).execute():
+        raise NotFound("no admin %s" % normalise_name(username))
 
 
 def list_admins():
@@ -47,45 +109,56 @@ def list_admins():
 
 
 class SignInThrottle:
-    """Slows repeated failed sign-ins per address and per username (kept in this process).
+    """Slows repeated failed sign-ins (kept in this process), by normalised name.
 
-    After `free` failures within `window` seconds, each further attempt must wait
-    2**(failures - free) seconds (at most `cap`) after the last failure; until then it is refused.
+    Three counters, each with `free` failures allowed within `window` seconds; past them each
+    further attempt must wait 2**(failures - free) seconds (at most its cap) after the last one:
+    - (name, address): tight (5), so one address cannot guess one name's password;
+    - address, across names: 20, so one address cannot spray many names;
+    - name, across addresses: a backstop much higher (100) with a short cap (60 s), so guessing
+      from many addresses is slowed, while a single address cannot lock the name out for others.
     """
 
-    def __init__(self, free_user=5, free_address=20, window=900, cap=300, max_keys=10_000):
-        self.free = {"user": free_user, "address": free_address}
-        self.window, self.cap, self.max_keys = window, cap, max_keys
+    def __init__(self, free_pair=5, free_address=20, free_name=100, window=900, cap=300,
+                 name_cap=60, max_keys=10_000):
+        self.rules = {"pair": (free_pair, cap), "address": (free_address, cap),
+                      "name": (free_name, name_cap)}
+        self.window, self.max_keys = window, max_keys
         self.failures = {}  # (kind, key) -> (count, last failure time)
+
+    @staticmethod
+    def _keys(address, username):
+        name = normalise_name(username)[:64]
+        return (("pair", (name, address)), ("address", address), ("name", name))
 
     def wait_seconds(self, address, username, now=None):
         """Seconds the caller must still wait before trying again (0 = may try now)."""
         now = time.monotonic() if now is None else now
         wait = 0.0
-        for k in (("address", address), ("user", (username or "").lower())):
+        for k in self._keys(address, username):
             count, last = self.failures.get(k, (0, 0.0))
             if now - last > self.window:
                 continue
-            over = count - self.free[k[0]]
-            if over >= 0:
-                wait = max(wait, min(2.0 ** over, self.cap) - (now - last))
+            free, cap = self.rules[k[0]]
+            if count >= free:
+                wait = max(wait, min(2.0 ** (count - free), cap) - (now - last))
         return max(0.0, wait)
 
     def check(self, address, username, now=None):
-        """Raise TooMany while the address or the username is being slowed down."""
+        """Raise TooMany while this name from this address (or either alone) is slowed down."""
         wait = self.wait_seconds(address, username, now)
         if wait > 0:
             raise TooMany("too many failed sign-ins: try again in %d s" % (int(wait) + 1))
 
     def failed(self, address, username, now=None):
-        """Count one failed attempt against the address and the username."""
+        """Count one failed attempt against each of the three counters."""
         now = time.monotonic() if now is None else now
         if len(self.failures) >= self.max_keys:
             self.failures = {k: v for k, v in self.failures.items() if now - v[1] <= self.window}
-        for k in (("address", address), ("user", (username or "").lower())):
+        for k in self._keys(address, username):
             count, last = self.failures.get(k, (0, 0.0))
             self.failures[k] = (count + 1 if now - last <= self.window else 1, now)
 
     def succeeded(self, address, username):
-        """A correct password clears the username's failures (the address keeps its own)."""
-        self.failures.pop(("user", (username or "").lower()), None)
+        """A correct password clears this (name, address) pair; the other counters keep theirs."""
+        self.failures.pop(self._keys(address, username)[0], None)

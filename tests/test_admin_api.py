@@ -247,23 +247,63 @@ async def test_admin_login_by_json_and_never_by_get(api, app):
     assert by_get.status == 405 and by_get.code == 100 and "token" not in by_get.json
 
 
-def test_sign_in_throttle_backs_off_and_forgets():
-    throttle = admins.SignInThrottle(free_user=2, free_address=3, window=100, cap=8)
+def test_sign_in_throttle_by_name_and_address_with_a_backstop():
+    throttle = admins.SignInThrottle(free_pair=2, free_address=3, free_name=6, window=100, cap=8,
+                                     name_cap=4)
     throttle.check("1.1.1.1", "root", now=0)
     for t in (1, 2):
         throttle.failed("1.1.1.1", "Root", now=t)
-    assert throttle.wait_seconds("1.1.1.1", "root", now=2) == 1  # 2**0 after the free tries
-    assert throttle.wait_seconds("2.2.2.2", "other", now=2) == 0
+    assert throttle.wait_seconds("1.1.1.1", "ｒｏｏｔ", now=2) == 1  # one name, however spelt
     with pytest.raises(Exception) as refused:
-        throttle.check("9.9.9.9", "root", now=2.5)  # another address, same name: still slowed
+        throttle.check("1.1.1.1", "ROOT", now=2.5)
     assert refused.value.status == 429
-    for t in (3, 4, 5, 6, 7):
-        throttle.failed("1.1.1.1", "root", now=t)
-    assert throttle.wait_seconds("3.3.3.3", "root", now=7) == 8  # capped
-    assert throttle.wait_seconds("1.1.1.1", "x", now=7) == 8  # the address, too
-    assert throttle.wait_seconds("3.3.3.3", "root", now=7 + 101) == 0  # the window passed
-    throttle.succeeded("1.1.1.1", "root")
-    assert throttle.wait_seconds("3.3.3.3", "root", now=8) == 0
+    # another address may still try root: one address cannot lock the name out for everyone
+    assert throttle.wait_seconds("9.9.9.9", "root", now=2) == 0
+    throttle.check("9.9.9.9", "root", now=2.5)
+    # one address across names
+    throttle.failed("1.1.1.1", "other", now=3)
+    assert throttle.wait_seconds("1.1.1.1", "third", now=3) == 1
+    assert throttle.wait_seconds("5.5.5.5", "other", now=3) == 0
+    # the backstop: root guessed from many addresses is slowed everywhere, with a short cap
+    for i, t in enumerate((4, 5, 6, 7)):
+        throttle.failed("2.0.0.%d" % i, "root", now=t)
+    assert throttle.wait_seconds("8.8.8.8", "root", now=7) == 1  # 6 failures: 2**0
+    for i in range(6):
+        throttle.failed("3.0.0.%d" % i, "root", now=8)
+    assert throttle.wait_seconds("8.8.8.8", "root", now=8) == 4  # name_cap, not cap
+    assert throttle.wait_seconds("8.8.8.8", "alice", now=8) == 0  # the backstop is per name
+    assert throttle.wait_seconds("8.8.8.8", "root", now=8 + 101) == 0  # the window passed
+    throttle.succeeded("1.1.1.1", "rooT")
+    assert ("pair", ("root", "1.1.1.1")) not in throttle.failures
+
+
+@pytest.mark.gen_test
+async def test_right_password_from_another_address_while_root_is_throttled(api, app, config):
+    """The pages and adminLogin share the throttle; behind nginx (xheaders) each client has its
+    own address, so a guesser at one address does not lock the real admin out."""
+    import tornado.httpserver
+    import tornado.testing
+    from tests.conftest import Api
+    await make_admin(app)
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server.add_socket(sock)
+    proxied = Api(api.http, "http://127.0.0.1:%d" % port)
+
+    async def login(name, password, address):
+        return await proxied.fetch("POST", "/wx/admin/adminLogin", None, None,
+                                   "username=%s&passwd=%s" % (name, password),
+                                   {"Content-Type": "application/x-www-form-urlencoded",
+                                    "X-Real-Ip": address})
+    try:
+        for _ in range(5):
+            assert (await login("root", "guess", "10.0.0.66")).code == 100
+        assert (await login("root", PASSWORD, "10.0.0.66")).status == 429
+        assert (await login("ROOT", PASSWORD, "10.0.0.66")).status == 429  # same name
+        ok = await login("root", PASSWORD, "10.0.0.7")
+        assert ok.code == 200 and ok.json["token"], ok
+    finally:
+        server.stop()
 
 
 def test_daily_counter_counts_from_midnight_or_says_since_when():

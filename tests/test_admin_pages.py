@@ -372,3 +372,99 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     assert "Held by the content check: 图片检测: risky" in queue
     found = await s.get("/admin/goods", q="script")
     assert b"&lt;script&gt;" in found.body and b"<script>" not in found.body
+
+
+# -- sessions end server-side: sign-out, a new password, a removed account --------------------
+
+def copy_of(session):
+    """Another cookie jar holding a copy of the same cookies (a stolen or second-device copy)."""
+    other = Session(session.api)
+    other.cookies = dict(session.cookies)
+    return other
+
+
+async def admin_token(api):
+    reply = await api.post_form("/wx/admin/adminLogin", {"username": "root", "passwd": PASSWORD})
+    assert reply.code == 200, reply
+    return reply.json["token"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sign_out_ends_every_copy_of_the_session_and_the_admin_tokens(api, app):
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    s = Session(api)
+    assert (await s.sign_in()).status == 302
+    copied, token = copy_of(s), await admin_token(api)
+    assert (await copied.get("/admin/")).status == 200
+    assert (await api.get("/wx/admin/getAllUserSimInfo", token)).code == 200
+    assert (await s.post("/admin/logout", {})).status == 302
+    for jar in (s, copied):
+        away = await jar.get("/admin/")
+        assert away.status == 302 and away.headers["Location"].startswith("/admin/login"), away
+    refused = await api.get("/wx/admin/getAllUserSimInfo", token)
+    assert refused.status == 401 and refused.code == 100 and "log in again" in refused.json["msg"]
+    again = Session(api)  # signing in again works, and its cookie opens the pages
+    assert (await again.sign_in()).status == 302 and (await again.get("/admin/")).status == 200
+    assert (await api.get("/wx/admin/getAllUserSimInfo", await admin_token(api))).code == 200
+    log = await app.run_db(admin_service.audit, "admin.logout", 0)
+    assert [r["actor"] for r in log["items"]] == ["root"], log
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_new_password_and_removal_end_sessions_in_every_process(api, app, config, database,
+                                                                      io_loop):
+    """Two applications on one database (two processes or hosts): an old cookie copied from
+    one is refused by the other once the password changed there."""
+    import tornado.httpserver
+    import tornado.testing
+    from application import make_app
+    from tests.conftest import Api
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    other = make_app(config, database)
+    await other.start()
+    sock, port = tornado.testing.bind_unused_port()
+    server = tornado.httpserver.HTTPServer(other)
+    server.add_socket(sock)
+    try:
+        s = Session(api)
+        assert (await s.sign_in()).status == 302
+        there = copy_of(s)
+        there.api = Api(api.http, "http://127.0.0.1:%d" % port)
+        token = await admin_token(there.api)
+        assert (await there.get("/admin/")).status == 200
+        await app.run_db(admins.set_password, "ROOT", "a new password 2")
+        assert (await there.get("/admin/")).status == 302
+        assert (await s.get("/admin/")).status == 302
+        assert (await there.api.get("/wx/admin/getAllUserSimInfo", token)).status == 401
+        assert (await s.sign_in()).status == 401  # the old password is gone
+        assert (await s.sign_in(password="a new password 2")).status == 302
+        assert (await there.get("/admin/")).status == 302  # a copy from before: still refused
+        there.cookies = dict(s.cookies)
+        assert (await there.get("/admin/")).status == 200
+        await other.run_db(admins.remove_admin, "root")
+        assert (await s.get("/admin/")).status == 302 and (await there.get("/admin/")).status == 302
+    finally:
+        server.stop()
+        await other.shutdown(1)
+        other.db_executor.shutdown(wait=True)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_sign_out_in_a_real_browser_ends_a_copied_cookie(api, app):
+    base = base_of(api)
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    async with Browser() as b:
+        await sign_in(b.page, base)
+        await b.page.wait_for_url("**/admin/review")
+        stolen = await b.page.context.cookies()
+        thief = await b.browser.new_context()
+        await thief.add_cookies(stolen)
+        thief_page = await thief.new_page()
+        await thief_page.goto(base + "/admin/")
+        assert thief_page.url == base + "/admin/"  # the copy works while the session lives
+        await b.page.click("form.logout button")
+        await b.page.wait_for_url("**/admin/login")
+        await thief_page.goto(base + "/admin/")
+        assert "/admin/login?next=" in thief_page.url
+        await expect(thief_page.locator("input[name=password]")).to_be_visible()
+        await thief.close()

@@ -174,3 +174,168 @@ def test_session_cookie_is_secure_behind_nginx_and_only_when_it_says_https(tmp_p
         assert "Secure" not in cookie  # plain http (local trials) must still be able to sign in
     finally:
         server.kill()
+
+
+# -- look-alike admin names (MariaDB's utf8mb4_unicode_ci compared `rôot` equal to `root`) -------
+LOOK_ALIKES = ["rôot", "röot", "ro\u0301ot", "rооt"]  # accents, a combining mark, Cyrillic о
+
+
+async def admin_login(api, username, password=PASSWORD):
+    return await api.post_form("/wx/admin/adminLogin", {"username": username, "passwd": password})
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_look_alike_names_are_other_names_and_spellings_of_root_are_root(api, app, config):
+    from models.admin import AdminAction
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    for name in LOOK_ALIKES:
+        reply = await admin_login(api, name)
+        assert reply.code == 100 and "token" not in reply.json, (name, reply)
+    for name in ("ROOT", "ｒｏｏｔ", " Root "):  # case and fullwidth forms fold to the one name
+        reply = await admin_login(api, name)
+        assert reply.code == 200, (name, reply)
+        assert tokens.verify(config["auth"]["token_secret"], reply.json["token"])["sub"] == "root"
+    actors = await app.run_db(lambda: {a.actor for a in AdminAction.select()})
+    assert actors == {"root"}
+    # the pages sign in under the stored name too
+    s = Session(api)
+    await s.get("/admin/login")
+    body = urllib.parse.urlencode({"username": "ＲＯＯＴ", "password": PASSWORD,
+                                   "_xsrf": s.cookies["_xsrf"]})
+    reply = await api.fetch("POST", "/admin/login", body=body, follow_redirects=False, headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Cookie": "_xsrf=" + s.cookies["_xsrf"]})
+    assert reply.status == 302
+    s._keep(reply)
+    page = await s.get("/admin/")
+    assert page.status == 200 and "ＲＯＯＴ".encode() not in page.body and b"root" in page.body
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_throttled_root_is_throttled_under_every_spelling(api, app):
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    for _ in range(5):
+        assert (await admin_login(api, "root", "guess")).code == 100
+    for name in ("root", "ROOT", "ｒｏｏｔ"):
+        assert (await admin_login(api, name)).status == 429, name
+    # a look-alike is another name: its failure is its own, and it never matches root's password
+    assert (await admin_login(api, "rôot")).code == 100
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_creating_an_admin_refuses_collisions_and_odd_characters(app):
+    from services.errors import Conflict, Invalid
+    assert (await app.run_db(admins.create_admin, "Root", PASSWORD)).username == "root"
+    for name in ("root", "ROOT", "ｒｏｏｔ", " root"):
+        with pytest.raises(Conflict):
+            await app.run_db(admins.create_admin, name, PASSWORD)
+    for name in LOOK_ALIKES + ["", "a b", "x" * 65, "root\u200b", "ad<min>", "ad\nmin"]:
+        with pytest.raises(Invalid):
+            await app.run_db(admins.create_admin, name, PASSWORD)
+    assert (await app.run_db(admins.create_admin, "张三.mod-1", PASSWORD)).username == "张三.mod-1"
+    # an account from before the name rule (`rôot`) is not shadowed by a look-alike new one
+    from models.admin import Admin
+    await app.run_db(lambda: Admin.create(username="ädmin", passwd="x"))
+    with pytest.raises(Conflict):
+        await app.run_db(admins.create_admin, "admin", PASSWORD)
+    names = [a["username"] for a in await app.run_db(admins.list_admins)]
+    assert names == ["root", "张三.mod-1", "ädmin"]
+
+
+def _migrate_to(database, last):
+    from models import migrations
+    from playhouse.migrate import SchemaMigrator
+    with migrations.SchemaMigration.bind_ctx(database):
+        migrations.SchemaMigration.create_table(safe=True)
+        for version, name, module in migrations.discover():
+            if version <= last and version not in migrations.applied(database):
+                with database.atomic():
+                    module.up(database, SchemaMigrator.from_database(database))
+                    migrations.SchemaMigration.create(version=version, name=name)
+
+
+@pytest.fixture
+def empty_db(request, db_url, tmp_path):
+    """A new, empty database on this test's backend."""
+    import uuid
+    from models import bind, open_database
+    if db_url.startswith("sqlite"):
+        url = "sqlite:///" + str(tmp_path / "empty.db")
+    else:
+        url = request.getfixturevalue("mariadb").create_database("adm_" + uuid.uuid4().hex[:8])
+    database = bind(open_database(url, 2))
+    yield database
+    database.close_all()
+
+
+def test_m0006_normalises_names_and_compares_them_exactly(empty_db):
+    from models import is_mysql
+    from models.admin import Admin
+    database = empty_db
+    with database.connection_context():
+        _migrate_to(database, 5)
+        for name in ("Root", "ＭＯＤ", "ädmin"):
+            database.execute_sql("INSERT INTO admin (username, passwd, created_at) VALUES "
+                                 "(%s, 'x', '2026-01-01 00:00:00')" % database.param, (name,))
+        _migrate_to(database, 6)
+        assert [a.username for a in Admin.select().order_by(Admin.id)] == ["root", "mod", "ädmin"]
+        assert Admin.get_or_none(Admin.username == "admin") is None  # exact, not accent-blind
+        assert Admin.get_or_none(Admin.username == "ROOT") is None
+        assert [a.session_epoch for a in Admin.select()] == [0, 0, 0]
+        if is_mysql(database):
+            for table, column in (("admin", "username"), ("admin_openid", "openid")):
+                row = database.execute_sql("SHOW FULL COLUMNS FROM `%s` LIKE '%s'"
+                                           % (table, column)).fetchone()
+                assert row[2] == "utf8mb4_bin", row
+
+
+def test_m0006_refuses_names_that_become_one(empty_db):
+    database = empty_db
+    with database.connection_context():
+        _migrate_to(database, 5)
+        # distinct under SQLite's binary collation and under utf8mb4_unicode_ci (which weighs
+        # every character past U+FFFF alike): mathematical bold letters are NFKC `root`
+        for name in ("root", "\U0001d42b\U0001d428\U0001d428\U0001d42d"):
+            database.execute_sql("INSERT INTO admin (username, passwd, created_at) VALUES "
+                                 "(%s, 'x', '2026-01-01 00:00:00')" % database.param, (name,))
+        with pytest.raises(RuntimeError) as refused:
+            _migrate_to(database, 6)
+        assert "same name once normalised" in str(refused.value)
+        assert "DELETE FROM admin WHERE id = 2" in str(refused.value)
+        names = [r[0] for r in database.execute_sql("SELECT username FROM admin ORDER BY id")]
+        assert names[0] == "root" and len(names) == 2  # nothing changed
+        assert "session_epoch" not in {c.name for c in database.get_columns("admin")}
+
+
+def test_admin_commands_end_a_running_servers_session(tmp_path):
+    server = MarketProcess(tmp_path / "m").migrate()
+
+    def command(*args, password=None):
+        return subprocess.run([PYTHON, "main.py", "--config", server.config] + list(args),
+                              cwd=ROOT, env=server.env, input=password, text=True,
+                              capture_output=True, timeout=60)
+    made = command("create-admin", "--username", "Root", password=PASSWORD + "\n")
+    assert made.returncode == 0 and made.stdout.strip() == "admin root created", made
+    assert command("create-admin", "--username", "ROOT", password=PASSWORD + "\n").returncode == 1
+    assert command("list-admins").stdout.startswith("root\tcreated ")
+    server.start()
+    try:
+        def connect():
+            return http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+
+        def dashboard(cookie):
+            conn = connect()
+            conn.request("GET", "/admin/", headers={"Cookie": cookie.split(";")[0]})
+            status = conn.getresponse().status
+            conn.close()
+            return status
+        cookie, _ = sign_in_cookie(connect)
+        assert dashboard(cookie) == 200
+        changed = command("set-password", "--username", "root", password="another one 42\n")
+        assert changed.returncode == 0 and "password set" in changed.stdout, changed
+        assert dashboard(cookie) == 302  # the running server refuses the old session at once
+        missing = command("remove-admin", "--username", "ghost")
+        assert missing.returncode == 1 and "no admin ghost" in missing.stderr
+        assert command("remove-admin", "--username", "root").returncode == 0
+        assert command("list-admins").stdout == ""
+    finally:
+        server.kill()

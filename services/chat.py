@@ -9,7 +9,7 @@ from peewee import IntegrityError, OperationalError, fn
 from models import db, utcnow
 from models.chat import ChatList, OfflineMessage
 from models.user import User, BLOCKED
-from services import notify
+from services import notify, validate
 from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
 
@@ -36,6 +36,8 @@ def parse_frame(raw, me, peer, max_chars):
         raise ChatRefusal("bad_json", "the message is not valid JSON")
     if not isinstance(frame, dict):
         raise ChatRefusal("bad_frame", "the message must be a JSON object")
+    if validate.lone_surrogate(frame):  # "\ud800": no socket or database could take it
+        raise ChatRefusal("bad_text", "the message contains invalid text (a lone surrogate)")
     kind = frame.get("type", "text")
     if kind == "ping":
         return {"type": "ping"}

@@ -84,7 +84,8 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # -- input -----------------------------------------------------------------------------
     def arg(self, name, default=None):
-        """A query or form argument as a string (None when absent)."""
+        """A query or form argument as a string (None when absent). Tornado decodes it as strict
+        UTF-8, which refuses encoded surrogates (ED A0 80): no lone surrogate gets through."""
         try:
             return self.get_argument(name, default)
         except tornado.web.HTTPError:
@@ -98,7 +99,7 @@ class BaseHandler(tornado.web.RequestHandler):
             raise Invalid("the body is not valid JSON")
         if not isinstance(body, dict):
             raise Invalid("the body must be a JSON object")
-        return body
+        return validate.no_lone_surrogate(body)  # "\ud800" escaped, or ED A0 80 raw
 
     # -- identity --------------------------------------------------------------------------
     @property

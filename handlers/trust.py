@@ -4,7 +4,7 @@ import json
 import logging
 
 from handlers.base import BaseHandler
-from services import content_security, notify, reports
+from services import content_security, notify, reports, validate
 from services.errors import Invalid
 
 log = logging.getLogger("market.moderation")
@@ -49,6 +49,7 @@ class MediaCallbackHandler(BaseHandler):
             event = json.loads(self.request.body)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise Invalid("the body is not valid JSON")
+        validate.no_lone_surrogate(event)
         if isinstance(event, dict) and event.get("Event") == "wxa_media_check":
             result = event.get("result") or {}
             status = await self.run_db(content_security.apply_media_result,

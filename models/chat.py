@@ -45,5 +45,5 @@ class OfflineMessage(BaseModel):
     class Meta:
         table_name = "offline_message"
         indexes = ((("to_openid", "from_openid", "slot"), True),
-                   (("from_openid", "client_msg_id"), True),
+                   (("from_openid", "to_openid", "client_msg_id"), True),  # m0009
                    (("to_openid", "message_id"), False))

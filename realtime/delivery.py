@@ -19,7 +19,8 @@ from models import utcnow
 
 log = logging.getLogger("market.chat")
 
-RECENT_IDS = 256  # msgIds remembered per sender to drop live resends
+RECENT_IDS = 256  # (recipient, msgId) pairs remembered per sender to drop live resends
+RECENT_CAP = 100_000  # pairs remembered in all (least recently sending senders dropped first)
 
 
 class ChatDelivery:
@@ -32,7 +33,10 @@ class ChatDelivery:
         self.content = content
         self.notifier = notifier
         self.known_users = set()
-        self.recent = collections.defaultdict(lambda: collections.OrderedDict())
+        # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
+        # sender and recipient (a client may number each conversation from 1)
+        self.recent = collections.OrderedDict()
+        self.recent_count, self.recent_cap = 0, RECENT_CAP
         bus.fallback = self.store_fallback
         self.counts = collections.Counter()  # delivered / stored / refused (any reason), metrics
 
@@ -40,13 +44,13 @@ class ChatDelivery:
         """Deliver one parsed frame from socket.me; raises ChatRefusal when not accepted."""
         me, to, msg_id = socket.me, frame["to"], frame["msgId"]
         await self._check_recipient(socket, to)
-        if msg_id is not None and self._seen(me, msg_id):
+        if msg_id is not None and self._seen(me, to, msg_id):
             self._ack(socket, msg_id, "duplicate")
             return
         try:
             await self._relay(socket, frame)
         except Exception:
-            self._forget(me, msg_id)  # not accepted: a resend must be tried again
+            self._forget(me, to, msg_id)  # not accepted: a resend must be tried again
             raise
 
     async def _relay(self, socket, frame):
@@ -77,12 +81,12 @@ class ChatDelivery:
                 or not self.registry.is_online(to)
                 or (self.content is not None and self.content.chat_enabled)):
             return False
-        if msg_id is not None and self._seen(me, msg_id):
+        if msg_id is not None and self._seen(me, to, msg_id):
             self._ack(socket, msg_id, "duplicate")
             return True
         out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
         if not self.registry.push(to, out):
-            self._forget(me, msg_id)
+            self._forget(me, to, msg_id)
             return False
         self._delivered(socket, to, frame["content"], msg_id)
         self.registry.push(me, out, exclude=socket)  # the sender's other devices
@@ -119,19 +123,37 @@ class ChatDelivery:
             self.known_users.clear()
         self.known_users.add(to)
 
-    def _seen(self, me, msg_id):
-        """True if this sender already sent msg_id recently (a client resend)."""
-        ids = self.recent[me]
-        if msg_id in ids:
-            return True
-        ids[msg_id] = None
+    def _seen(self, me, to, msg_id):
+        """True if this sender already sent msg_id to `to` recently (a client resend); else
+        remember it. At most RECENT_IDS per sender and recent_cap in all are kept."""
+        key = (to, msg_id)
+        ids = self.recent.get(me)
+        if ids is None:
+            ids = self.recent[me] = collections.OrderedDict()
+        else:
+            if key in ids:
+                return True
+            self.recent.move_to_end(me)
+        ids[key] = None
+        self.recent_count += 1
         if len(ids) > RECENT_IDS:
             ids.popitem(last=False)
+            self.recent_count -= 1
+        while self.recent_count > self.recent_cap:
+            oldest = next(iter(self.recent.values()))
+            oldest.popitem(last=False)
+            self.recent_count -= 1
+            if not oldest:
+                self.recent.popitem(last=False)
         return False
 
-    def _forget(self, me, msg_id):
-        if msg_id is not None:
-            self.recent[me].pop(msg_id, None)
+    def _forget(self, me, to, msg_id):
+        """Drop a remembered id (the message was not accepted); creates nothing."""
+        ids = self.recent.get(me) if msg_id is not None else None
+        if ids is not None and ids.pop((to, msg_id), 0) is None:
+            self.recent_count -= 1
+            if not ids:
+                del self.recent[me]
 
     def _ack(self, socket, msg_id, status):
         """Newer clients (?v=2) get an acknowledgement; the original client would show it."""

@@ -9,7 +9,7 @@ from peewee import IntegrityError, OperationalError, fn
 from models import db, utcnow
 from models.chat import ChatList, OfflineMessage
 from models.user import User, BLOCKED
-from services import notify
+from services import notify, validate
 from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
 
@@ -36,6 +36,8 @@ def parse_frame(raw, me, peer, max_chars):
         raise ChatRefusal("bad_json", "the message is not valid JSON")
     if not isinstance(frame, dict):
         raise ChatRefusal("bad_frame", "the message must be a JSON object")
+    if validate.lone_surrogate(frame):  # "\ud800": no socket or database could take it
+        raise ChatRefusal("bad_text", "the message contains invalid text (a lone surrogate)")
     kind = frame.get("type", "text")
     if kind == "ping":
         return {"type": "ping"}
@@ -141,8 +143,9 @@ def _ensure_row(owner, peer_user, now):
 def store_offline(sender, to, content, kind, msg_id, limit):
     """Keep a message for an offline recipient; returns its id. ChatRefusal when the cap is full.
 
-    A resend with the same msgId returns the stored id again (one row, found only when an insert
-    conflicts, so a new message costs two statements). The slot unique key makes the cap exact
+    A resend with the same msgId to the same recipient returns the stored id again (one row,
+    found only when an insert conflicts, so a new message costs two statements); a msgId is
+    unique per sender and recipient, so the same msgId to someone else is another message. The slot unique key makes the cap exact
     under concurrent senders, in one process or many.
     """
     taken = {m.slot for m in OfflineMessage.select(OfflineMessage.slot).where(
@@ -156,19 +159,20 @@ def store_offline(sender, to, content, kind, msg_id, limit):
                                              type=kind, client_msg_id=msg_id,
                                              slot=slot).message_id
         except IntegrityError:  # the slot was taken meanwhile, or this msgId is stored
-            resent = _stored_id(sender, msg_id)
+            resent = _stored_id(sender, to, msg_id)
             if resent is not None:
                 return resent
-    resent = _stored_id(sender, msg_id)  # a resend while the store is full is no refusal
+    resent = _stored_id(sender, to, msg_id)  # a resend while the store is full is no refusal
     if resent is not None:
         return resent
     raise ChatRefusal("offline_limit", OFFLINE_FULL_TEXT % limit)
 
 
-def _stored_id(sender, msg_id):
+def _stored_id(sender, to, msg_id):
     if msg_id is None:
         return None
     old = OfflineMessage.get_or_none(OfflineMessage.from_openid == sender,
+                                     OfflineMessage.to_openid == to,
                                      OfflineMessage.client_msg_id == msg_id)
     return old.message_id if old else None
 

@@ -108,7 +108,7 @@ def parse_info(info):
             raise Invalid("info is not valid JSON")
     if not isinstance(info, dict):
         raise Invalid("info must be a JSON object")
-    return info
+    return validate.no_lone_surrogate(info, "info")  # the outer body was checked, not this
 
 
 def add_main(openid, info, hold_reason=""):

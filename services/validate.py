@@ -5,6 +5,7 @@ from decimal import Decimal, InvalidOperation
 from services.errors import Invalid
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DB_INT_MAX = 2 ** 63 - 1  # the largest integer a database column (BIGINT, SQLite INTEGER) holds
 
@@ -26,6 +27,31 @@ def text(value, name, max_len, required=True, default=""):
         raise Invalid("%s is too long (at most %d characters)" % (name, max_len))
     if _CONTROL.search(value):
         raise Invalid("%s contains control characters" % name)
+    return value
+
+
+def lone_surrogate(value):
+    """True when a string anywhere in a parsed JSON value (object keys too) holds a lone UTF-16
+    surrogate: JSON may escape one ("\\ud800") and json.loads keeps it, but it is no character,
+    so no database, socket or UTF-8 encoder takes it. A proper escaped pair is one character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def no_lone_surrogate(value, what="the body"):
+    """value itself, or Invalid when it holds a lone surrogate (see lone_surrogate)."""
+    if lone_surrogate(value):
+        raise Invalid("%s contains invalid text (a lone surrogate)" % what)
     return value
 
 

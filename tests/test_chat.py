@@ -444,3 +444,84 @@ def test_store_offline_resend_is_the_same_row_even_when_the_store_is_full(databa
     chat.delete_offline(ids[:1])
     assert chat.store_offline("s", "r", "m1", "text", "id1", 3) == ids[1]  # resend: no new row
     assert len(chat.pending_offline("r", "s")) == 2
+
+
+# -- a msgId is unique per sender and recipient ------------------------------------------------
+async def acked(ws):
+    """The next ack or refusal on a v2 socket (skipping echoes of the sender's other devices)."""
+    frame = await read(ws)
+    while frame.get("type") not in ("ack", "error"):
+        frame = await read(ws)
+    return frame
+
+
+@pytest.mark.gen_test
+async def test_the_same_msg_id_to_two_recipients_reaches_both_live(api):
+    """A client numbering messages per chat page sends msgId "1" to bob, then "1" to carol."""
+    t = await users(api, "alice", "bob", "carol")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    b = await api.ws("bob", "alice", t["bob"])
+    c = await api.ws("carol", "alice", t["carol"])
+    await send(a, toOpenid="bob", content="to bob", msgId="1")
+    assert (await acked(a))["status"] == "delivered"
+    await send(a, toOpenid="carol", content="to carol", msgId="1")
+    assert (await acked(a))["status"] == "delivered"
+    assert (await read(b))["content"] == "to bob"
+    assert (await read(c))["content"] == "to carol"
+    await send(a, toOpenid="carol", content="to carol", msgId="1")  # a true resend
+    assert (await acked(a))["status"] == "duplicate"
+    assert await silent(c, 0.2) and await silent(b, 0.1)
+
+
+@pytest.mark.gen_test
+async def test_the_same_msg_id_to_two_offline_recipients_is_kept_for_both(api, app):
+    from services import chat
+    t = await users(api, "alice", "bob", "carol")
+    a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    for to in ("bob", "carol"):
+        await send(a, toOpenid=to, content="for " + to, msgId="1")
+        assert (await acked(a))["status"] == "stored"
+    await send(a, toOpenid="carol", content="for carol", msgId="1")  # a true resend
+    assert (await acked(a))["status"] == "duplicate"
+    for to in ("bob", "carol"):
+        assert len(await app.run_db(chat.pending_offline, to, "alice")) == 1
+        ws = await api.ws(to, "alice", t[to])
+        assert (await read(ws))["content"] == "for " + to
+        assert await silent(ws, 0.1)
+
+
+def test_store_offline_msg_id_is_per_recipient(database):
+    """The database's unique key is (sender, recipient, msgId): the same id to another recipient
+    is another message (two processes, or a restart, skip the in-memory resend check)."""
+    from services import chat
+    first = chat.store_offline("s", "r1", "one", "text", "1", 3)
+    second = chat.store_offline("s", "r2", "two", "text", "1", 3)
+    assert first != second
+    assert chat.store_offline("s", "r2", "two", "text", "1", 3) == second  # a resend
+    assert [f["content"] for _, f in chat.pending_offline("r2", "s")] == ["two"]
+    assert [f["content"] for _, f in chat.pending_offline("r1", "s")] == ["one"]
+    for i in range(2, 4):  # r2's store fills up; r1's resend still finds its own row
+        chat.store_offline("s", "r2", "x", "text", str(i), 3)
+    assert chat.store_offline("s", "r1", "one", "text", "1", 3) == first
+
+
+@pytest.mark.gen_test
+async def test_remembered_msg_ids_are_bounded(app):
+    """The resend memory keeps at most a fixed number of ids in all, least recent sender first;
+    forgetting an id never creates an entry and drops a sender left with none."""
+    chat = app.chat
+    chat.recent_cap = 10
+    chat._forget("ghost", "bob", "1")
+    assert "ghost" not in chat.recent and chat.recent_count == 0
+    assert not chat._seen("alice", "bob", "1") and chat._seen("alice", "bob", "1")
+    chat._forget("alice", "bob", "1")
+    assert "alice" not in chat.recent and chat.recent_count == 0
+    for i in range(25):
+        assert not chat._seen("sender%d" % i, "bob", "1")
+        assert chat.recent_count <= 10
+    assert "sender24" in chat.recent and "sender0" not in chat.recent
+    assert chat._seen("sender24", "bob", "1")
+    for i in range(300):  # one sender alone is capped too
+        chat._seen("busy", "bob", str(i))
+    assert chat.recent_count <= 10 and len(chat.recent["busy"]) <= 10
+    assert sum(len(ids) for ids in chat.recent.values()) == chat.recent_count

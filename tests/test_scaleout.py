@@ -277,3 +277,36 @@ async def test_a_cached_offline_answer_is_dropped_when_the_user_connects_elsewhe
     await settle()
     await send(a, toOpenid="bob", content="离线", msgId="c2")
     assert (await read(a))["status"] == "stored"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_same_msg_id_to_two_recipients_across_processes(api, app, process2):
+    """msgId "1" to bob and "1" to carol, live through Redis and offline from either process:
+    each reaches its recipient (a msgId is unique per sender and recipient)."""
+    from services import chat
+    t = await users(api, "alice", "bob", "carol", "dave", "erin")
+    a1 = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    a2 = await process2.api.ws("alice", "dave", t["alice"], query={"v": "2"})
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    c = await process2.api.ws("carol", "alice", t["carol"])
+    await settle()
+
+    async def acked(ws):
+        frame = await read(ws)
+        while frame.get("type") not in ("ack", "error"):  # echoes to the other device
+            frame = await read(ws)
+        return frame
+    for to in ("bob", "carol"):  # live, from process 1 to users on process 2
+        await send(a1, toOpenid=to, content="live " + to, msgId="1")
+        assert (await acked(a1))["status"] == "delivered"
+    assert (await read(b))["content"] == "live bob"
+    assert (await read(c))["content"] == "live carol"
+    # offline: "2" to dave from process 1, then "2" to erin from process 2
+    await send(a1, toOpenid="dave", content="for dave", msgId="2")
+    assert (await acked(a1))["status"] == "stored"
+    await send(a2, toOpenid="erin", content="for erin", msgId="2")
+    assert (await acked(a2))["status"] == "stored"
+    assert [f["content"] for _, f in await app.run_db(chat.pending_offline, "erin", "alice")] \
+        == ["for erin"]
+    e = await process2.api.ws("erin", "alice", t["erin"])
+    assert (await read(e))["content"] == "for erin"

@@ -69,8 +69,9 @@ def _bump(word):
     cap_words()
 
 
-def cap_words(limit=MAX_WORDS):
-    """Keep at most `limit` visible words: drop the least counted (then the oldest)."""
+def cap_words(limit=None):
+    """Keep at most `limit` (MAX_WORDS) visible words: drop the least counted, then oldest."""
+    limit = MAX_WORDS if limit is None else limit
     visible = SearchKeyword.select().where(SearchKeyword.hidden == False)  # noqa: E712
     extra = visible.count() - limit
     if extra > 0:

@@ -113,6 +113,7 @@ PAGES = {
     "/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)$":
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
+    "/admin/hotwords$": "/admin/hotwords",
     "/admin/.*$": "/admin/anything",
 }
 

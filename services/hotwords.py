@@ -7,6 +7,7 @@ words nobody searched for FORGET_DAYS. Moderators hide a word (audited); a hidde
 hidden, however often it is searched. Kept apart from the search itself, which may change.
 """
 import datetime
+import ipaddress
 
 from peewee import IntegrityError, fn
 
@@ -30,8 +31,19 @@ def today():
 
 
 def searcher(openid, address):
-    """The key a search counts under: the user when known, else the address."""
-    return ("u:" + openid) if openid else ("a:" + str(address))[:80]
+    """The key a search counts under: the user when known, else the address (an IPv6 client's
+    /64, which one client can rotate through)."""
+    if openid:
+        return "u:" + openid
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ("a:" + str(address))[:80]
+    if ip.version == 6:
+        if ip.ipv4_mapped:
+            return "a:" + str(ip.ipv4_mapped)
+        return "a:" + str(ipaddress.ip_network("%s/64" % ip, strict=False))
+    return "a:" + str(ip)
 
 
 def count(words, who, day=None):

@@ -140,3 +140,12 @@ async def test_subscribe_keeps_only_known_templates_capped_and_answers_bounded(a
     assert await app.run_db(lambda: NotifyGrant.select().count()) == 2
     for bad in ({}, {"templateIds": []}, {"templateIds": ["a"] * 11}, {"templateIds": "TPL-CHAT"}):
         assert (await api.post_json("/wx/notify/subscribe", bad, token)).status == 400
+
+
+def test_anonymous_searchers_are_keyed_by_address_and_ipv6_by_its_64():
+    assert hotwords.searcher("bob", "10.0.0.1") == "u:bob"
+    assert hotwords.searcher(None, "10.0.0.1") == "a:10.0.0.1"
+    assert hotwords.searcher(None, "::ffff:10.0.0.1") == "a:10.0.0.1"
+    one, other = hotwords.searcher(None, "2001:db8::1"), hotwords.searcher(None, "2001:db8::9:1")
+    assert one == other == "a:2001:db8::/64"  # rotating inside one /64 is still one searcher
+    assert hotwords.searcher(None, "2001:db8:0:1::1") != one

@@ -281,3 +281,19 @@ async def test_a_token_keeps_the_owner_check_when_tokens_are_off(api, app):
     assert (await api.get("/wx/user/deleteMyIssue", gid=s["approved"])).status == 401
     assert (await api.get("/wx/user/deleteMyIssue", bob, gid=s["approved"])).code == 200
     assert (await app.run_db(Goods.get_by_id, s["approved"])).deleted
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_announcement_form_without_text_clears_nothing(api, app):
+    """Sibling on the admin pages: a form post missing `text` is refused, an empty one clears."""
+    from tests.test_admin_pages import Session
+    await app.run_db(admins.create_admin, "root", PASSWORD)
+    s = Session(api)
+    await s.sign_in()
+    await s.get("/admin/notices")
+    assert (await s.post("/admin/notices", {"mid": "1", "text": "公告"})).status == 302
+    refused = await s.post("/admin/notices", {"mid": "1"})
+    assert refused.status == 400 and b"text is required" in refused.body
+    assert (await api.get("/wx/admin/getNotice")).extend["Info1"] == {"noticeInfo": "公告"}
+    assert (await s.post("/admin/notices", {"mid": "1", "text": ""})).status == 302
+    assert (await api.get("/wx/admin/getNotice")).extend["Info1"] == {"noticeInfo": ""}

@@ -40,6 +40,7 @@ HANDLER_MODULES = [
     "handlers.admin_api",
     "handlers.admin_pages",
     "handlers.admin_trust_pages",
+    "handlers.admin_hotword_pages",
     "handlers.admin_moderation_pages",
     "handlers.chat_socket",
 ]

@@ -55,7 +55,9 @@ class AdminLoginHandler(AdminApiHandler):
 
     async def post(self):
         username = validate.text(self.param("username"), "username", 64)
-        password = self.param("passwd") or ""
+        password = self.param("passwd")
+        if password is None:
+            raise Invalid("passwd is required")
         if not isinstance(password, str) or len(password) > 1024:
             raise Invalid("passwd must be text of at most 1024 characters")
         throttle = sign_in_throttle(self.application)

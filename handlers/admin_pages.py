@@ -16,7 +16,7 @@ from models import utcnow
 from services import admin, admins, validate
 from services.reports import trust_figures
 from services.clock import display
-from services.errors import ServiceError, TooMany
+from services.errors import Invalid, ServiceError, TooMany
 
 log = logging.getLogger("market.admin")
 
@@ -237,9 +237,12 @@ class NoticesPage(PageHandler):
 
     @tornado.web.authenticated
     async def post(self):
-        await self.application.content.require_announcement(self.get_argument("text", ""))
+        text = self.get_argument("text", None)
+        if text is None:  # a missing text is not an empty one (which clears the slot)
+            raise Invalid("text is required")
+        await self.application.content.require_announcement(text)
         await self.run_db(admin.update_notice, self.current_user, self.get_argument("mid", ""),
-                          self.get_argument("text", ""))
+                          text)
         self.redirect("/admin/notices?ok=notice")
 
 

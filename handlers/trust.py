@@ -22,13 +22,15 @@ class ReportHandler(BaseHandler):
 
 
 class SubscribeHandler(BaseHandler):
-    """POST /wx/notify/subscribe {openid, templateIds: [...]} → extend.grants {template: count}."""
+    """POST /wx/notify/subscribe {openid, templateIds: [...]} → extend.grants {template: count}
+    (only the templates this server sends, each capped at notify.MAX_GRANTS)."""
 
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
         ids = body.get("templateIds", body.get("tmplIds"))
-        self.ok({"grants": await self.run_db(notify.add_grants, openid, ids)})
+        known = notify.templates(self.config["notify"])
+        self.ok({"grants": await self.run_db(notify.add_grants, openid, ids, known)})
 
 
 class MediaCallbackHandler(BaseHandler):

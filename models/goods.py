@@ -1,5 +1,5 @@
 """Listings, their images, favourites and the search log behind the hot words."""
-from peewee import (AutoField, BooleanField, CharField, DateTimeField, DecimalField,
+from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField, DecimalField,
                     IntegerField, TextField)
 
 from models import BaseModel, utcnow
@@ -73,7 +73,22 @@ class SearchKeyword(BaseModel):
     keyword = CharField(max_length=64, unique=True)
     count = IntegerField(default=0)
     last_at = DateTimeField(default=utcnow)
+    hidden = BooleanField(default=False)  # a moderator took it off the hot words (m0008)
 
     class Meta:
         table_name = "search_keyword"
         indexes = ((("count",), False),)
+
+
+class SearchCounted(BaseModel):
+    """Who (a user, or an address when anonymous) counted which hot word on which day (m0008):
+    one count per searcher and word a day. Rows of past days are pruned."""
+    id = AutoField()
+    keyword = CharField(max_length=64)
+    who = CharField(max_length=80)
+    day = DateField()
+
+    class Meta:
+        table_name = "search_counted"
+        indexes = ((("keyword", "who", "day"), True), (("who", "day"), False),
+                   (("day",), False))

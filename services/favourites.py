@@ -8,8 +8,11 @@ MAX_FAVOURITES = 500
 
 
 def parse_gids(value):
-    """The `gid` of addGoodsToCar: a list (or "" on a fresh phone, or "1,2") of goods ids."""
-    if value is None or value == "":
+    """The `gid` of addGoodsToCar: a list (or "" on a fresh phone, or "1,2") of goods ids.
+    Missing (None) is refused: only an explicit empty list or "" clears the favourites."""
+    if value is None:
+        raise Invalid("gid is required (send [] to clear the favourites)")
+    if value == "":
         return []
     if isinstance(value, str):
         value = [part for part in value.replace(" ", "").split(",") if part]

@@ -1,15 +1,14 @@
-"""Listings: publish, the lists, detail (view count), search with hot words, owner deletion."""
-from peewee import Case, IntegrityError
+"""Listings: publish, the lists, detail (view count), search, owner deletion."""
+from peewee import Case
 
 from models import db, is_mysql, utcnow
-from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image, SearchKeyword
+from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import User, VERIFIED
 from services import clock, validate
 from services.errors import Forbidden, Invalid, NotFound
 from services.users import require_active
 
 MAX_KEYWORDS = 5        # words of one search that are used
-MAX_KEYWORD_CHARS = 32  # longer words are searched but not recorded as hot words
 MAX_UNPAGED = 500       # cap of the lists the client asks for without a page
 
 
@@ -176,9 +175,10 @@ def why_not(gid, openid, admin):
 
 
 def delete_own(gid, openid):
-    """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations)."""
-    _owned(gid, openid)
-    Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == openid).execute()
+    """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
+    `openid` None (tokens off, none named) trusts the caller, as the original did."""
+    goods = _owned(gid, openid, admin=openid is None)
+    Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
 
 
 # -- search --------------------------------------------------------------------------------
@@ -192,8 +192,9 @@ def keywords(flag):
     return words[:MAX_KEYWORDS]
 
 
-def search(flag, base, page_num, size, record=True):
-    """/goods/query: public listings matching every word, by relevance then recency."""
+def search(flag, base, page_num, size):
+    """/goods/query: public listings matching every word, by relevance then recency (the hot
+    words are counted apart: services/hotwords.py, called by the handler)."""
     words = keywords(flag)
     fields = ((Goods.goods_name, 4), (Goods.goods_title, 2), (Goods.goods_dec, 1))
     query = Goods.public()
@@ -205,33 +206,7 @@ def search(flag, base, page_num, size, record=True):
             term = Case(None, [(field.contains(word), weight)], 0)
             score = term if score is None else score + term
     query = query.order_by(score.desc(), Goods.gid.desc())
-    results = summaries(query.paginate(page_num + 1, size), base)
-    if record and page_num == 0:
-        for word in words:
-            record_keyword(word)
-    return results
-
-
-def record_keyword(word):
-    """Count one search for a word (lower-cased); the counts feed the hot words."""
-    word = word.lower()
-    if len(word) > MAX_KEYWORD_CHARS:
-        return
-    bump = dict(count=SearchKeyword.count + 1, last_at=utcnow())
-    if SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute():
-        return
-    try:
-        with db.atomic():
-            SearchKeyword.create(keyword=word, count=1, last_at=utcnow())
-    except IntegrityError:  # a concurrent first search of the same word
-        SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute()
-
-
-def hot_words(limit):
-    """/goods/hotWords: the most searched words, most frequent first."""
-    query = (SearchKeyword.select(SearchKeyword.keyword)
-             .order_by(SearchKeyword.count.desc(), SearchKeyword.last_at.desc()).limit(limit))
-    return [row.keyword for row in query]
+    return summaries(query.paginate(page_num + 1, size), base)
 
 
 def require_state(value):

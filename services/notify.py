@@ -4,7 +4,7 @@ Off unless notify.enabled."""
 import collections
 import logging
 
-from peewee import IntegrityError
+from peewee import Case, IntegrityError
 
 from models import db, utcnow
 from models.trust import NotifyGrant, NotifySent
@@ -18,22 +18,50 @@ log = logging.getLogger("market.notify")
 NO_GRANT, BAD_DATA = 43101, 47003
 
 
-def add_grants(openid, template_ids):
-    """Record the templates a user accepted in wx.requestSubscribeMessage (one use each)."""
+MAX_GRANTS = 20  # pending one-time grants kept per user and template (each allows one send)
+
+
+def templates(notify_config):
+    """The template ids this server sends (the only grants worth keeping)."""
+    return {notify_config[k] for k in ("chat_template", "review_template", "verify_template")
+            if notify_config.get(k)}
+
+
+def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
+    """Record the templates a user accepted in wx.requestSubscribeMessage (one send each, as
+    WeChat counts them). Only templates in `known` are kept (others could never be used), at
+    most `cap` pending per template; the answer lists only `known` templates, so it is bounded."""
     if not isinstance(template_ids, list) or not template_ids or len(template_ids) > 10:
         raise Invalid("templateIds must be a list of 1-10 template ids")
-    for tid in template_ids:
-        tid = validate.text(tid, "templateId", 64)
-        with db.atomic():
-            updated = NotifyGrant.update(remaining=NotifyGrant.remaining + 1, updated_at=utcnow()).where(
-                NotifyGrant.openid == openid, NotifyGrant.template_id == tid).execute()
-            if not updated:
-                NotifyGrant.create(openid=openid, template_id=tid, remaining=1)
-    return grants(openid)
+    accepted = collections.Counter(validate.text(t, "templateId", 64) for t in template_ids)
+    for tid, n in accepted.items():
+        if tid not in known:
+            continue
+        if not NotifyGrant.select().where(NotifyGrant.openid == openid,
+                                          NotifyGrant.template_id == tid).exists():
+            try:
+                with db.atomic():
+                    NotifyGrant.create(openid=openid, template_id=tid, remaining=min(n, cap))
+                continue
+            except IntegrityError:  # a concurrent first grant: add to it below
+                pass
+        NotifyGrant.update(remaining=_capped(NotifyGrant.remaining + n, cap),
+                           updated_at=utcnow()).where(
+            NotifyGrant.openid == openid, NotifyGrant.template_id == tid).execute()
+    return grants(openid, known)
 
 
-def grants(openid):
-    return {g.template_id: g.remaining for g in NotifyGrant.select().where(NotifyGrant.openid == openid)}
+def _capped(expression, cap):
+    """min(expression, cap) in SQL on both databases."""
+    return Case(None, [(expression > cap, cap)], expression)
+
+
+def grants(openid, known=None):
+    """{template: pending grants} of a user (only `known` templates, when given)."""
+    query = NotifyGrant.select().where(NotifyGrant.openid == openid)
+    if known is not None:
+        query = query.where(NotifyGrant.template_id.in_(sorted(known) or [""]))
+    return {g.template_id: g.remaining for g in query}
 
 
 def _use_grant(openid, template_id):

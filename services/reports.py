@@ -14,6 +14,7 @@ from models.user import User
 from services import moderation, validate
 from services.clock import display
 from services.errors import Invalid, NotFound, TooMany
+from services.users import require_active
 
 TARGETS = ("goods", "user", "comment", "chat")
 ACTIONS = ("dismiss", "take_down", "block")
@@ -21,7 +22,8 @@ CONTEXT_MESSAGES = 10
 
 
 def create(reporter, body, per_hour):
-    """File a report; returns its id. The target must exist; a reporter can't flood the queue."""
+    """File a report; returns its id. The target must exist; a reporter can't flood the queue;
+    a blocked user can't file one."""
     kind = body.get("targetType")
     if kind not in TARGETS:
         raise Invalid("targetType must be one of " + ", ".join(TARGETS))
@@ -30,6 +32,7 @@ def create(reporter, body, per_hour):
     since = utcnow() - datetime.timedelta(hours=1)
     if Report.select().where(Report.reporter == reporter, Report.created_at > since).count() >= per_hour:
         raise TooMany("too many reports, try again later")
+    require_active(reporter)
     context = _context(reporter, kind, target, body.get("messages"))
     return Report.create(reporter=reporter, target_type=kind, target_id=target, reason=reason,
                          context=json.dumps(context, ensure_ascii=False)).id

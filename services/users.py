@@ -34,17 +34,26 @@ def is_registered(openid):
     return bool(user and user.registered)
 
 
+PROFILE = {  # register's optional fields: key -> (column, check)
+    "headImg": ("head_img", lambda v: _avatar_url(v)),
+    "sex": ("sex", lambda v: validate.integer(v, "sex", required=False, default=0, low=0, high=2)),
+    "uname": ("uname", lambda v: validate.text(v, "uname", 64, required=False)),
+    "qq": ("qq", lambda v: validate.text(v, "qq", 32, required=False)),
+    "wx": ("wx", lambda v: validate.text(v, "wx", 64, required=False)),
+}
+SCHOOL = {"school": 64, "xuehao": 32, "uclass": 64}  # updateUserInfo: all three required
+
+
 def register(openid, body):
-    """Store the profile the client sends at registration; returns nothing."""
-    fields = dict(
-        wxname=validate.text(body.get("wxname"), "wxname", 64, required=False),
-        head_img=_avatar_url(body.get("headImg")),
-        sex=validate.integer(body.get("sex"), "sex", required=False, default=0, low=0, high=2),
-        uname=validate.text(body.get("uname"), "uname", 64, required=False),
-        qq=validate.text(body.get("qq"), "qq", 32, required=False),
-        wx=validate.text(body.get("wx"), "wx", 64, required=False),
-    )
-    user = ensure_user(openid)
+    """Store the profile the client sends at registration; returns nothing.
+
+    `wxname` is required (the name others see); a missing optional field keeps its stored
+    value, it is never read as an empty one. Blocked users are refused."""
+    fields = {"wxname": validate.text(body.get("wxname"), "wxname", 64)}
+    for key, (column, check) in PROFILE.items():
+        if key in body:
+            fields[column] = check(body[key])
+    user = require_active(openid)
     User.update(registered=True, updated_at=utcnow(), **fields).where(User.id == user.id).execute()
 
 
@@ -69,13 +78,14 @@ def school_info(openid):
 
 
 def update_school_info(openid, body):
-    """/user/updateUserInfo: school, student number and class."""
-    fields = dict(
-        school=validate.text(body.get("school"), "school", 64, required=False),
-        xuehao=validate.text(body.get("xuehao"), "xuehao", 32, required=False),
-        uclass=validate.text(body.get("uclass"), "uclass", 64, required=False),
-    )
-    user = ensure_user(openid)
+    """/user/updateUserInfo: school, student number and class, each present (the form sends
+    all three; an empty value is kept as sent). Blocked users are refused."""
+    fields = {}
+    for key, max_len in SCHOOL.items():
+        if key not in body:
+            raise Invalid("%s is required" % key)
+        fields[key] = validate.text(body[key], key, max_len, required=False)
+    user = require_active(openid)
     User.update(updated_at=utcnow(), **fields).where(User.id == user.id).execute()
 
 

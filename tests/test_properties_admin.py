@@ -14,8 +14,8 @@ from tests.security_helpers import route_patterns, scene
 from tests.test_properties import query_values
 from tests.test_security_admin import PASSWORD, Session
 
-FIELDS = ["back", "comment", "decision", "deleted", "gid", "image", "mid", "next", "ok", "openid",
-          "page", "q", "reason", "remove", "reply", "state", "text"]
+FIELDS = ["action", "back", "comment", "decision", "deleted", "gid", "image", "mid", "next", "ok",
+          "openid", "page", "q", "reason", "remove", "reply", "state", "text", "word"]
 SKIP = {"/admin$", "/admin/login$", "/admin/logout$", "/admin/.*$"}  # sign-in: test_admin_pages
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -30,7 +30,7 @@ def pages(s):
         "/admin/audit": ["/admin/audit"], "/admin/openids": ["/admin/openids"],
         "/admin/banners": ["/admin/banners"], "/admin/broadcast": ["/admin/broadcast"],
         "/admin/reports": ["/admin/reports"], "/admin/held": ["/admin/held"],
-        "/admin/held/release": ["/admin/held/release"],
+        "/admin/held/release": ["/admin/held/release"], "/admin/hotwords": ["/admin/hotwords"],
         "actions": ["/admin/goods/%d/review" % s["pending"], "/admin/goods/%d/delete" % s["approved"],
                     "/admin/goods/%d/restore" % s["approved"], "/admin/goods/999999/review",
                     "/admin/users/bob/verify", "/admin/users/bob/reject", "/admin/users/bob/block",

@@ -34,7 +34,8 @@ CALLER = {
     "/wx/user/register": ("POST", "json", "openid", {"wxname": "hijacked"}),
     "/wx/user/getUserInfo": ("GET", "query", "openid", {}),
     "/wx/user/getUserDeInfo": ("GET", "query", "openid", {}),
-    "/wx/user/updateUserInfo": ("POST", "json", "openid", {"school": "hijacked"}),
+    "/wx/user/updateUserInfo": ("POST", "json", "openid", {"school": "hijacked", "xuehao": "1",
+                                                           "uclass": "c"}),
     "/wx/admin/userIsOk": ("GET", "query", "openid", {}),
     "/wx/admin/isAdmin": ("GET", "query", "openid", {}),
     "/wx/goods/goodsIssue": ("POST", "json", "openid", goods_body("x")),
@@ -112,6 +113,7 @@ PAGES = {
     "/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)$":
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
+    "/admin/hotwords$": "/admin/hotwords",
     "/admin/.*$": "/admin/anything",
 }
 

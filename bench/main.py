@@ -18,7 +18,7 @@ from bench.wsclient import percentiles
 
 sys.path.insert(0, procs.ROOT)
 from services import tokens  # noqa: E402
-from tests.servers import MariaDB, Redis  # noqa: E402
+from devservers import MariaDB, Redis  # noqa: E402
 
 FULL = dict(pairs=500, window=2, warmup=1.0, duration=5.0, clients=1,
             hold=[1000, 5000, 10000], hold_clients=2,
@@ -510,7 +510,7 @@ def bench_scale(cfg, maria, redis):
 
 
 def start_mariadb(tries=3):
-    """A private MariaDB (tests/servers.py); its install step sometimes fails on a busy machine."""
+    """A private MariaDB (devservers/); its install step sometimes fails on a busy machine."""
     for attempt in range(tries):
         server = MariaDB()
         try:

@@ -35,11 +35,16 @@ class Goods(BaseModel):
                    (("openid", "deleted", "gid"), False))
 
     @classmethod
+    def live(cls, *fields):
+        """Listings not taken down (deleted rows stay for the comments and chats citing them)."""
+        return cls.select(*fields).where(cls.deleted == False)  # noqa: E712
+
+    @classmethod
     def public(cls):
         """Listings anyone may see: approved, not deleted, not hidden, owner not blocked."""
         blocked = User.select(User.openid).where(User.state == BLOCKED)
-        return cls.select().where(cls.state == APPROVED, cls.deleted == False,  # noqa: E712
-                                  cls.hidden == False, cls.openid.not_in(blocked))  # noqa: E712
+        return cls.live().where(cls.state == APPROVED, cls.hidden == False,  # noqa: E712
+                                cls.openid.not_in(blocked))
 
 
 class Image(BaseModel):

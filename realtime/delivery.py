@@ -3,7 +3,6 @@ offline queue drained to a socket when its owner opens the conversation.
 
 Runs on the IOLoop; storage calls go through run_db to the database executor.
 """
-import asyncio
 import collections
 import logging
 
@@ -13,7 +12,7 @@ import tornado.websocket
 from realtime.bus import encode
 from services import chat
 from services.chat import ChatRefusal
-from services.content_security import RISKY, RISKY_TEXT, SCENE_SOCIAL
+from services.content_checks import RISKY, RISKY_TEXT, SCENE_SOCIAL
 from services.clock import display
 from models import utcnow
 
@@ -24,7 +23,11 @@ RECENT_CAP = 100_000  # pairs remembered in all (least recently sending senders 
 
 
 class ChatDelivery:
-    def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None):
+    """Live delivery, the offline store and refusals of chat frames; broadcasts; closing sockets.
+    `later(coroutine, what)` runs a follow-up without delaying the sender (actions.context)."""
+
+    def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
+                 later=None):
         self.limit = config["chat"]["offline_limit"]
         self.run_db = run_db
         self.bus = bus
@@ -32,6 +35,7 @@ class ChatDelivery:
         self.lists = list_writer
         self.content = content
         self.notifier = notifier
+        self.later = later
         self.known_users = set()
         # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
         # sender and recipient (a client may number each conversation from 1)
@@ -71,7 +75,7 @@ class ChatDelivery:
         self._ack(socket, msg_id, "stored")
         await self.drain_if_viewing(to, me)  # the recipient may have opened it meanwhile
         if self.notifier is not None and self.notifier.enabled:
-            asyncio.ensure_future(self._notify(to, me, frame["content"]))
+            self.later(self.notifier.chat_stored(to, me, frame["content"]), "chat notice")
 
     def relay_now(self, socket, frame):
         """The common case without a coroutine: local bus, a known recipient with a socket
@@ -107,12 +111,6 @@ class ChatDelivery:
             verdict, _ = await self.content.check_text(me, SCENE_SOCIAL, frame["content"])
             if verdict == RISKY:
                 raise ChatRefusal("risky", RISKY_TEXT)
-
-    async def _notify(self, to, sender, content):
-        try:
-            await self.notifier.chat_stored(to, sender, content)
-        except Exception:
-            log.exception("chat notice for user=%s failed", to)
 
     async def _check_recipient(self, socket, to):
         if to == socket.peer or to in self.known_users:

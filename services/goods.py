@@ -1,27 +1,16 @@
 """Listings: publish, the lists, detail (view count), search, owner deletion."""
 from peewee import Case
 
-from models import db, is_mysql, utcnow
+from models import utcnow
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import User, VERIFIED
 from services import clock, validate
 from services.errors import Forbidden, Invalid, NotFound
+from services.images import upload_url
 from services.users import require_active
 
 MAX_KEYWORDS = 5        # words of one search that are used
 MAX_UNPAGED = 500       # cap of the lists the client asks for without a page
-
-
-def write_txn():
-    """A transaction that takes the write lock first (SQLite IMMEDIATE; InnoDB row locks)."""
-    return db.atomic() if is_mysql() else db.atomic("IMMEDIATE")
-
-
-def upload_url(base, name):
-    """The absolute URL of a public upload (a stored name, a path, or already a URL)."""
-    if not name or name.startswith(("http://", "https://")):
-        return name or ""
-    return base + (name if name.startswith("/") else "/uploads/" + name)
 
 
 def gid_of(value, name="gid"):
@@ -29,11 +18,10 @@ def gid_of(value, name="gid"):
     return validate.integer(value, name, low=1, high=2 ** 31 - 1)
 
 
-def publish(openid, body, max_price, hold_reason=""):
-    """/goods/goodsIssue: a new listing, pending review (with a content-check hold reason, if
-    any, for the review queue); returns its gid."""
-    user = require_active(openid)
-    fields = dict(
+def listing_fields(body, max_price):
+    """The columns of a new listing from the client's body, or Invalid (no database: this runs
+    before the text is sent to WeChat's check, so a refused shape costs no WeChat call)."""
+    return dict(
         goods_name=validate.text(body.get("goodsName"), "goodsName", 100),
         goods_title=validate.text(body.get("goodsTitle"), "goodsTitle", 200),
         goods_dec=validate.text(body.get("goodsDec"), "goodsDec", 2000),
@@ -42,6 +30,17 @@ def publish(openid, body, max_price, hold_reason=""):
         goods_xueyuan=validate.text(body.get("goodsXueyuan"), "goodsXueyuan", 100, False),
         goods_address=validate.text(body.get("goodsAddress"), "goodsAddress", 200, False),
     )
+
+
+def listing_texts(fields):
+    """The texts of a listing a content check reads."""
+    return fields["goods_name"], fields["goods_title"], fields["goods_dec"]
+
+
+def publish(openid, fields, hold_reason=""):
+    """/goods/goodsIssue: a new listing from `listing_fields`, pending review (with a
+    content-check hold reason, if any, for the review queue); returns its gid."""
+    user = require_active(openid)
     goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
                          hold_reason=hold_reason[:255], **fields)
     return goods.gid
@@ -89,7 +88,7 @@ def approved(base, page_num, size):
 
 def pending(base, page_num, size):
     """getSimpleGoods?state=0 (admins): listings waiting for review, newest first."""
-    query = Goods.select().where(Goods.state == PENDING, Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.state == PENDING)
     return summaries(_newest(query, page_num, size), base)
 
 
@@ -101,8 +100,7 @@ def free(base, page_num, size):
 
 def mine_approved(openid, base, page_num, size):
     """getMyIssGoods: the caller's approved listings."""
-    query = Goods.select().where(Goods.openid == openid, Goods.state == APPROVED,
-                                 Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.openid == openid, Goods.state == APPROVED)
     return summaries(_newest(query, page_num, size), base)
 
 
@@ -113,7 +111,7 @@ def of_user(openid, base, page_num, size):
 
 def mine_with_state(openid, base, page_num=None, size=10):
     """getMyCheckSimGoods: all the caller's listings with their review state."""
-    query = Goods.select().where(Goods.openid == openid, Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.openid == openid)
     if page_num is None:
         query = _newest(query, 0, MAX_UNPAGED)
     else:
@@ -124,7 +122,7 @@ def mine_with_state(openid, base, page_num=None, size=10):
 # -- one listing ---------------------------------------------------------------------------
 def _visible(gid, viewer, admin):
     """The listing if this viewer may see it: public to all; otherwise owner and admins only."""
-    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    goods = Goods.live().where(Goods.gid == gid).first()
     if goods is None:
         raise NotFound("no such goods")
     if admin or (viewer and viewer == goods.openid):
@@ -160,7 +158,7 @@ def detail(gid, viewer, admin, base):
 
 
 def _owned(gid, openid, admin=False):
-    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    goods = Goods.live().where(Goods.gid == gid).first()
     if goods is None:
         raise NotFound("no such goods")
     if not admin and goods.openid != openid:

@@ -4,7 +4,7 @@ import datetime
 import decimal
 import json
 
-from models.tables import MODELS
+from tests.tables import MODELS
 
 
 def snapshot():

@@ -1,5 +1,6 @@
-"""Private servers for the test suite: MariaDB and Redis from Debian's packages, on loopback,
-with their data in a temporary folder (no system service; works as root in a container)."""
+"""Private throw-away servers for the tests and the benchmarks: MariaDB and Redis from Debian's
+packages, on loopback, with their data in a temporary folder (no system service; works as root
+in a container). One job: start them, tell their address, stop them and remove their data."""
 import os
 import shutil
 import socket

@@ -47,28 +47,44 @@ def _match(expr):
 
 
 def matching(query, expr, exact_expr=None):
-    """`query` (on Goods) narrowed to the listings whose index row matches the engine query
-    `expr`, best first: first those that also match `exact_expr` (no pinyin), when given, then by
-    relevance (bm25 on SQLite, MATCH relevance on MySQL), ties newest first."""
+    """(query, keys): `query` (on Goods) narrowed to the listings whose index row matches the
+    engine query `expr`, and its relevance order as [(expression, descending)]: first those that
+    also match `exact_expr` (no pinyin), when given, then by relevance (bm25 on SQLite, MATCH
+    relevance on MySQL)."""
     if is_mysql():
         query = query.join(GoodsSearch, on=(GoodsSearch.gid == Goods.gid)).where(_match(expr))
-        order = [_match(expr).desc()]
+        keys = [(_match(expr), True)]
         if exact_expr:
-            order.insert(0, (_match(exact_expr) > 0).desc())
+            keys.insert(0, (_match(exact_expr) > 0, True))
     else:
         query = query.join(GoodsFts, on=(GoodsFts.rowid == Goods.gid)).where(_match(expr))
-        order = [SQL("bm25(goods_fts, %s, %s)" % FTS5_WEIGHTS)]
+        keys = [(SQL("bm25(goods_fts, %s, %s)" % FTS5_WEIGHTS), False)]
         if exact_expr:
-            exact = (GoodsFts.select(GoodsFts.rowid).where(_match(exact_expr)))
-            order.insert(0, Goods.gid.in_(exact).desc())
-    return query.order_by(*order, Goods.gid.desc())
+            exact = GoodsFts.select(GoodsFts.rowid).where(_match(exact_expr))
+            keys.insert(0, (Goods.gid.in_(exact), True))
+    return query, keys
 
 
-SORTS = {
-    "newest": (),
-    "priceAsc": (Goods.goods_price_new.asc(),),
-    "priceDesc": (Goods.goods_price_new.desc(),),
-    "views": (Goods.open_sum.desc(),),
+def page(query, keys, page_num, size):
+    """One page of `query` in the order of `keys`, ties newest first, as a deferred join: the
+    engine sorts only (gid, keys) and reads whole rows for the page alone (sorting whole rows
+    with their TEXT columns made MariaDB spill a temporary table to disk)."""
+    columns = [expr.alias("k%d" % i) for i, (expr, _) in enumerate(keys)]
+    inner = (query.select(Goods.gid, *columns)
+             .order_by(*[SQL("k%d%s" % (i, " DESC" if desc else "")) for i, (_, desc)
+                         in enumerate(keys)], Goods.gid.desc())
+             .paginate(page_num + 1, size).alias("top"))
+    order = [getattr(inner.c, "k%d" % i).desc() if desc else getattr(inner.c, "k%d" % i)
+             for i, (_, desc) in enumerate(keys)]
+    return (Goods.select().join(inner, on=(Goods.gid == inner.c.gid))
+            .order_by(*order, Goods.gid.desc()))
+
+
+SORTS = {  # the list orders as keys for page(): [(expression, descending)]
+    "newest": [],
+    "priceAsc": [(Goods.goods_price_new, False)],
+    "priceDesc": [(Goods.goods_price_new, True)],
+    "views": [(Goods.open_sum, True)],
 }
 
 
@@ -89,12 +105,17 @@ def narrow(query, filters):
     return query
 
 
-def sorted_by(query, sort):
-    """`query` in a list order (newest, priceAsc, priceDesc, views); ties newest first."""
-    return query.order_by(*SORTS.get(sort or "newest", ()), Goods.gid.desc())
+def sort_keys(sort):
+    """The keys of a list order (newest, priceAsc, priceDesc, views; anything else: newest)."""
+    return SORTS.get(sort, [])
 
 
 def listed(query, filters, page_num, size):
-    """A page of a list (getSimpleGoods, getSimFrGoods, …): filtered, sorted, newest by default."""
+    """A page of a list (getSimpleGoods, getSimFrGoods, …): filtered, sorted, newest by default
+    (then exactly the query the lists always made)."""
+    keys = sort_keys((filters or {}).get("sort"))
     query = narrow(query, filters)
-    return sorted_by(query, (filters or {}).get("sort")).paginate(page_num + 1, size)
+    if not keys:
+        return query.order_by(Goods.gid.desc()).paginate(page_num + 1, size)
+    return query.order_by(*[k.desc() if d else k.asc() for k, d in keys],
+                          Goods.gid.desc()).paginate(page_num + 1, size)

@@ -19,7 +19,7 @@ import unicodedata
 
 from models import is_mysql
 from models.goods import APPROVED, Goods
-from models.search import GoodsSearch, listed, matching, narrow, sorted_by
+from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
 from services import validate
 from services.errors import Invalid
 
@@ -179,12 +179,12 @@ def find(words, page_num, size, filters=None):
         return []
     render = boolean_query if is_mysql() else fts5_query
     has_pinyin = any(py for g in groups for _, py in g)
-    query = matching(narrow(Goods.public(), filters), render(groups),
-                     render(groups, pinyin=False) if has_pinyin else None)
+    query, keys = matching(narrow(Goods.public(), filters), render(groups),
+                           render(groups, pinyin=False) if has_pinyin else None)
     sort = (filters or {}).get("sort") or "relevance"
     if sort != "relevance":
-        query = sorted_by(query, sort)
-    return query.paginate(page_num + 1, size)
+        keys = sort_keys(sort)
+    return page(query, keys, page_num, size)
 
 
 def list_page(query, filters, page_num, size):

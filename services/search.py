@@ -278,12 +278,17 @@ def fulltext_problems(variables):
     return problems
 
 
+_checked = False  # the server's settings are checked once per process (forked workers inherit it)
+
+
 def start_up():
     """Load the segmenter (once per process, on a database thread) and, on MySQL, warn in one
     line when the server's full-text settings would hide words from search."""
+    global _checked
     _segmenter()
     pinyin_of("预热")
-    if is_mysql():
+    if is_mysql() and not _checked:
+        _checked = True
         from models import db
         rows = db.execute_sql("SHOW VARIABLES LIKE 'innodb_ft_%%_token_size'").fetchall()
         problems = fulltext_problems(dict(rows))

@@ -15,6 +15,7 @@ from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services.content_security import ContentSecurity
+from services import search
 from services.errors import Unavailable
 from services.notify import Notifier
 from services.metrics import Metrics
@@ -103,6 +104,7 @@ class MarketApp(tornado.web.Application):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
         self.list_writer.start()
+        await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests

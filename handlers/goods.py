@@ -1,7 +1,7 @@
 """Listings and favourites: /wx/goods/*, /wx/user/whyNot, delete*, and the favourite calls."""
 from handlers.base import BaseHandler
 from models.goods import PENDING
-from services import favourites, goods, hotwords, validate
+from services import favourites, goods, hotwords, search, validate
 from services.content_security import SCENE_FORUM
 from services.errors import Invalid, ServiceError
 
@@ -20,6 +20,11 @@ class MarketHandler(BaseHandler):
         """The 0-based pageNum (missing means 0)."""
         return validate.integer(self.arg("pageNum"), "pageNum", required=False, default=0,
                                 low=0, high=100_000)
+
+    def filters(self):
+        """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
+        goodsAddress, sort); None when none is sent."""
+        return search.filters(self.arg, self.config["goods"]["max_price"])
 
     @property
     def page_size(self):
@@ -76,7 +81,8 @@ class SimpleGoodsHandler(MarketHandler):
             self.require_admin()
             items = await self.run_db(goods.pending, self.base, page, self.page_size)
         else:
-            items = await self.run_db(goods.approved, self.base, page, self.page_size)
+            items = await self.run_db(goods.approved, self.base, page, self.page_size,
+                                      self.filters())
         self.answer_list(items)
 
 
@@ -84,7 +90,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size))
+        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
+                                           self.filters()))
 
 
 class MyIssuedHandler(MarketHandler):
@@ -102,7 +109,7 @@ class UserGoodsHandler(MarketHandler):
     async def get(self):
         openid = validate.openid(self.arg("openid"))
         self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
-                                           self.page_size))
+                                           self.page_size, self.filters()))
 
 
 class MyCheckHandler(MarketHandler):
@@ -131,7 +138,8 @@ class QueryHandler(MarketHandler):
 
     async def get(self):
         flag, page = self.arg("flag"), self.page()
-        items = await self.run_db(goods.search, flag, self.base, page, self.page_size)
+        items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
+                                  filters=self.filters())
         if items and page == 0:
             await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
         self.answer_list(items, "nothing found")

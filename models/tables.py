@@ -3,9 +3,10 @@ from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
 from models.chat import ChatList, OfflineMessage
 from models.comment import Comment, Liked, Notice, Reply
 from models.goods import Favourite, Goods, Image, SearchCounted, SearchKeyword
+from models.search import GoodsSearch
 from models.trust import MediaCheck, NotifyGrant, NotifySent, Report, WechatToken
 from models.user import User
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, OfflineMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
-          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted]
+          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch]

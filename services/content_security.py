@@ -11,6 +11,7 @@ from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.trust import MediaCheck
 from models.user import User
+from services import search
 from services.errors import Forbidden, Invalid
 from services.wechat_api import WechatError
 
@@ -119,6 +120,7 @@ def hold_image(image_id, gid, reason):
         Image.update(hidden=True).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=True, hold_reason=reason[:255]).where(Goods.gid == gid).execute()
+            search.remove(gid)
 
 
 def apply_media_result(trace_id, suggest, label):
@@ -152,6 +154,7 @@ def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=No
             Image.update(hidden=False).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=False, hold_reason="").where(Goods.gid == gid).execute()
+            search.reindex(gid)
 
 
 def held_count():

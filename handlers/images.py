@@ -21,7 +21,8 @@ class UploadHandler(MarketHandler):
         self.application.limiter.hit("upload", openid,
                                      6 * self.config["limits"]["publish_per_minute_user"],
                                      "uploads")
-        # the cheap refusals (blocked, no listing, listing full) before the costly decode
+        # the cheap refusals (size; blocked, no listing, listing full) before the costly decode
+        images.check_bytes(files[0]["body"], uploads["max_bytes"])
         await self.run_db(images.may_upload, openid, flag, uploads["per_goods"])
         processed = await self.application.run_decode(
             images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])

@@ -69,11 +69,16 @@ def process(raw, max_bytes, max_pixels):
         return _process(raw, max_bytes, max_pixels)
 
 
-def _process(raw, max_bytes, max_pixels):
+def check_bytes(raw, max_bytes):
+    """Invalid when empty, TooLarge past max_bytes: the first, free refusals."""
     if not raw:
         raise Invalid("file is empty")
     if len(raw) > max_bytes:
         raise TooLarge("the image is larger than %d bytes" % max_bytes)
+
+
+def _process(raw, max_bytes, max_pixels):
+    check_bytes(raw, max_bytes)
     # A GIF's frames are measured from its blocks before Pillow sees it: opening one already
     # allocates for its first frame, and each seek for the next (disposal), before any check.
     canvas, frames = gif_geometry(raw) if raw[:6] in (b"GIF87a", b"GIF89a") else (None, 1)

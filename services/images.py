@@ -103,6 +103,8 @@ def _process(raw, max_bytes, max_pixels):
             data, thumb_data, thumb_ext = _reencode(im, fmt, frames, canvas)
         except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
             raise Invalid("the image has too many pixels")
+        except Invalid:
+            raise
         except BROKEN:
             raise Invalid("the image is truncated or damaged")
     ext = EXTENSIONS[fmt]
@@ -118,10 +120,10 @@ def _check_pixels(canvas, frames, max_pixels):
 
 
 def gif_geometry(raw):
-    """(canvas size, frame count) of a GIF, read from its blocks the way Pillow's GIF reader
-    walks them, decoding nothing. The canvas covers the logical screen and every frame's extent
-    (Pillow grows the image to a frame that reaches past the screen). Counting stops past
-    MAX_FRAMES."""
+    """(canvas size, frame count) of a GIF, read from its blocks exactly the way Pillow's GIF
+    reader walks them (quirks included: a differing walk could hide a frame), decoding nothing.
+    The canvas covers the logical screen and every frame's extent (Pillow grows the image to a
+    frame that reaches past the screen). Counting stops past MAX_FRAMES."""
     if len(raw) < 13:
         raise Invalid("the image is damaged")
     width, height = struct.unpack_from("<HH", raw, 6)
@@ -131,12 +133,23 @@ def gif_geometry(raw):
         if kind == 0x3B:  # trailer
             break
         if kind == 0x21:  # extension: a label, then sub-blocks
-            pos = _skip_sub_blocks(raw, pos + 1)
+            label, (block, pos) = raw[pos:pos + 1], _data(raw, pos + 1)
+            if label == b"\xfe":  # a comment: its sub-blocks up to the terminator
+                while block:
+                    block, pos = _data(raw, pos)
+                continue
+            if label == b"\xff" and not frames and block and block.startswith(b"NETSCAPE2.0"):
+                block, pos = _data(raw, pos)  # Pillow reads the loop count block...
+            block, pos = _data(raw, pos)  # ...then skips blocks, even past a terminator it read
+            while block:
+                block, pos = _data(raw, pos)
         elif kind == 0x2C:  # image descriptor: x, y, w, h, flags; colour table; LZW size; data
             x, y, w, h = struct.unpack("<HHHH", raw[pos:pos + 8].ljust(8, b"\0"))
             width, height, frames = max(width, x + w), max(height, y + h), frames + 1
             flags = raw[pos + 8] if pos + 8 < len(raw) else 0
-            pos = _skip_sub_blocks(raw, pos + 9 + _color_table(flags) + 1)
+            block, pos = _data(raw, pos + 9 + _color_table(flags) + 1)
+            while block:
+                block, pos = _data(raw, pos)
         # any other byte is skipped, as Pillow does
     return (width, height), max(frames, 1)
 
@@ -146,10 +159,11 @@ def _color_table(flags):
     return 3 << ((flags & 7) + 1) if flags & 0x80 else 0
 
 
-def _skip_sub_blocks(raw, pos):
-    while pos < len(raw) and raw[pos]:
-        pos += 1 + raw[pos]
-    return pos + 1
+def _data(raw, pos):
+    """(sub-block, position after it) as GifImageFile.data() reads one: None for a terminator
+    or the end of the file, a short block when truncated."""
+    size = raw[pos] if pos < len(raw) else 0
+    return (raw[pos + 1:pos + 1 + size] if size else None), pos + 1 + size
 
 
 def _clean(image):

@@ -5,23 +5,25 @@ import asyncio
 import io
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
 import threading
+import warnings
 import urllib.error
 import urllib.request
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 from services import images
 from services.errors import Unsupported
 from tests.security_helpers import goods_body
 from tests.serverproc import ROOT, MarketProcess, dev_login
 from tests.test_goods import publish, set_user_state
-from tests.test_images import multipart, seller, stored, upload
+from tests.test_images import animated_gif, multipart, seller, stored, upload
 
 
 # -- crafted files ------------------------------------------------------------------------------
@@ -57,6 +59,16 @@ def gif(screen, frames):
         block[1:5] = struct.pack("<HH", x, y)
         out += b"!\xf9\x04\x00\x0a\x00\x00\x00" + block  # graphic control: 100 ms
     return bytes(out + b";")
+
+
+def gif_with_hidden_frame(side):
+    """A frame that a naive block walk misses: after a graphic control extension with no data,
+    Pillow goes on skipping sub-blocks (`01 21`, `00`) and meets an image descriptor, where a
+    walk by the GIF grammar reads `21 00` as an extension whose first sub-block (length 0x2C)
+    swallows that descriptor."""
+    head = gif((16, 16), [(0, 0, 16, 16)])[:-1]
+    big = b"," + struct.pack("<HHHHB", 0, 0, side, side, 0) + b"\x02" + b"\x21" + bytes(33)
+    return head + b"!\xf9\x00" + b"\x01\x21\x00" + big + b"\x00;"
 
 
 def apng(size, frames=3):
@@ -103,6 +115,7 @@ def bombs(tmp_path_factory):
         "gif-first-frame": gif((16, 16), [(0, 0, 8500, 8500)]),
         "gif-offset-frame": gif((16, 16), [(0, 0, 16, 16), (8000, 8000, 500, 500)]),
         "gif-many-frames": gif((2000, 2000), [(0, 0, 2000, 2000)] * 17),  # 68 Mpx together
+        "gif-hidden-frame": gif_with_hidden_frame(8500),
         "apng-oversized-frame": apng_with_oversized_frame(8500),
         "mpo-huge-second": mpo((64, 48), (8500, 8500), mode="L"),
     }
@@ -135,7 +148,8 @@ def test_frame_bombs_are_refused_without_the_big_allocation(bombs):
     small: before, the 54 KB GIF was accepted after taking the process to 1.4 GB."""
     expected = {"gif-second-frame": "Invalid", "gif-three-frames": "Invalid",
                 "gif-first-frame": "Invalid", "gif-offset-frame": "Invalid",
-                "gif-many-frames": "Invalid", "apng-oversized-frame": "stored png",
+                "gif-many-frames": "Invalid", "gif-hidden-frame": "Invalid",
+                "apng-oversized-frame": "stored png",
                 "mpo-huge-second": "stored jpg"}
     for name, outcome in expected.items():
         path = str(bombs / name)
@@ -145,6 +159,41 @@ def test_frame_bombs_are_refused_without_the_big_allocation(bombs):
         result, peak_mb = json.loads(done.stdout)[path].rsplit(" ", 1)
         assert result == outcome, (name, result)
         assert int(peak_mb) < 120, (name, peak_mb)  # a Python with Pillow is ~30 MB
+
+
+def test_the_gif_walk_never_sees_fewer_or_smaller_frames_than_pillow():
+    """The pre-decode walk must agree with Pillow's reader on hostile bytes too: for mutated
+    GIFs, every frame Pillow yields fits the walked canvas, and Pillow yields no more frames."""
+    assert images.gif_geometry(gif_with_hidden_frame(8500)) == ((8500, 8500), 2)
+    rng = random.Random(14)
+    seeds = [animated_gif(), gif((16, 16), [(0, 0, 16, 16), (4, 4, 40, 30), (0, 0, 10, 10)])]
+    for _ in range(1000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randrange(1, 6)):  # change, drop or insert (block markers) bytes
+            at, how = rng.randrange(6, len(data)), rng.random()
+            if how < 0.7:
+                data[at] = rng.randrange(256)
+            elif how < 0.85:
+                del data[at]
+            else:
+                data.insert(at, rng.choice((0, 0x21, 0x2C, 0x3B, 0xF9, 0xFE, 0xFF)))
+        (width, height), frames = images.gif_geometry(bytes(data))
+        seen = 0
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(bytes(data))) as im:
+                    for frame in ImageSequence.Iterator(im):
+                        seen += 1
+                        assert frame.size[0] <= width and frame.size[1] <= height
+                        if frame.size[0] * frame.size[1] > 1_000_000:
+                            break  # the upload refuses it (walked canvas): not worth decoding
+                        frame.load()
+        except AssertionError:
+            raise
+        except Exception:  # damaged: Pillow stops here, and so would the upload
+            continue
+        assert seen <= frames
 
 
 @pytest.mark.gen_test(timeout=60)

@@ -55,6 +55,12 @@ class MarketApp(tornado.web.Application):
         self.database = database
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
+        # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,
+        # on their own threads, never on the database's or the default executor.
+        self.decode_workers = config["uploads"]["decode_workers"]
+        self.decode_executor = ThreadPoolExecutor(self.decode_workers,
+                                                  thread_name_prefix="decode")
+        self.decoding = 0  # decodes running or waiting (only touched on the IOLoop)
         self.limiter = Limiter()
         self.bus = make_bus(config)
         self.registry = self.bus.registry
@@ -100,6 +106,18 @@ class MarketApp(tornado.web.Application):
             log_db.warning("database unavailable: %s", e)
             raise Unavailable("the database is unavailable, try again shortly")
 
+    async def run_decode(self, fn, *args):
+        """Run an image decode on the decode executor; Unavailable (503) when
+        `uploads.decode_workers` + `uploads.decode_queue` decodes are already running or waiting."""
+        if self.decoding >= self.decode_workers + self.config["uploads"]["decode_queue"]:
+            raise Unavailable("the server is busy with other uploads, try again shortly")
+        self.decoding += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.decode_executor, fn,
+                                                                    *args)
+        finally:
+            self.decoding -= 1
+
     async def start(self):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
@@ -118,6 +136,7 @@ class MarketApp(tornado.web.Application):
             await asyncio.sleep(0.05)
         await self.list_writer.stop()
         await self.bus.stop()
+        self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 
     def get_handler_delegate(self, request, *args, **kwargs):
         """Note each routed request, so shutdown can wait for the ones still being answered."""
@@ -166,6 +185,7 @@ class MarketApp(tornado.web.Application):
 
     def close(self):
         """Release the executor and the database (after the server stopped)."""
+        self.decode_executor.shutdown(wait=True, cancel_futures=True)
         self.db_executor.shutdown(wait=True, cancel_futures=True)
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
 

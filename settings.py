@@ -69,6 +69,13 @@ def _positive(conv):
     return check
 
 
+def _not_negative(v):
+    v = _int(v)
+    if v < 0:
+        raise ValueError("must be 0 or more")
+    return v
+
+
 def _port(v):
     v = _int(v)
     if not 0 <= v <= 65535:
@@ -124,6 +131,8 @@ SCHEMA = {
         "max_bytes": (_positive(_int), 10 * 1024 * 1024),
         "max_pixels": (_positive(_int), 64_000_000),
         "per_goods": (_positive(_int), 6),
+        "decode_workers": (_positive(_int), 1),
+        "decode_queue": (_not_negative, 16),
     },
     "goods": {
         "page_size": (_positive(_int), 10),

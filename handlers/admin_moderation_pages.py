@@ -3,7 +3,6 @@
 Its route list ends with the catch-all /admin/.* (an HTML 404), so a module adding more /admin/
 pages must come before this one in application.HANDLER_MODULES.
 """
-import asyncio
 
 import tornado.web
 
@@ -143,8 +142,8 @@ class BannersPage(ModerationPage):
         if not files:
             raise Invalid("choose an image file")
         uploads = self.config["uploads"]
-        processed = await asyncio.get_running_loop().run_in_executor(
-            None, images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+        processed = await self.application.run_decode(
+            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         public, _ = images.folders(self.config)
         await self.run_db(admin.store_banner, self.current_user, processed, public)
         self.redirect("/admin/banners?ok=banner")

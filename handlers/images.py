@@ -1,6 +1,4 @@
 """Images: upload (/wx/images/upload), banners, public files at /uploads/, signed private photos."""
-import asyncio
-
 import tornado.web
 
 from handlers.goods import MarketHandler
@@ -23,8 +21,11 @@ class UploadHandler(MarketHandler):
         self.application.limiter.hit("upload", openid,
                                      6 * self.config["limits"]["publish_per_minute_user"],
                                      "uploads")
-        processed = await asyncio.get_running_loop().run_in_executor(
-            None, images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+        # the cheap refusals (size; blocked, no listing, listing full) before the costly decode
+        images.check_bytes(files[0]["body"], uploads["max_bytes"])
+        await self.run_db(images.may_upload, openid, flag, uploads["per_goods"])
+        processed = await self.application.run_decode(
+            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         public, private = images.folders(self.config)
         if flag == 0:
             saved = await self.run_db(images.save_goods_photo, openid, processed, public,

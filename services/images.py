@@ -19,7 +19,8 @@ from PIL import Image as PILImage
 from PIL import ImageOps, ImageSequence, UnidentifiedImageError
 
 from models import is_mysql
-from models.goods import BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
+from models.goods import APPROVED, BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
+from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
 from services.errors import Conflict, Invalid, NotFound, TooLarge, Unsupported
 from services.goods import upload_url, write_txn
@@ -148,7 +149,9 @@ def _remove(folder, *names):
 
 
 def save_goods_photo(openid, processed, folder, per_goods):
-    """flag=0: attach to the caller's newest listing (at most per_goods photos); the file names."""
+    """flag=0: attach to the caller's newest listing (at most per_goods photos); the file names.
+    A photo added to an approved listing sends it back to review (state 0): nothing a moderator
+    has not seen goes public."""
     require_active(openid)
     with write_txn():
         query = (Goods.select().where(Goods.openid == openid, Goods.deleted == False)  # noqa: E712
@@ -163,7 +166,10 @@ def save_goods_photo(openid, processed, folder, per_goods):
         _write(folder, processed.thumb, processed.thumb_data)
         image = Image.create(openid=openid, flag=GOODS_PHOTO, url=processed.name,
                              thumb=processed.thumb, gid=goods.gid)
-    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb, "id": image.id}
+        if goods.state == APPROVED:  # a moderator approved it without this photo: review again
+            Goods.update(state=IN_REVIEW).where(Goods.gid == goods.gid).execute()
+    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb, "id": image.id,
+            "state": IN_REVIEW if goods.state == APPROVED else goods.state}
 
 
 def save_student_id(openid, processed, folder, keep):

@@ -108,6 +108,7 @@ async def test_each_accepted_type_is_stored_served_and_listed(api, app, config, 
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     with open(stored(config, url), "rb") as f:
         assert served.body == f.read()
+    await approve(app, gid)  # a new photo sent the approved listing back to review
     info = (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).extend["goodInfo"]
     assert info["imageUrl"] == [url]
     listed = await api.get("/wx/goods/getSimpleGoods", state=1)

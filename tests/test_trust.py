@@ -342,6 +342,8 @@ async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api,
         await asyncio.sleep(0.05)
     check = photo()[0]
     assert check["openid"] == "sam" and check["scene"] == 3
+    assert (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).status == 404  # back in review
+    await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gid).execute())
     detail = await api.get("/wx/goods/getDeGoodfwl", gid=gid)
     assert detail.extend["goodInfo"]["imageUrl"] == [reply.extend["imageUrl"]]
     event = {"Event": "wxa_media_check", "MsgType": "event", "trace_id": check["trace_id"],

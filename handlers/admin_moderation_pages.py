@@ -7,6 +7,7 @@ pages must come before this one in application.HANDLER_MODULES.
 import tornado.web
 
 from handlers.admin_pages import PageHandler, safe_next
+from handlers.images import upload_body_bytes
 from services import admin, moderation, validate
 from services.errors import Invalid, NotFound
 
@@ -128,6 +129,7 @@ class UserAction(ModerationPage):
 
 class BannersPage(ModerationPage):
     """GET /admin/banners; POST uploads one image (checked by the image pipeline)."""
+    max_body_bytes = staticmethod(upload_body_bytes)  # an image and its form, not the 1 MiB
 
     @tornado.web.authenticated
     async def get(self):

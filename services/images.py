@@ -26,7 +26,8 @@ from PIL import Image as PILImage
 from PIL import ImageOps, ImageSequence, UnidentifiedImageError
 
 from models import is_mysql
-from models.goods import BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
+from models.goods import APPROVED, BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
+from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
 from services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from services.goods import upload_url, write_txn
@@ -273,7 +274,9 @@ def _room_on_newest_goods(openid, per_goods, lock):
 
 
 def save_goods_photo(openid, processed, folder, per_goods):
-    """flag=0: attach to the caller's newest listing (at most per_goods photos); the file names."""
+    """flag=0: attach to the caller's newest listing (at most per_goods photos); the file names.
+    A photo added to an approved listing sends it back to review (state 0): nothing a moderator
+    has not seen goes public."""
     require_active(openid)
     with write_txn():
         goods = _room_on_newest_goods(openid, per_goods, lock=True)
@@ -281,7 +284,10 @@ def save_goods_photo(openid, processed, folder, per_goods):
         _write(folder, processed.thumb, processed.thumb_data)
         image = Image.create(openid=openid, flag=GOODS_PHOTO, url=processed.name,
                              thumb=processed.thumb, gid=goods.gid)
-    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb, "id": image.id}
+        if goods.state == APPROVED:  # a moderator approved it without this photo: review again
+            Goods.update(state=IN_REVIEW).where(Goods.gid == goods.gid).execute()
+    return {"gid": goods.gid, "url": processed.name, "thumb": processed.thumb, "id": image.id,
+            "state": IN_REVIEW if goods.state == APPROVED else goods.state}
 
 
 def save_student_id(openid, processed, folder, keep):

@@ -1,10 +1,11 @@
 """Migrate a benchmark database and fill it fast: users, and listings in bulk (Peewee
-insert_many in chunks, one transaction per chunk)."""
+insert_many in chunks, one transaction per chunk), then their search index."""
 import random
 
 from models import bind, is_mysql, migrations, open_database, utcnow
 from models.goods import APPROVED, PENDING, Goods
 from models.user import User
+from services import search
 
 ITEMS = ["自行车", "台灯", "教材", "耳机", "键盘", "显示器", "吉他", "篮球", "书桌", "电饭煲",
          "风扇", "雨伞", "滑板", "相机", "充电宝", "鼠标", "背包", "棉被", "衣柜", "羽毛球拍",
@@ -61,6 +62,7 @@ def prepare(url, openids=(), goods=0, sellers=200, seed=8):
             if batch:
                 with database.atomic():
                     Goods.insert_many(batch).execute()
+            search.backfill(batch=chunk)  # listings inserted in bulk: fill the search index
             gids = [g.gid for g in Goods.select(Goods.gid).where(Goods.state == APPROVED)]
             approved = gids
         return approved

@@ -51,6 +51,7 @@ class MariaDB:
              "--port=%d" % self.port, "--bind-address=127.0.0.1",
              "--socket=" + os.path.join(self.dir, "mysqld.sock"),
              "--pid-file=" + os.path.join(self.dir, "mysqld.pid"),
+             "--tmpdir=" + self.dir,  # its own: a shared /tmp may be swept under a running query
              "--skip-grant-tables", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
              "--innodb-flush-log-at-trx-commit=2", "--character-set-server=utf8mb4",
              "--collation-server=utf8mb4_unicode_ci", "--max-connections=500"],

@@ -9,7 +9,6 @@ from services import announcements, images, moderation, tokens, validate
 from services.errors import Invalid
 
 
-
 class AdminApiHandler(ApiHandler):
     """Parameters from the query, a form body or a JSON body; GET and POST do the same."""
 
@@ -92,7 +91,7 @@ class UserAndImageHandler(AdminApiHandler):
     async def get(self):
         private = self.is_admin()
         uimage = await self.run_db(moderation.profile, self.param("openid"), private)
-        base, secret = self.request.protocol + "://" + self.request.host, self.settings["cookie_secret"]
+        base, secret = self.application.public_url, self.settings["cookie_secret"]  # never the Host
         uimage["image"] = [{"imageUrl": images.photo_url(base, secret, i["url"])}
                            for i in uimage["image"]]
         self.ok({"uimage": uimage})

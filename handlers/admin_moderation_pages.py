@@ -4,7 +4,6 @@ Every change goes through its action (actions/moderation.py, actions/images.py).
 Its route list ends with the catch-all /admin/.* (an HTML 404), so a module adding more /admin/
 pages must come before this one in application.HANDLER_MODULES.
 """
-import asyncio
 import functools
 
 import tornado.web
@@ -12,6 +11,7 @@ import tornado.web
 from actions.images import do_add_banner, do_remove_banner
 from actions.moderation import do_check_user, do_review_goods, do_set_goods_deleted
 from handlers.base import PageHandler, safe_next
+from handlers.images import upload_body_bytes
 from services import banners, images, moderation, validate
 from services.errors import Invalid
 
@@ -112,6 +112,7 @@ class UserAction(ModerationPage):
 
 class BannersPage(ModerationPage):
     """GET /admin/banners; POST uploads one image (checked by the image pipeline)."""
+    max_body_bytes = staticmethod(upload_body_bytes)  # an image and its form, not the 1 MiB
 
     @tornado.web.authenticated
     async def get(self):
@@ -124,8 +125,8 @@ class BannersPage(ModerationPage):
         if not files:
             raise Invalid("choose an image file")
         uploads = self.config["uploads"]
-        processed = await asyncio.get_running_loop().run_in_executor(
-            None, images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+        processed = await self.application.run_decode(
+            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         await do_add_banner(self.actions, self.current_user, processed)
         self.redirect("/admin/banners?ok=banner")
 

@@ -2,7 +2,7 @@
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
-from services import favourites, goods, hotwords, validate
+from services import favourites, goods, hotwords, search, validate
 from services.errors import ServiceError
 
 HOT_WORDS_MAX = 50
@@ -13,13 +13,19 @@ class MarketHandler(ApiHandler):
 
     @property
     def base(self):
-        """The scheme and host this request came to (image URLs are absolute on it)."""
-        return self.request.protocol + "://" + self.request.host
+        """The scheme and host of absolute URLs: server.public_url, never the request's Host
+        (a client-chosen Host would make answers, and WeChat's image check, point elsewhere)."""
+        return self.application.public_url
 
     def page(self):
         """The 0-based pageNum (missing means 0)."""
         return validate.integer(self.arg("pageNum"), "pageNum", required=False, default=0,
                                 low=0, high=100_000)
+
+    def filters(self):
+        """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
+        goodsAddress, sort); None when none is sent."""
+        return search.filters(self.arg, self.config["goods"]["max_price"])
 
     @property
     def page_size(self):
@@ -70,7 +76,8 @@ class SimpleGoodsHandler(MarketHandler):
             self.require_admin()
             items = await self.run_db(goods.pending, self.base, page, self.page_size)
         else:
-            items = await self.run_db(goods.approved, self.base, page, self.page_size)
+            items = await self.run_db(goods.approved, self.base, page, self.page_size,
+                                      self.filters())
         self.answer_list(items)
 
 
@@ -78,7 +85,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size))
+        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
+                                           self.filters()))
 
 
 class MyIssuedHandler(MarketHandler):
@@ -96,7 +104,7 @@ class UserGoodsHandler(MarketHandler):
     async def get(self):
         openid = validate.openid(self.arg("openid"))
         self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
-                                           self.page_size))
+                                           self.page_size, self.filters()))
 
 
 class MyCheckHandler(MarketHandler):
@@ -125,7 +133,8 @@ class QueryHandler(MarketHandler):
 
     async def get(self):
         flag, page = self.arg("flag"), self.page()
-        items = await self.run_db(goods.search, flag, self.base, page, self.page_size)
+        items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
+                                  filters=self.filters())
         if items and page == 0:
             await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
         self.answer_list(items, "nothing found")

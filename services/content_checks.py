@@ -10,6 +10,7 @@ from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.wechat import MediaCheck
 from models.user import User
+from services import search
 PASS, REVIEW, RISKY = "pass", "review", "risky"
 AVATAR = 0  # MediaCheck.image_id of a profile picture (a URL, not an uploaded image)
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_SOCIAL = 1, 2, 3, 4
@@ -35,6 +36,7 @@ def hold_image(image_id, gid, reason):
         Image.update(hidden=True).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=True, hold_reason=reason[:255]).where(Goods.gid == gid).execute()
+            search.remove(gid)
 
 
 def apply_media_result(trace_id, suggest, label):
@@ -67,6 +69,7 @@ def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=No
             Image.update(hidden=False).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=False, hold_reason="").where(Goods.gid == gid).execute()
+            search.reindex(gid)
 
 
 def held_count():

@@ -1,10 +1,10 @@
 """Listings: publish, the lists, detail (view count), search, owner deletion."""
-from peewee import Case
 
-from models import utcnow
+from models import utcnow, write_txn
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import User, VERIFIED
 from services import clock, validate
+from services import search as search_index
 from services.errors import Forbidden, Invalid, NotFound
 from services.images import upload_url
 from services.users import require_active
@@ -41,8 +41,10 @@ def publish(openid, fields, hold_reason=""):
     """/goods/goodsIssue: a new listing from `listing_fields`, pending review (with a
     content-check hold reason, if any, for the review queue); returns its gid."""
     user = require_active(openid)
-    goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
-                         hold_reason=hold_reason[:255], **fields)
+    with write_txn():  # the row and its search-index entry commit together
+        goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
+                             hold_reason=hold_reason[:255], **fields)
+        search_index.reindex(goods.gid)
     return goods.gid
 
 
@@ -81,9 +83,9 @@ def _newest(query, page_num, size):
 
 
 # -- lists ---------------------------------------------------------------------------------
-def approved(base, page_num, size):
-    """getSimpleGoods?state=1: every public listing, newest first."""
-    return summaries(_newest(Goods.public(), page_num, size), base)
+def approved(base, page_num, size, filters=None):
+    """getSimpleGoods?state=1: every public listing, newest first (or as `filters` say)."""
+    return summaries(search_index.list_page(Goods.public(), filters, page_num, size), base)
 
 
 def pending(base, page_num, size):
@@ -92,10 +94,10 @@ def pending(base, page_num, size):
     return summaries(_newest(query, page_num, size), base)
 
 
-def free(base, page_num, size):
+def free(base, page_num, size, filters=None):
     """getSimFrGoods: public listings whose two prices are 0."""
     query = Goods.public().where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
-    return summaries(_newest(query, page_num, size), base)
+    return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
 def mine_approved(openid, base, page_num, size):
@@ -104,9 +106,10 @@ def mine_approved(openid, base, page_num, size):
     return summaries(_newest(query, page_num, size), base)
 
 
-def of_user(openid, base, page_num, size):
+def of_user(openid, base, page_num, size, filters=None):
     """getAllSimpleGoods: another user's public listings."""
-    return summaries(_newest(Goods.public().where(Goods.openid == openid), page_num, size), base)
+    query = Goods.public().where(Goods.openid == openid)
+    return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
 def mine_with_state(openid, base, page_num=None, size=10):
@@ -176,7 +179,9 @@ def delete_own(gid, openid):
     """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
     `openid` None (tokens off, none named) trusts the caller, as the original did."""
     goods = _owned(gid, openid, admin=openid is None)
-    Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
+    with write_txn():
+        Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
+        search_index.remove(gid)
 
 
 # -- search --------------------------------------------------------------------------------
@@ -190,21 +195,11 @@ def keywords(flag):
     return words[:MAX_KEYWORDS]
 
 
-def search(flag, base, page_num, size):
-    """/goods/query: public listings matching every word, by relevance then recency (the hot
-    words are counted apart: services/hotwords.py, called by the handler)."""
-    words = keywords(flag)
-    fields = ((Goods.goods_name, 4), (Goods.goods_title, 2), (Goods.goods_dec, 1))
-    query = Goods.public()
-    score = None
-    for word in words:
-        query = query.where(Goods.goods_name.contains(word) | Goods.goods_title.contains(word)
-                            | Goods.goods_dec.contains(word))
-        for field, weight in fields:
-            term = Case(None, [(field.contains(word), weight)], 0)
-            score = term if score is None else score + term
-    query = query.order_by(score.desc(), Goods.gid.desc())
-    return summaries(query.paginate(page_num + 1, size), base)
+def search(flag, base, page_num, size, filters=None):
+    """/goods/query: public listings matching every word, by relevance then recency (or as
+    `filters` say); services/search.py has the index. The hot words are counted apart
+    (services/hotwords.py, called by the handler)."""
+    return summaries(search_index.find(keywords(flag), page_num, size, filters), base)
 
 
 def require_state(value):

@@ -3,7 +3,7 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
-from services import validate
+from services import search, validate
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -42,6 +42,7 @@ def review_goods(actor, gid, state, reason=None):
             raise Invalid("this listing was deleted")
         kept = reason if state == REJECTED else ""
         Goods.update(state=state, reason=kept).where(Goods.gid == goods.gid).execute()
+        search.reindex(goods.gid)
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
                "goods:%d" % goods.gid, reason, goods.state, state)
     return {"gid": goods.gid, "state": state, "openid": goods.openid,
@@ -54,6 +55,7 @@ def set_goods_deleted(actor, gid, deleted, reason=None):
     with write_txn():
         goods = _goods(gid)
         Goods.update(deleted=bool(deleted)).where(Goods.gid == goods.gid).execute()
+        search.reindex(goods.gid)
         record(actor, "goods.delete" if deleted else "goods.restore", "goods:%d" % goods.gid,
                reason, int(goods.deleted), int(bool(deleted)))
     return {"gid": goods.gid, "deleted": bool(deleted)}

@@ -6,10 +6,11 @@ from models.chat import ChatList, OfflineMessage
 from models.comment import Comment, Liked, Notice, Reply
 from models.goods import Favourite, Goods, Image, SearchCounted, SearchKeyword
 from models.report import Report
+from models.search import GoodsSearch
 from models.subscription import NotifyGrant, NotifySent
 from models.wechat import MediaCheck, WechatToken
 from models.user import User
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, OfflineMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
-          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted]
+          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch]

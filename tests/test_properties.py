@@ -45,6 +45,7 @@ def roomy_limits(settings_env):
 PROFILE = ["openid", "wxname", "headImg", "sex", "uname", "qq", "wx"]
 GOODS = ["openid", "goodsName", "goodsTitle", "goodsPriceNew", "goodsPriceOld", "goodsXueyuan",
          "goodsDec", "goodsAddress"]
+FILTERS = ["priceMin", "priceMax", "free", "goodsXueyuan", "goodsAddress", "sort"]  # newer clients
 ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/user/getOpenid": ("GET", "query", ["code", "appid", "secret"]),
     "/wx/user/devLogin": ("GET", "query", ["openid"]),
@@ -56,13 +57,13 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/admin/userIsOk": ("GET", "query", ["openid"]),
     "/wx/admin/isAdmin": ("GET", "query", ["openid"]),
     "/wx/goods/goodsIssue": ("POST", "json", GOODS),
-    "/wx/goods/getSimpleGoods": ("GET", "query", ["state", "pageNum"]),
-    "/wx/goods/getSimFrGoods": ("GET", "query", ["pageNum"]),
+    "/wx/goods/getSimpleGoods": ("GET", "query", ["state", "pageNum"] + FILTERS),
+    "/wx/goods/getSimFrGoods": ("GET", "query", ["pageNum"] + FILTERS),
     "/wx/goods/getMyIssGoods": ("GET", "query", ["openid", "pageNum"]),
-    "/wx/goods/getAllSimpleGoods": ("GET", "query", ["openid", "pageNum"]),
+    "/wx/goods/getAllSimpleGoods": ("GET", "query", ["openid", "pageNum"] + FILTERS),
     "/wx/goods/getMyCheckSimGoods": ("GET", "query", ["openid", "pageNum"]),
     "/wx/goods/getDeGoodfwl": ("GET", "query", ["gid", "openid"]),
-    "/wx/goods/query": ("GET", "query", ["flag", "pageNum"]),
+    "/wx/goods/query": ("GET", "query", ["flag", "pageNum"] + FILTERS),
     "/wx/goods/hotWords": ("GET", "query", ["limit"]),
     "/wx/user/whyNot": ("GET", "query", ["gid", "openid"]),
     "/wx/user/deleteMyIssue": ("GET", "query", ["gid", "openid"]),

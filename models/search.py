@@ -1,0 +1,121 @@
+"""The search index and its queries.
+
+`goods_search` holds one row per public listing: its text segmented into tokens
+(services/search.py) in `words`, and the pinyin of its Chinese words in `pinyin`, each token
+encoded as ASCII (`x`/`p` + hex of its UTF-8) and space-joined. Both engines index those
+columns with their plain tokenizer, so they see the same tokens:
+- MySQL/MariaDB: a FULLTEXT index on (words, pinyin), queried with MATCH … AGAINST in boolean
+  mode (its relevance ranks);
+- SQLite: an FTS5 table `goods_fts` with goods_search as its external content (kept in step by
+  triggers on goods_search), queried with MATCH and ranked by bm25().
+The DDL is in models/migrations/m0010_search.py.
+"""
+from peewee import SQL, AutoField, IntegerField, NodeList, TextField, fn
+
+from models import BaseModel, is_mysql
+from models.goods import Goods
+
+# bm25() weights of the FTS5 columns (words, pinyin): a pinyin hit counts less.
+FTS5_WEIGHTS = (1.0, 0.4)
+
+
+class GoodsSearch(BaseModel):
+    gid = IntegerField(primary_key=True)
+    words = TextField()
+    pinyin = TextField()
+
+    class Meta:
+        table_name = "goods_search"
+
+
+class GoodsFts(BaseModel):
+    """SQLite only: the FTS5 virtual table over goods_search (not in MODELS: triggers fill it)."""
+    rowid = AutoField(column_name="rowid")
+    words = TextField()
+    pinyin = TextField()
+
+    class Meta:
+        table_name = "goods_fts"
+
+
+def _match(expr):
+    """The engine's full-text condition (and, on MySQL, its relevance) for an engine query."""
+    if is_mysql():
+        return NodeList((fn.MATCH(GoodsSearch.words, GoodsSearch.pinyin),
+                         fn.AGAINST(NodeList((expr, SQL("IN BOOLEAN MODE"))))))
+    return SQL("goods_fts MATCH ?", [expr])
+
+
+def matching(query, expr, exact_expr=None):
+    """(query, keys): `query` (on Goods) narrowed to the listings whose index row matches the
+    engine query `expr`, and its relevance order as [(expression, descending)]: first those that
+    also match `exact_expr` (no pinyin), when given, then by relevance (bm25 on SQLite, MATCH
+    relevance on MySQL)."""
+    if is_mysql():
+        query = query.join(GoodsSearch, on=(GoodsSearch.gid == Goods.gid)).where(_match(expr))
+        keys = [(_match(expr), True)]
+        if exact_expr:
+            keys.insert(0, (_match(exact_expr) > 0, True))
+    else:
+        query = query.join(GoodsFts, on=(GoodsFts.rowid == Goods.gid)).where(_match(expr))
+        keys = [(SQL("bm25(goods_fts, %s, %s)" % FTS5_WEIGHTS), False)]
+        if exact_expr:
+            exact = GoodsFts.select(GoodsFts.rowid).where(_match(exact_expr))
+            keys.insert(0, (Goods.gid.in_(exact), True))
+    return query, keys
+
+
+def page(query, keys, page_num, size):
+    """One page of `query` in the order of `keys`, ties newest first, as a deferred join: the
+    engine sorts only (gid, keys) and reads whole rows for the page alone (sorting whole rows
+    with their TEXT columns made MariaDB spill a temporary table to disk)."""
+    columns = [expr.alias("k%d" % i) for i, (expr, _) in enumerate(keys)]
+    inner = (query.select(Goods.gid, *columns)
+             .order_by(*[SQL("k%d%s" % (i, " DESC" if desc else "")) for i, (_, desc)
+                         in enumerate(keys)], Goods.gid.desc())
+             .paginate(page_num + 1, size).alias("top"))
+    order = [getattr(inner.c, "k%d" % i).desc() if desc else getattr(inner.c, "k%d" % i)
+             for i, (_, desc) in enumerate(keys)]
+    return (Goods.select().join(inner, on=(Goods.gid == inner.c.gid))
+            .order_by(*order, Goods.gid.desc()))
+
+
+SORTS = {  # the list orders as keys for page(): [(expression, descending)]
+    "newest": [],
+    "priceAsc": [(Goods.goods_price_new, False)],
+    "priceDesc": [(Goods.goods_price_new, True)],
+    "views": [(Goods.open_sum, True)],
+}
+
+
+def narrow(query, filters):
+    """`query` (on Goods) with the newer clients' filters: price range, free only, 学院, place."""
+    if not filters:
+        return query
+    if filters.get("priceMin") is not None:
+        query = query.where(Goods.goods_price_new >= filters["priceMin"])
+    if filters.get("priceMax") is not None:
+        query = query.where(Goods.goods_price_new <= filters["priceMax"])
+    if filters.get("free"):
+        query = query.where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
+    if filters.get("goodsXueyuan"):
+        query = query.where(Goods.goods_xueyuan == filters["goodsXueyuan"])
+    if filters.get("goodsAddress"):
+        query = query.where(Goods.goods_address == filters["goodsAddress"])
+    return query
+
+
+def sort_keys(sort):
+    """The keys of a list order (newest, priceAsc, priceDesc, views; anything else: newest)."""
+    return SORTS.get(sort, [])
+
+
+def listed(query, filters, page_num, size):
+    """A page of a list (getSimpleGoods, getSimFrGoods, …): filtered, sorted, newest by default
+    (then exactly the query the lists always made)."""
+    keys = sort_keys((filters or {}).get("sort"))
+    query = narrow(query, filters)
+    if not keys:
+        return query.order_by(Goods.gid.desc()).paginate(page_num + 1, size)
+    return query.order_by(*[k.desc() if d else k.asc() for k, d in keys],
+                          Goods.gid.desc()).paginate(page_num + 1, size)

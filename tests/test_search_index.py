@@ -1,0 +1,136 @@
+"""The search index on both databases: in step through publish, review, take-down, restore, hold
+and release, owner deletion; query text never reaching the engine as syntax; the newer clients'
+filters and sorts on /wx/goods/query and the lists; the start-up check of MySQL's settings."""
+import pytest
+
+from models.goods import Goods
+from models.search import GoodsSearch
+from services import content_security, moderation, search
+from tests.test_admin_api import admin_token
+from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
+
+
+async def found(api, flag, **params):
+    reply = await api.get("/wx/goods/query", flag=flag, **params)
+    assert reply.status == 200, reply
+    return [] if reply.code == 100 else [g["gid"] for g in listed(reply)]
+
+
+async def indexed(app, gid):
+    return await app.run_db(lambda: GoodsSearch.get_or_none(GoodsSearch.gid == gid) is not None)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_index_follows_every_change_of_a_listing(api, app):
+    token, boss = await api.login("sam"), await admin_token(api, app)
+    gid = await publish(api, token, "sam", goodsName="蓝牙耳机", goodsTitle="九成新", goodsDec="x")
+    assert not await indexed(app, gid) and await found(api, "耳机") == []   # pending
+    review = lambda state: api.get("/wx/admin/setState", boss, gid=gid, state=state)  # noqa
+    assert (await review(1)).code == 200
+    assert await indexed(app, gid) and await found(api, "erji") == [gid]    # approved
+    assert (await review(2)).code == 200
+    assert not await indexed(app, gid) and await found(api, "耳机") == []   # rejected
+    assert (await review(1)).code == 200 and await found(api, "耳机") == [gid]
+    await app.run_db(content_security.hold_image, 999, gid, "held by a check")
+    assert not await indexed(app, gid) and await found(api, "耳机") == []   # hidden
+    await app.run_db(content_security.release, gid)
+    assert await indexed(app, gid) and await found(api, "耳机") == [gid]    # shown again
+    assert (await api.get("/wx/admin/delete", boss, gid=gid)).code == 200
+    assert not await indexed(app, gid) and await found(api, "耳机") == []   # taken down
+    await app.run_db(moderation.set_goods_deleted, "root", gid, False)
+    assert await indexed(app, gid) and await found(api, "耳机") == [gid]    # restored
+    assert (await api.get("/wx/user/deleteMyIssue", token, gid=gid, openid="sam")).code == 200
+    assert not await indexed(app, gid) and await found(api, "耳机") == []   # owner deleted
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_migration_backfill_indexes_public_listings_only(api, app):
+    token = await api.login("tia")
+    live = await publish(api, token, "tia", goodsName="台灯")
+    waiting = await publish(api, token, "tia", goodsName="台灯 待审")
+    await approve(app, live)
+    await app.run_db(lambda: GoodsSearch.delete().execute())
+    assert await found(api, "台灯") == []
+    assert await app.run_db(search.backfill) == 1
+    assert await found(api, "台灯") == [live] and not await indexed(app, waiting)
+
+
+QUERIES_WITH_SYNTAX = ['"', "'", "*", "+", "-", "(", ")", "~", "<", ">", "@", "%", "_", "\\",
+                       '台灯"', "台灯*", "台灯 OR 耳机", "台灯 AND", "NOT 台灯", "NEAR(台灯)",
+                       "+台灯 -蓝牙", "台灯' OR '1'='1", "x6e78 p00", "台灯^2", "{台灯}", ":台灯",
+                       "台灯 %", "台_灯"]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_query_syntax_is_plain_text(api, app):
+    token = await api.login("uma")
+    lamp = await publish(api, token, "uma", goodsName="台灯", goodsDec="蓝牙音箱台灯")
+    other = await publish(api, token, "uma", goodsName="耳机")
+    await approve(app, lamp, other)
+    for flag in QUERIES_WITH_SYNTAX:
+        reply = await api.get("/wx/goods/query", flag=flag)
+        assert reply.status == 200 and reply.code in (100, 200), (flag, reply)
+    assert await found(api, "%") == [] and await found(api, "_") == []  # never "everything"
+    assert await found(api, '"台灯"') == [lamp] and await found(api, "台灯*") == [lamp]
+    assert await found(api, "+台灯 -蓝牙") == [lamp]   # - is not "without": 蓝牙 must match too
+    assert await found(api, "台灯 OR 耳机") == []      # OR is a word, and no listing has it
+    assert await found(api, "台_灯") == [lamp]         # _ separates, it is no wildcard
+
+
+async def filtered(api, path, **params):
+    reply = await api.get(path, **params)
+    assert reply.status == 200, reply
+    return [] if reply.code == 100 else [g["gid"] for g in listed(reply)]
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_filters_and_sorts_on_query_and_lists(api, app):
+    token = await api.login("vic")
+    mk = lambda name, price, old, **f: publish(api, token, "vic", goodsName=name,  # noqa: E731
+                                               goodsPriceNew=price, goodsPriceOld=old, **f)
+    cheap = await mk("台灯 便宜", "10", "20", goodsXueyuan="机械学院", goodsAddress="东区")
+    dear = await mk("台灯 护眼", "99.5", "200", goodsXueyuan="计算机学院", goodsAddress="西区")
+    free = await mk("台灯 送", "0", "0", goodsXueyuan="计算机学院", goodsAddress="东区")
+    await approve(app, cheap, dear, free)
+    await app.run_db(lambda: Goods.update(open_sum=7).where(Goods.gid == cheap).execute())
+    for path, extra in (("/wx/goods/query", {"flag": "台灯"}),
+                        ("/wx/goods/getSimpleGoods", {"state": 1})):
+        get = lambda **p: filtered(api, path, **extra, **p)  # noqa: E731
+        assert await get(priceMin="5", priceMax="50") == [cheap]
+        assert sorted(await get(priceMin="10")) == [cheap, dear]
+        assert await get(free="1") == [free]
+        assert await get(goodsXueyuan="计算机学院") == [free, dear]
+        assert await get(goodsAddress="东区", sort="priceDesc") == [cheap, free]
+        assert await get(sort="priceAsc") == [free, cheap, dear]
+        assert await get(sort="priceDesc") == [dear, cheap, free]
+        assert await get(sort="newest") == [free, dear, cheap]
+        assert await get(sort="views") == [cheap, free, dear]  # then newest first
+        for bad in ({"priceMin": "abc"}, {"priceMax": "-1"}, {"priceMin": "9", "priceMax": "1"},
+                    {"free": "2"}, {"sort": "cheapest"}, {"priceMin": "1.001"}):
+            reply = await api.get(path, **extra, **bad)
+            assert reply.status == 400 and reply.code == 100 and reply.json["msg"], (bad, reply)
+    assert await filtered(api, "/wx/goods/getSimFrGoods", goodsAddress="东区") == [free]
+    assert await filtered(api, "/wx/goods/getAllSimpleGoods", openid="vic",
+                          sort="priceAsc") == [free, cheap, dear]
+
+
+def test_start_up_warns_when_mysql_would_hide_short_words(database, caplog):
+    assert search.fulltext_problems({"innodb_ft_min_token_size": "3",
+                                     "innodb_ft_max_token_size": "84"}) == []
+    problems = search.fulltext_problems({"innodb_ft_min_token_size": "4",
+                                         "innodb_ft_max_token_size": "40"})
+    assert len(problems) == 2 and "innodb_ft_min_token_size=4" in problems[0]
+    with database.connection_context():
+        assert search.start_up() == []  # the test MariaDB keeps the defaults
+    assert "search:" not in caplog.text
+
+
+def test_tokens_are_the_same_for_both_engines_and_short_words_are_long_enough():
+    row = search.index_row("书 iPhone13", "ＩＰＡＤ", "耳机")
+    words, pinyin = row["words"].split(), row["pinyin"].split()
+    assert {search.decode(t) for t in words} >= {"书", "iphone13", "iphone", "13", "ipad", "耳机",
+                                                 "耳", "机"}
+    assert {search.decode(t) for t in pinyin} >= {"shu", "erji", "ej"}
+    assert all(len(t) >= search.MIN_TOKEN_CHARS and t.isalnum() and t.isascii()
+               for t in words + pinyin)
+    assert len(search.encode("x", "长" * 40)) <= 2 * search.MAX_TOKEN_BYTES + 1

@@ -55,8 +55,11 @@ def test_each_room_imports_only_the_rooms_below_it():
     wrong = []
     for room, allowed in MAY_IMPORT.items():
         for path in _room_files(room):
+            rel = os.path.relpath(path, ROOT)
+            # a data migration may run a rule (m0010 backfills the index with services.search)
+            room_allowed = allowed | {"services"} if rel.startswith("models/migrations/") else allowed
             for top, line in _imports(path):
-                if top in OWN and top not in allowed:
+                if top in OWN and top not in room_allowed:
                     wrong.append("%s:%d imports %s" % (os.path.relpath(path, ROOT), line, top))
     assert wrong == []
 
@@ -237,3 +240,23 @@ async def test_metrics_log_why_the_database_figures_are_missing(app, caplog):
         await app.metrics.refresh(down)
     assert app.metrics.database_up == 0
     assert any("OSError: connection refused" in r.getMessage() for r in caplog.records)
+
+
+# -- one root: every REST kind spends the address budget ---------------------------------------
+@pytest.mark.gen_test(timeout=30)
+async def test_a_streamed_upload_spends_the_address_budget_like_every_api_call(api, app):
+    """UploadHandler refuses from the headers in its own prepare(); it must still spend the
+    per-address budget of AppHandler.limit_address (ApiHandler.prepare is a coroutine, so
+    calling it without awaiting spent nothing)."""
+    from tests.test_images import multipart, picture
+    t = await users(api, "sam")
+    app.config["limits"]["per_minute_address"] = 2
+    app.limiter.buckets.clear()
+    body, ctype = multipart({"openid": "sam", "flag": "0"},
+                            [("file", "p.png", "image/png", picture("PNG"))])
+    statuses = []
+    for _ in range(3):
+        reply = await api.fetch("POST", "/wx/images/upload", token=t["sam"], body=body,
+                                headers={"Content-Type": ctype})
+        statuses.append(reply.status)
+    assert statuses == [404, 404, 429]  # no listing yet, twice; then the address budget is spent

@@ -10,7 +10,7 @@ from handlers.base import COOKIE, PageHandler, safe_next
 from services import admin_accounts, audit, dashboard, validate
 from services.clock import display
 from services.errors import TooMany
-from services.reports import trust_figures
+from services import reports
 
 
 class LoginPage(PageHandler):
@@ -61,7 +61,7 @@ class DashboardPage(PageHandler):
     async def get(self):
         app = self.application
         figures = await self.run_db(dashboard.figures)
-        trust = await self.run_db(trust_figures)
+        trust = await self.run_db(reports.dashboard_figures)
         live = await app.bus.stats()
         counts = app.chat.counts
         today, since = app.message_day.today(counts["delivered"] + counts["stored"])

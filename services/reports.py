@@ -103,7 +103,7 @@ def open_count():
     return Report.select().where(Report.status == OPEN).count()
 
 
-def trust_figures():
+def dashboard_figures():
     """The dashboard's trust line: open reports (targets and total) and held items."""
     from services.content_checks import held_count
     targets = (Report.select(Report.target_type, Report.target_id).where(Report.status == OPEN)

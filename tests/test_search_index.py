@@ -5,7 +5,7 @@ import pytest
 
 from models.goods import Goods
 from models.search import GoodsSearch
-from services import content_security, moderation, search
+from services import content_checks, moderation, search
 from tests.test_admin_api import admin_token
 from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
 
@@ -31,9 +31,9 @@ async def test_index_follows_every_change_of_a_listing(api, app):
     assert (await review(2)).code == 200
     assert not await indexed(app, gid) and await found(api, "耳机") == []   # rejected
     assert (await review(1)).code == 200 and await found(api, "耳机") == [gid]
-    await app.run_db(content_security.hold_image, 999, gid, "held by a check")
+    await app.run_db(content_checks.hold_image, 999, gid, "held by a check")
     assert not await indexed(app, gid) and await found(api, "耳机") == []   # hidden
-    await app.run_db(content_security.release, gid)
+    await app.run_db(content_checks.release, gid)
     assert await indexed(app, gid) and await found(api, "耳机") == [gid]    # shown again
     assert (await api.get("/wx/admin/delete", boss, gid=gid)).code == 200
     assert not await indexed(app, gid) and await found(api, "耳机") == []   # taken down

@@ -25,7 +25,8 @@ async def test_index_follows_every_change_of_a_listing(api, app):
     token, boss = await api.login("sam"), await admin_token(api, app)
     gid = await publish(api, token, "sam", goodsName="蓝牙耳机", goodsTitle="九成新", goodsDec="x")
     assert not await indexed(app, gid) and await found(api, "耳机") == []   # pending
-    review = lambda state: api.get("/wx/admin/setState", boss, gid=gid, state=state)  # noqa
+    review = lambda state: api.get("/wx/admin/setState", boss, gid=gid, state=state,  # noqa
+                                   reason="照片模糊")  # a rejection needs one (approving: audited)
     assert (await review(1)).code == 200
     assert await indexed(app, gid) and await found(api, "erji") == [gid]    # approved
     assert (await review(2)).code == 200

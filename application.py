@@ -10,12 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import tornado.web
 
+from counters import ViewCounter
 from handlers.base import NotFoundHandler
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services.content_security import ContentSecurity
-from services import search
+from services import goods, search
 from services.errors import Unavailable
 from services.notify import Notifier
 from services.metrics import Metrics
@@ -59,6 +60,7 @@ class MarketApp(tornado.web.Application):
         self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
+        self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentSecurity(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
@@ -104,6 +106,7 @@ class MarketApp(tornado.web.Application):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
         self.list_writer.start()
+        self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
     async def shutdown(self, timeout):
@@ -117,6 +120,7 @@ class MarketApp(tornado.web.Application):
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
         await self.list_writer.stop()
+        await self.views.stop()
         await self.bus.stop()
 
     def get_handler_delegate(self, request, *args, **kwargs):

@@ -128,7 +128,7 @@ class DetailHandler(MarketHandler):
     async def get(self):
         gid = goods.gid_of(self.arg("gid"))
         info = await self.run_db(goods.detail, gid, self.viewer(self.arg("openid")),
-                                 self.is_admin(), self.base)
+                                 self.is_admin(), self.base, self.application.views)
         self.ok({"goodInfo": info})
 
 
@@ -139,7 +139,8 @@ class QueryHandler(MarketHandler):
     async def get(self):
         flag, page = self.arg("flag"), self.page()
         items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
-                                  filters=self.filters())
+                                  filters=self.filters(),
+                                  cache_seconds=self.config["goods"]["search_cache_seconds"])
         if items and page == 0:
             await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
         self.answer_list(items, "nothing found")

@@ -12,13 +12,17 @@ tokens this module wrote: `%`, `_`, quotes and operators are separators, never s
 
 Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction.
 """
+import collections
 import functools
 import logging
 import re
+import threading
+import time
 import unicodedata
 
 from models import is_mysql
 from models.goods import APPROVED, Goods
+from models import search as search_sql
 from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
 from services import validate
 from services.errors import Invalid
@@ -172,16 +176,66 @@ def boolean_query(groups, pinyin=True):
                     for g in groups)
 
 
-def find(words, page_num, size, filters=None):
-    """A page of public listings matching every search word (a Peewee query of Goods, or [])."""
+CANDIDATES = 200         # a relevance-sorted search pages through its best 200 matches
+
+
+class CandidateCache:
+    """The candidate gids of recent searches by engine query, for `seconds` (a bounded LRU).
+    Cleared in this process whenever the index changes (reindex, remove); other processes see
+    a change within `seconds`. Pages are cut from the candidates and their rows read fresh, so
+    a listing taken down leaves every page at once."""
+
+    def __init__(self, size=2000):
+        self.size = size
+        self.entries = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, seconds):
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is None or time.monotonic() - hit[0] > seconds:
+                return None
+            self.entries.move_to_end(key)
+            return hit[1]
+
+    def put(self, key, gids):
+        with self.lock:
+            self.entries[key] = (time.monotonic(), gids)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self):
+        with self.lock:
+            self.entries.clear()
+
+
+candidate_cache = CandidateCache()
+
+
+def find(words, page_num, size, filters=None, cache_seconds=0):
+    """A page of public listings matching every search word: plain rows (models.goods.SUMMARY_SQL
+    columns) for a relevance-sorted search without filters whose page lies within the best
+    CANDIDATES (the bounded plan, its candidates cached for `cache_seconds`), else a Peewee query
+    of Goods (the full plan); [] when there are no search words."""
     groups = query_groups(words)
     if not groups:
         return []
     render = boolean_query if is_mysql() else fts5_query
     has_pinyin = any(py for g in groups for _, py in g)
-    query, keys = matching(narrow(Goods.public(), filters), render(groups),
-                           render(groups, pinyin=False) if has_pinyin else None)
+    expr, exact = render(groups), (render(groups, pinyin=False) if has_pinyin else None)
     sort = (filters or {}).get("sort") or "relevance"
+    if sort == "relevance" and not any(k != "sort" for k in (filters or {})) \
+            and (page_num + 1) * size <= CANDIDATES:
+        from models import db
+        key = (id(db.obj), expr, exact)
+        gids = candidate_cache.get(key, cache_seconds) if cache_seconds > 0 else None
+        if gids is None:
+            gids = search_sql.candidates(expr, exact, CANDIDATES)
+            if cache_seconds > 0:
+                candidate_cache.put(key, gids)
+        return search_sql.summary_rows(gids[page_num * size:(page_num + 1) * size])
+    query, keys = matching(narrow(Goods.public(), filters), expr, exact)
     if sort != "relevance":
         keys = sort_keys(sort)
     return page(query, keys, page_num, size)
@@ -230,6 +284,7 @@ def reindex(gid):
              .where(Goods.gid == gid).first())
     if goods is None or not _public_row(goods):
         return remove(gid)
+    candidate_cache.clear()
     row = index_row(goods.goods_name, goods.goods_title, goods.goods_dec)
     insert = GoodsSearch.insert(gid=gid, **row)
     if is_mysql():
@@ -242,6 +297,7 @@ def reindex(gid):
 
 def remove(gid):
     """Take one listing out of the index (deleted, taken down, hidden)."""
+    candidate_cache.clear()
     GoodsSearch.delete().where(GoodsSearch.gid == gid).execute()
 
 
@@ -254,6 +310,7 @@ def backfill(batch=500, log_progress=None):
                            Goods.deleted == False, Goods.hidden == False)  # noqa: E712
                     .order_by(Goods.gid).limit(batch))
         if not rows:
+            candidate_cache.clear()
             return count
         with GoodsSearch._meta.database.atomic():  # the migration binds the models to its own
             GoodsSearch.delete().where(GoodsSearch.gid.in_([g.gid for g in rows])).execute()

@@ -5,10 +5,12 @@ jieba dictionary and algorithm; search mode for the index, precise mode for quer
 Chinese character alone (so one-character queries and words cut differently still match),
 other letters and digits as words (lower-cased, NFKC: full-width `ｉＰａｄ` is `ipad`; `iphone13`
 also as `iphone` and `13`), and the pinyin of each Chinese word, full and initials (耳机: erji,
-ej) in a column of its own. Every token is stored as `x`/`p` + the hex of its UTF-8, so each one
-is at least 3 characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change),
-never an InnoDB stopword, and the same on FTS5; and a query can only ever reach the engine as
-tokens this module wrote: `%`, `_`, quotes and operators are separators, never syntax.
+ej) in a column of its own. Every token is stored as `x`/`p` + the token (ASCII letters and
+digits, or Chinese; a one-character word padded: `x书_`), any other word as `h` + the hex of
+its UTF-8 (m0011; m0010 stored every token as hex, twice the bytes), so each one is at least 3
+characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change), never an InnoDB
+stopword, and the same on FTS5; and a query can only ever reach the engine as tokens this
+module wrote: `%`, `_`, quotes and operators are separators, never syntax.
 
 Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction.
 """
@@ -29,8 +31,9 @@ from services.errors import Invalid
 
 log = logging.getLogger("market.search")
 
-MAX_TOKEN_BYTES = 41       # "x" + 82 hex digits = 83 ≤ innodb_ft_max_token_size (84 by default)
-MIN_TOKEN_CHARS = 3        # the shortest stored token ("x" + one byte): innodb_ft_min_token_size
+MAX_TOKEN_CHARS = 83       # the longest stored token: innodb_ft_max_token_size (84 by default)
+MIN_TOKEN_CHARS = 3        # the shortest stored token ("x书_"): innodb_ft_min_token_size (3)
+MAX_HEX_BYTES = 41         # "h" + 82 hex digits = 83
 MAX_INDEX_CHARS = 60_000   # a TEXT column holds 65,535 bytes
 MAX_QUERY_PIECES = 12      # pieces of one query that are used
 FIELD_REPEATS = (3, 2, 1)  # name, title, description: a word in the name counts three times
@@ -79,17 +82,29 @@ def pinyin_of(word):
     return ("".join(full), "".join(s[0] for s in lazy_pinyin(word, style=Style.FIRST_LETTER)))
 
 
+_PLAIN = re.compile("[a-z0-9%s]+" % _CJK)  # tokens both engines take as one word unencoded
+_PAD = "_"  # a word character to InnoDB; FTS5's unicode61 drops it (on both sides alike)
+
+
 def encode(kind, token):
-    """The stored form of a token: kind (x word, p pinyin) + hex of its UTF-8 (cut at 41 bytes)."""
+    """The stored form of a token: kind (x word, p pinyin) + the token itself when it is ASCII
+    letters and digits or Chinese (both engines take those as one word), padded with "_" to
+    MIN_TOKEN_CHARS (x书_) and cut at MAX_TOKEN_CHARS; any other word as "h" + the hex of its
+    UTF-8 (cut at MAX_HEX_BYTES), so no token holds a character an engine might split on."""
+    if _PLAIN.fullmatch(token):
+        stored = (kind + token)[:MAX_TOKEN_CHARS]
+        return stored + _PAD * (MIN_TOKEN_CHARS - len(stored))
     data = token.encode()
-    if len(data) > MAX_TOKEN_BYTES:
-        data = token.encode()[:MAX_TOKEN_BYTES].decode(errors="ignore").encode()
-    return kind + data.hex()
+    if len(data) > MAX_HEX_BYTES:
+        data = data[:MAX_HEX_BYTES].decode(errors="ignore").encode()
+    return "h" + data.hex()
 
 
 def decode(stored):
     """A stored token back as text (for people debugging the index)."""
-    return bytes.fromhex(stored[1:]).decode(errors="replace")
+    if stored.startswith("h"):
+        return bytes.fromhex(stored[1:]).decode(errors="replace")
+    return stored[1:].rstrip(_PAD)
 
 
 def text_tokens(text):
@@ -329,9 +344,9 @@ def fulltext_problems(variables):
     if int(variables.get("innodb_ft_min_token_size", 3)) > MIN_TOKEN_CHARS:
         problems.append("innodb_ft_min_token_size=%s (one-character words need <= %d)"
                         % (variables["innodb_ft_min_token_size"], MIN_TOKEN_CHARS))
-    if int(variables.get("innodb_ft_max_token_size", 84)) < 2 * MAX_TOKEN_BYTES + 1:
+    if int(variables.get("innodb_ft_max_token_size", 84)) < MAX_TOKEN_CHARS:
         problems.append("innodb_ft_max_token_size=%s (long words need >= %d)"
-                        % (variables["innodb_ft_max_token_size"], 2 * MAX_TOKEN_BYTES + 1))
+                        % (variables["innodb_ft_max_token_size"], MAX_TOKEN_CHARS))
     return problems
 
 

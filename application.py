@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import tornado.web
 
-from counters import ViewCounter
+from counters import SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
@@ -61,6 +61,7 @@ class MarketApp(tornado.web.Application):
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
+        self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentSecurity(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)

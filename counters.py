@@ -100,3 +100,22 @@ class ViewCounter:
             await stop_tasks([self._task])
             self._task = None
         await self.flush()
+
+
+class SeenOnce:
+    """A bounded memory of keys already handled (IOLoop only; the oldest are forgotten past
+    `size`). The search handler
+    uses it so that a searcher's words, once counted today, don't cost a database call again.
+    `seen(key)` asks, `add(key)` remembers."""
+
+    def __init__(self, size=10_000):
+        self.size = size
+        self.keys = {}
+
+    def seen(self, key):
+        return key in self.keys
+
+    def add(self, key):
+        self.keys[key] = None
+        if len(self.keys) > self.size:
+            del self.keys[next(iter(self.keys))]

@@ -142,7 +142,12 @@ class QueryHandler(MarketHandler):
                                   filters=self.filters(),
                                   cache_seconds=self.config["goods"]["search_cache_seconds"])
         if items and page == 0:
-            await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
+            words = goods.keywords(flag)
+            # counted once per searcher and day: a repeat of this process's needs no database
+            key = (self._searcher(), hotwords.today(), tuple(sorted(w.lower() for w in words)))
+            if not self.application.searches_counted.seen(key):
+                await self.run_db(hotwords.count, words, key[0], key[1])
+                self.application.searches_counted.add(key)
         self.answer_list(items, "nothing found")
 
     def _searcher(self):

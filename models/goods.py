@@ -33,7 +33,7 @@ class Goods(BaseModel):
 
     class Meta:
         table_name = "goods"
-        indexes = ((("state", "deleted", "hidden", "gid"), False),
+        indexes = ((("state", "deleted", "hidden", "gid", "openid"), False),  # m0011: covers lists
                    (("openid", "deleted", "gid"), False))
 
     @classmethod
@@ -106,9 +106,12 @@ PUBLIC_SQL = ("g.state = %d AND g.deleted = 0 AND g.hidden = 0 AND g.openid NOT 
 SUMMARY_SQL = ("g.gid, g.goods_name, g.goods_title, g.goods_dec, g.goods_price_new, "
                "g.goods_price_old, (SELECT CASE WHEN i.thumb <> '' THEN i.thumb ELSE i.url END "
                "FROM {q}image{q} i WHERE i.gid = g.gid AND i.flag = %d AND i.hidden = 0 "
-               "ORDER BY i.id LIMIT 1)" % GOODS_PHOTO)
-APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g WHERE " + PUBLIC_SQL +
-                     " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}")
+               "ORDER BY i.gid, i.id LIMIT 1)" % GOODS_PHOTO)  # on the (gid, id) index
+# a deferred join: the page's gids from the (state, deleted, hidden, gid, openid) index alone
+# (the owner check included), then whole rows for those ten only
+APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}goods{q} g WHERE " +
+                     PUBLIC_SQL + " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}) t "
+                     "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
 DETAIL_SQL = ("SELECT g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec, "
               "g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address, g.state, "
               "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname FROM {q}goods{q} g "

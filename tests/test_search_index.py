@@ -142,3 +142,25 @@ def test_tokens_are_the_same_for_both_engines_and_short_words_are_long_enough():
     assert search.encode("x", "café") == "h" + "café".encode().hex()
     assert search.decode(search.encode("x", "кофе" * 30)).startswith("кофе")
     assert len(search.encode("x", "кофе" * 30)) <= search.MAX_TOKEN_CHARS
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_m0011_reindexes_hex_tokens_in_the_compact_form(api, app, database):
+    import importlib
+    m0011 = importlib.import_module("models.migrations.m0011_search_compact_tokens")
+    token = await api.login("ola")
+    lamp = await publish(api, token, "ola", goodsName="台灯", goodsTitle="书桌用",
+                         goodsDec="LED lamp")
+    waiting = await publish(api, token, "ola", goodsName="台灯 待审")
+    await approve(app, lamp)
+
+    def as_m0010():  # the row as m0010 wrote it: every token hex
+        words = " ".join("x" + w.encode().hex() for w in ("台灯", "台", "灯", "书桌", "led", "lamp"))
+        GoodsSearch.update(words=words, pinyin="p" + "taideng".encode().hex()).execute()
+    await app.run_db(as_m0010)
+    assert await found(api, "台灯") == []  # the queries speak the new form only
+    assert await app.run_db(m0011.reindex, database) == 1
+    assert await found(api, "台灯") == [lamp] and await found(api, "lamp") == [lamp]
+    assert await found(api, "taideng") == [lamp] and not await indexed(app, waiting)
+    row = await app.run_db(lambda: GoodsSearch.get_by_id(lamp))
+    assert "x台灯" in row.words.split() and "x灯_" in row.words.split()

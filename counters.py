@@ -8,10 +8,12 @@ moves `pending` to `flushing` and writes it in one transaction (services.goods.a
 
 Exact under concurrency: a view reads the committed count and this process's unwritten views
 under the same `generation`; a flush bumps it when it begins committing and again when done, so
-a read that overlapped a commit is repeated (rare: one commit a second). With several server
+a read that overlapped the commit of that listing's views is repeated (rare: one commit a
+second, and only views of the listings in it wait). With several server
 processes each counts its own views; the others' unwritten ones show within one interval.
 """
 import asyncio
+import collections
 import logging
 import threading
 import time
@@ -31,6 +33,7 @@ class ViewCounter:
         self.pending = {}         # gid -> views not yet written
         self.flushing = {}        # gid -> views being written now
         self.generation = 0       # odd while a flush is committing
+        self.committed = collections.deque(maxlen=8)  # (generation after, gids) of last flushes
         self._task = None
         self._stopping = False
 
@@ -45,14 +48,25 @@ class ViewCounter:
         while True:
             with self.lock:
                 before = self.generation
-            if before % 2:  # a flush is committing: its rows may or may not be visible yet
+                busy = before % 2 and gid in self.flushing
+            if busy:  # this listing's views are being committed: visible yet or not?
                 time.sleep(0.001)
                 continue
             row, committed = read()
             with self.lock:
-                if self.generation == before:
+                if self._untouched(gid, before):
                     self.pending[gid] = self.pending.get(gid, 0) + 1
                     return row, committed + self.pending[gid] + self.flushing.get(gid, 0)
+
+    def _untouched(self, gid, since):
+        """(Under the lock.) No commit of `gid`'s views began or ended since `since`."""
+        if self.generation == since:
+            return True
+        if self.generation % 2 and gid in self.flushing:
+            return False
+        if self.generation - since > 2 * len(self.committed):
+            return False  # older than what is remembered: read again
+        return not any(after > since and gid in keys for after, keys in self.committed)
 
     def start(self):
         self._task = asyncio.ensure_future(self._loop())
@@ -81,8 +95,9 @@ class ViewCounter:
                 if not ok:  # keep them for the next round
                     for gid, n in self.flushing.items():
                         self.pending[gid] = self.pending.get(gid, 0) + n
-                self.flushing = {}
                 self.generation += 1
+                self.committed.append((self.generation, set(self.flushing)))
+                self.flushing = {}
 
     async def flush(self):
         """Write the pending views now; on failure keep them for the next round."""

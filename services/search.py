@@ -204,6 +204,29 @@ class CandidateCache:
         self.size = size
         self.entries = collections.OrderedDict()
         self.lock = threading.Lock()
+        self.filling = {}  # key -> lock held by the one thread running that query now
+        self.generation = 0  # bumped by clear(): a fill that began before is not kept
+
+    def get_or_fill(self, key, seconds, fill):
+        """The cached candidates of `key`, or `fill()`'s, run by one thread at a time per key:
+        a word many search at once (a cold cache, an expired entry) costs one engine query."""
+        gids = self.get(key, seconds)
+        if gids is not None:
+            return gids
+        with self.lock:
+            filling = self.filling.setdefault(key, threading.Lock())
+        with filling:
+            gids = self.get(key, seconds)  # filled while this thread waited
+            if gids is None:
+                generation = self.generation
+                gids = fill()
+                with self.lock:
+                    if generation == self.generation:
+                        self.put_locked(key, gids)
+        with self.lock:
+            if self.filling.get(key) is filling and not filling.locked():
+                del self.filling[key]
+        return gids
 
     def get(self, key, seconds):
         with self.lock:
@@ -213,15 +236,15 @@ class CandidateCache:
             self.entries.move_to_end(key)
             return hit[1]
 
-    def put(self, key, gids):
-        with self.lock:
-            self.entries[key] = (time.monotonic(), gids)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+    def put_locked(self, key, gids):
+        self.entries[key] = (time.monotonic(), gids)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
 
     def clear(self):
         with self.lock:
+            self.generation += 1
             self.entries.clear()
 
 
@@ -244,11 +267,9 @@ def find(words, page_num, size, filters=None, cache_seconds=0):
             and (page_num + 1) * size <= CANDIDATES:
         from models import db
         key = (id(db.obj), expr, exact)
-        gids = candidate_cache.get(key, cache_seconds) if cache_seconds > 0 else None
-        if gids is None:
-            gids = search_sql.candidates(expr, exact, CANDIDATES)
-            if cache_seconds > 0:
-                candidate_cache.put(key, gids)
+        fill = functools.partial(search_sql.candidates, expr, exact, CANDIDATES)
+        gids = candidate_cache.get_or_fill(key, cache_seconds, fill) if cache_seconds > 0 \
+            else fill()
         return search_sql.summary_rows(gids[page_num * size:(page_num + 1) * size])
     query, keys = matching(narrow(Goods.public(), filters), expr, exact)
     if sort != "relevance":

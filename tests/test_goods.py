@@ -322,3 +322,19 @@ async def test_search_pages_and_counts_a_search_once(api, app):
     await asyncio.gather(*[api.get("/wx/goods/query", flag="desk") for _ in range(5)])
     words = (await api.get("/wx/goods/hotWords")).extend["hotWords"]
     assert words == ["lamp"]  # lamp counted once (page 0, one searcher); desk found nothing
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_view_counts_stay_exact_while_flushes_commit_under_them(api, app):
+    token = await api.login("hal")
+    a, b = await publish(api, token, "hal"), await publish(api, token, "hal")
+    await approve(app, a, b)
+    app.views.interval = 0.002  # the loop commits all the time, under the concurrent views
+    replies = await asyncio.gather(*[api.get("/wx/goods/getDeGoodfwl", gid=gid)
+                                     for gid in [a] * 80 + [b] * 40])
+    counts = {a: [], b: []}
+    for reply in replies:
+        counts[reply.extend["goodInfo"]["gid"]].append(reply.extend["goodInfo"]["openSum"])
+    assert sorted(counts[a]) == list(range(1, 81)) and sorted(counts[b]) == list(range(1, 41))
+    await app.views.flush()
+    assert await app.run_db(lambda: {g.gid: g.open_sum for g in Goods.select()}) == {a: 80, b: 40}

@@ -164,3 +164,48 @@ async def test_m0011_reindexes_hex_tokens_in_the_compact_form(api, app, database
     assert await found(api, "taideng") == [lamp] and not await indexed(app, waiting)
     row = await app.run_db(lambda: GoodsSearch.get_by_id(lamp))
     assert "x台灯" in row.words.split() and "x灯_" in row.words.split()
+
+
+def test_candidate_cache_fills_once_per_query_and_drops_fills_older_than_a_clear():
+    import threading
+    import time
+    cache, calls = search.CandidateCache(size=3), []
+
+    def slow(result):
+        def fill():
+            calls.append(result)
+            time.sleep(0.2)
+            return result
+        return fill
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(cache.get_or_fill("k", 10, slow([1]))))
+               for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert out == [[1]] * 20 and calls == [[1]]  # twenty searches, one engine query
+    assert cache.get("k", 10) == [1] and cache.get("k", 0) is None  # expired after `seconds`
+    filler = threading.Thread(target=lambda: cache.get_or_fill("j", 10, slow([2])))
+    filler.start()
+    time.sleep(0.05)
+    cache.clear()  # the index changed while that query ran: its answer is not kept
+    filler.join()
+    assert cache.get("j", 10) is None
+    for key in "abcd":
+        cache.get_or_fill(key, 10, lambda: [])
+    assert cache.get("a", 10) is None and cache.get("d", 10) == []  # bounded, oldest first
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_cached_candidates_never_show_a_listing_that_left(api, app):
+    from tests.test_goods import set_user_state
+    ann, bea = await api.login("ann"), await api.login("bea")
+    a = await publish(api, ann, "ann", goodsName="电风扇")
+    b = await publish(api, bea, "bea", goodsName="电风扇 静音")
+    await approve(app, a, b)
+    assert sorted(await found(api, "电风扇")) == sorted([a, b])
+    await set_user_state(app, "bea", 10)  # blocked: no index change, the candidates stay cached
+    assert await found(api, "电风扇") == [a]
+    await app.run_db(lambda: Goods.update(hidden=True).where(Goods.gid == a).execute())
+    assert await found(api, "电风扇") == []  # the rows are read fresh, public re-checked

@@ -1,13 +1,16 @@
 """make_app(config, database): the one place that assembles handlers, settings and shared state."""
 import asyncio
+import collections
 import logging
 import functools
 import importlib
 import os
+import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import peewee
+import tornado.httpserver
 import tornado.web
 
 from counters import SeenOnce, ViewCounter
@@ -22,10 +25,15 @@ from services.notify import Notifier
 from services.metrics import Metrics
 from services.ratelimit import Limiter
 from services.wechat_api import WechatApi
+from settings import public_url
 
 log_db = logging.getLogger("market.db")
+log_net = logging.getLogger("market.net")
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+# The body limit of every route that does not set its own `max_body_bytes(config)` (uploads do):
+# JSON and form bodies are a few kB, so 40 held-open requests cost 40 MiB at most, not 40 x 12.
+BODY_BYTES = 1024 * 1024
 
 # Each module ends with `default_handlers = [...]`; order matters only for overlapping patterns,
 # and the chat socket's catch-all /wx/{from}/{to} comes last.
@@ -56,7 +64,15 @@ class MarketApp(tornado.web.Application):
         self.database = database
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
+        # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,
+        # on their own threads, never on the database's or the default executor.
+        self.decode_workers = config["uploads"]["decode_workers"]
+        self.decode_executor = ThreadPoolExecutor(self.decode_workers,
+                                                  thread_name_prefix="decode")
+        self.decoding = 0  # decodes running or waiting (only touched on the IOLoop)
         self.limiter = Limiter()
+        self.public_url = public_url(config)  # absolute URLs given out: never the request's Host
+        self.uploads_in_flight = collections.Counter()  # openid -> upload bodies being received
         self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
@@ -103,6 +119,18 @@ class MarketApp(tornado.web.Application):
             log_db.warning("database unavailable: %s", e)
             raise Unavailable("the database is unavailable, try again shortly")
 
+    async def run_decode(self, fn, *args):
+        """Run an image decode on the decode executor; Unavailable (503) when
+        `uploads.decode_workers` + `uploads.decode_queue` decodes are already running or waiting."""
+        if self.decoding >= self.decode_workers + self.config["uploads"]["decode_queue"]:
+            raise Unavailable("the server is busy with other uploads, try again shortly")
+        self.decoding += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.decode_executor, fn,
+                                                                    *args)
+        finally:
+            self.decoding -= 1
+
     async def start(self):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
@@ -123,11 +151,18 @@ class MarketApp(tornado.web.Application):
         await self.list_writer.stop()
         await self.views.stop()
         await self.bus.stop()
+        self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 
-    def get_handler_delegate(self, request, *args, **kwargs):
-        """Note each routed request, so shutdown can wait for the ones still being answered."""
+    def get_handler_delegate(self, request, target_class, *args, **kwargs):
+        """Note each routed request, so shutdown can wait for the ones still being answered;
+        set its body limit from the headers, before any of the body is read."""
         self.in_flight.add(request)
-        return super().get_handler_delegate(request, *args, **kwargs)
+        if hasattr(request.connection, "set_max_body_size"):
+            limit = getattr(target_class, "max_body_bytes", None)
+            request.connection.set_max_body_size(
+                limit(self.config) if limit else
+                min(BODY_BYTES, self.config["server"]["max_body_bytes"]))
+        return super().get_handler_delegate(request, target_class, *args, **kwargs)
 
     def in_flight_count(self):
         """Requests routed and not yet answered whose client is still connected."""
@@ -171,8 +206,61 @@ class MarketApp(tornado.web.Application):
 
     def close(self):
         """Release the executor and the database (after the server stopped)."""
+        self.decode_executor.shutdown(wait=True, cancel_futures=True)
         self.db_executor.shutdown(wait=True, cancel_futures=True)
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
+
+
+class MarketServer(tornado.httpserver.HTTPServer):
+    """Tornado's HTTPServer with a cap on open connections per TCP peer address
+    (server.max_connections_per_address; chat sockets count for as long as they are open).
+    The extra connection is closed at once, before a byte of it is read."""
+
+    def initialize(self, *args, max_connections_per_address=0, **kwargs):
+        super().initialize(*args, **kwargs)
+        self.per_address_cap = max_connections_per_address
+        self.open_by_address = {}  # address -> WeakSet of its IOStreams
+        self.accepted = self.refused = 0
+        self.refused_logged = -1e9
+
+    def handle_stream(self, stream, address):
+        peer = address[0] if isinstance(address, tuple) and address else None
+        if self.per_address_cap and peer is not None and not self._admit(peer, stream):
+            self.refused += 1
+            if time.monotonic() - self.refused_logged > 10:  # a flood is one line per 10 s
+                self.refused_logged = time.monotonic()
+                log_net.warning("connections refused past server.max_connections_per_address "
+                                "(%d): %d so far, latest from %s", self.per_address_cap,
+                                self.refused, peer)
+            stream.close()
+            return
+        super().handle_stream(stream, address)
+
+    def _admit(self, peer, stream):
+        """Count the peer's streams still open (closed ones are dropped as they are seen)."""
+        self.accepted += 1
+        if self.accepted % 4096 == 0:  # forget addresses with nothing open
+            self.open_by_address = {a: s for a, s in self.open_by_address.items()
+                                    if any(not x.closed() for x in s)}
+        streams = self.open_by_address.setdefault(peer, weakref.WeakSet())
+        for old in [x for x in streams if x.closed()]:
+            streams.discard(old)
+        if len(streams) >= self.per_address_cap:
+            return False
+        streams.add(stream)
+        return True
+
+
+def make_server(app, ssl_options=None):
+    """The HTTP server for `app` with the limits of its config (main.py and the tests)."""
+    server_cfg = app.config["server"]
+    xheaders = server_cfg["xheaders"]
+    return MarketServer(
+        app, xheaders=xheaders, ssl_options=ssl_options,
+        max_body_size=server_cfg["max_body_bytes"], body_timeout=60, idle_connection_timeout=120,
+        # behind a proxy (xheaders) every connection comes from the proxy: nginx's limit_conn
+        # caps real clients there, and this cap would only cap the proxy
+        max_connections_per_address=0 if xheaders else server_cfg["max_connections_per_address"])
 
 
 def make_app(config, database):

@@ -9,10 +9,9 @@ import re
 import signal
 import sys
 
-import tornado.httpserver
 import tornado.netutil
 
-from settings import ConfigError, load_config
+from settings import ConfigError, load_config, public_url
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 log = logging.getLogger("market")
@@ -161,6 +160,10 @@ def cmd_serve(config, args):
     if not config["auth"]["require_token"]:
         log.warning("auth.require_token is off: every openid parameter is trusted, as the "
                     "original did. Do not run like this in production.")
+    if config["moderation"]["enabled"] and not server_cfg["public_url"]:
+        log.warning("moderation is on but server.public_url is not set: WeChat's image check "
+                    "is given %s/uploads/..., which it cannot fetch from outside. Set "
+                    "server.public_url to the address the mini-program uses.", public_url(config))
     database = check_schema(config)
     database.close_all()
     sockets = tornado.netutil.bind_sockets(server_cfg["port"], server_cfg["host"])
@@ -234,7 +237,7 @@ def run_workers(count, max_restarts=100):
 
 
 async def _serve(config, sockets):
-    from application import make_app
+    from application import make_app, make_server
     server_cfg = config["server"]
     # Signals first: a SIGTERM while starting up still ends in the graceful path, exit 0.
     stop = asyncio.Event()
@@ -247,9 +250,7 @@ async def _serve(config, sockets):
         import ssl as ssl_module
         ssl = ssl_module.create_default_context(ssl_module.Purpose.CLIENT_AUTH)
         ssl.load_cert_chain(server_cfg["tls"]["cert"], server_cfg["tls"]["key"])
-    server = tornado.httpserver.HTTPServer(
-        app, xheaders=server_cfg["xheaders"], ssl_options=ssl,
-        max_body_size=server_cfg["max_body_bytes"], body_timeout=60, idle_connection_timeout=120)
+    server = make_server(app, ssl)
     await app.start()
     server.add_sockets(sockets)
     log.info("serving on %s://%s:%s (pid %d)", "https" if ssl else "http",

@@ -6,6 +6,7 @@ environment variable name, so operators' scripts can rely on the names staying s
 """
 import ipaddress
 import os
+import re
 import secrets
 
 import yaml
@@ -69,6 +70,13 @@ def _positive(conv):
     return check
 
 
+def _not_negative(v):
+    v = _int(v)
+    if v < 0:
+        raise ValueError("must be 0 or more")
+    return v
+
+
 def _port(v):
     v = _int(v)
     if not 0 <= v <= 65535:
@@ -85,6 +93,8 @@ SCHEMA = {
         "processes": (_positive(_int), 1),
         "shutdown_timeout": (_positive(_float), 10.0),
         "max_body_bytes": (_positive(_int), 12 * 1024 * 1024),
+        "public_url": (_str, ""),
+        "max_connections_per_address": (_not_negative, 256),
         "log_level": (_choice("debug", "info", "warning", "error"), "info"),
         "tls": {"cert": (_str, ""), "key": (_str, "")},
     },
@@ -124,6 +134,8 @@ SCHEMA = {
         "max_bytes": (_positive(_int), 10 * 1024 * 1024),
         "max_pixels": (_positive(_int), 64_000_000),
         "per_goods": (_positive(_int), 6),
+        "decode_workers": (_positive(_int), 1),
+        "decode_queue": (_not_negative, 16),
     },
     "goods": {
         "page_size": (_positive(_int), 10),
@@ -250,6 +262,10 @@ def _finish(config, base):
                                       for a in config["metrics"]["allow"]]
     except ValueError as e:
         raise ConfigError("metrics.allow: %s" % e)
+    public = config["server"]["public_url"].rstrip("/")
+    if public and (not re.match(r"^https?://[^/?#@\s]+$", public)):
+        raise ConfigError("server.public_url: must be http(s)://host[:port] (no path, no query)")
+    config["server"]["public_url"] = public
     if not config["wechat"]["api_base"].startswith(("http://", "https://")):
         raise ConfigError("wechat.api_base: must be an http(s) URL")
     for section, key in (("auth", "token_secret"), ("admin", "cookie_secret")):
@@ -257,6 +273,18 @@ def _finish(config, base):
             config[section][key] = _stored_secret(config["data_dir"], key)
         elif len(config[section][key]) < 32:
             raise ConfigError("%s.%s: must be at least 32 characters" % (section, key))
+
+
+def public_url(config):
+    """The scheme://host[:port] of absolute URLs given out (answers, WeChat's image check):
+    server.public_url, or for development http(s)://127.0.0.1:PORT from server.*; never the
+    request's Host header, which the client chooses."""
+    server = config["server"]
+    if server["public_url"]:
+        return server["public_url"]
+    host = server["host"] if server["host"] not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    host = "[%s]" % host if ":" in host else host
+    return "%s://%s:%d" % ("https" if server["tls"]["cert"] else "http", host, server["port"])
 
 
 def _stored_secret(data_dir, name):

@@ -18,19 +18,19 @@ def sign_in_throttle(application):
     return application.admin_throttle
 
 
-def absolute_url(request, url):
-    """An image URL as the client needs it: absolute, on the host the request came to."""
+def absolute_url(base, url):
+    """An image URL as the client needs it: absolute, on server.public_url (never the Host)."""
     if not url or url.startswith(("http://", "https://")):
         return url
     path = url if url.startswith("/") else "/uploads/" + url
-    return "%s://%s%s" % (request.protocol, request.host, path)
+    return base + path
 
 
 def student_id_url(handler, name):
     """A signed, expiring absolute URL of a private student-ID photo (services.images)."""
+    base = handler.application.public_url
     if images is None or name.startswith(("http://", "https://", "/")):
-        return absolute_url(handler.request, name)
-    base = "%s://%s" % (handler.request.protocol, handler.request.host)
+        return absolute_url(base, name)
     return images.private_url(base, handler.settings["cookie_secret"], name)
 
 

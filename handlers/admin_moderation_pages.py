@@ -3,11 +3,11 @@
 Its route list ends with the catch-all /admin/.* (an HTML 404), so a module adding more /admin/
 pages must come before this one in application.HANDLER_MODULES.
 """
-import asyncio
 
 import tornado.web
 
 from handlers.admin_pages import PageHandler, safe_next
+from handlers.images import upload_body_bytes
 from services import admin, moderation, validate
 from services.errors import Invalid, NotFound
 
@@ -129,6 +129,7 @@ class UserAction(ModerationPage):
 
 class BannersPage(ModerationPage):
     """GET /admin/banners; POST uploads one image (checked by the image pipeline)."""
+    max_body_bytes = staticmethod(upload_body_bytes)  # an image and its form, not the 1 MiB
 
     @tornado.web.authenticated
     async def get(self):
@@ -143,8 +144,8 @@ class BannersPage(ModerationPage):
         if not files:
             raise Invalid("choose an image file")
         uploads = self.config["uploads"]
-        processed = await asyncio.get_running_loop().run_in_executor(
-            None, images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+        processed = await self.application.run_decode(
+            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         public, _ = images.folders(self.config)
         await self.run_db(admin.store_banner, self.current_user, processed, public)
         self.redirect("/admin/banners?ok=banner")

@@ -13,8 +13,9 @@ class MarketHandler(BaseHandler):
 
     @property
     def base(self):
-        """The scheme and host this request came to (image URLs are absolute on it)."""
-        return self.request.protocol + "://" + self.request.host
+        """The scheme and host of absolute URLs: server.public_url, never the request's Host
+        (a client-chosen Host would make answers, and WeChat's image check, point elsewhere)."""
+        return self.application.public_url
 
     def page(self):
         """The 0-based pageNum (missing means 0)."""

@@ -1,30 +1,135 @@
 """Images: upload (/wx/images/upload), banners, public files at /uploads/, signed private photos."""
-import asyncio
-
 import tornado.web
+from tornado import httputil
 
 from handlers.goods import MarketHandler
 from services import images, validate
-from services.errors import Forbidden, Invalid
+from services.errors import Forbidden, Invalid, ServiceError, TooLarge, TooMany
 
 NAME = r"([0-9a-f]{32}\.(?:jpg|png|webp|gif))"
 
 
+MULTIPART_SLACK = 64 * 1024  # the form around the file: boundaries, part headers, openid, flag
+UPLOADS_AT_ONCE = 10  # bodies one user may be sending at once: WeChat's own cap on concurrent
+                      # wx.uploadFile calls, so the mini-program never meets it
+
+
+def upload_body_bytes(config):
+    """The largest upload body read: one file of uploads.max_bytes and its form, at most
+    server.max_body_bytes."""
+    return min(config["server"]["max_body_bytes"],
+               config["uploads"]["max_bytes"] + MULTIPART_SLACK)
+
+
+@tornado.web.stream_request_body
 class UploadHandler(MarketHandler):
-    """POST multipart /wx/images/upload (file, openid, flag 0 goods photo | 1 student-ID photo)."""
+    """POST multipart /wx/images/upload (file, openid, flag 0 goods photo | 1 student-ID photo).
+
+    The body is streamed: prepare() refuses, from the headers alone, what will not be accepted
+    (too large, no or a bad token, over the upload rate, too many uploads of this user at
+    once) before a byte of the body is kept; an accepted body is collected (capped) and parsed
+    as the form Tornado would have parsed, so post() reads it as before."""
+    max_body_bytes = staticmethod(upload_body_bytes)  # MarketApp.get_handler_delegate applies it
+
+    async def prepare(self):
+        self._chunks, self._counted, self._holder, self._refusal = bytearray(), False, None, None
+        try:
+            self._admit()
+        except ServiceError as refusal:
+            if not self._drain_first():
+                raise
+            self._refusal = refusal
+
+    def _admit(self):
+        """The refusals the headers decide; the accepted caller holds one upload slot."""
+        super().prepare()  # the per-address budget
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > upload_body_bytes(self.config):
+            raise TooLarge("the upload is larger than %d bytes" % upload_body_bytes(self.config))
+        if self.claims is None and not self.config["auth"]["require_token"]:
+            return  # tokens off: the caller is the form's openid, known after the body
+        openid = self.caller(None)  # 401 without a token, 403 for a non-user token
+        self.count_upload(openid)
+        if self.application.uploads_in_flight[openid] >= UPLOADS_AT_ONCE:
+            raise TooMany("at most %d uploads at once" % UPLOADS_AT_ONCE)
+        self.application.uploads_in_flight[openid] += 1
+        self._holder = openid
+
+    def _drain_first(self):
+        """Whether to answer a refusal only after the body is in, dropping it as it comes.
+
+        A client that sends its body without waiting (no `Expect: 100-continue`) and is
+        answered mid-way gets a reset, not the envelope: so up to server.max_body_bytes the
+        body is read and thrown away (nothing kept), then the refusal is answered. A client
+        that waits for 100-continue, or a body declared larger than that, is answered at once
+        and the connection closed."""
+        if self.request.headers.get("Expect", "").lower() == "100-continue":
+            return False
+        limit = self.config["server"]["max_body_bytes"]
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            # answered now; Tornado must not answer its own 400 after ours
+            self.request.connection.set_max_body_size(int(declared))
+            return False
+        self.request.connection.set_max_body_size(limit)
+        return True
+
+    def data_received(self, chunk):
+        if self._refusal is None:  # a refused body is dropped as it arrives
+            self._chunks += chunk  # at most upload_body_bytes: the connection's body limit
+
+    def read_form(self):
+        """Parse the collected body as the multipart form (request.files, arguments), or
+        answer the refusal prepare() put off until the body was in."""
+        if self._refusal is not None:
+            raise self._refusal
+        self.request.body, self._chunks = bytes(self._chunks), bytearray()
+        try:
+            httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""),
+                                          self.request.body, self.request.body_arguments,
+                                          self.request.files, self.request.headers)
+        except httputil.HTTPInputError:
+            raise Invalid("the body is not a valid multipart form")
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
+
+    def count_upload(self, openid):
+        """Spend one token of the user's upload rate (once per request)."""
+        if not self._counted:
+            self._counted = True
+            self.application.limiter.hit("upload", openid,
+                                         6 * self.config["limits"]["publish_per_minute_user"],
+                                         "uploads")
+
+    def on_finish(self):
+        self._release()
+
+    def on_connection_close(self):
+        self._release()
+        super().on_connection_close()
+
+    def _release(self):
+        holder, self._holder = getattr(self, "_holder", None), None
+        if holder is not None:
+            in_flight = self.application.uploads_in_flight
+            in_flight[holder] -= 1
+            if in_flight[holder] <= 0:
+                del in_flight[holder]
 
     async def post(self):
+        self.read_form()
         openid = self.caller(self.arg("openid"))
         flag = validate.choice(self.arg("flag", "0"), "flag", (0, 1))
         files = self.request.files.get("file") or []
         if len(files) != 1:
             raise Invalid("send exactly one file in the field `file`")
         uploads = self.config["uploads"]
-        self.application.limiter.hit("upload", openid,
-                                     6 * self.config["limits"]["publish_per_minute_user"],
-                                     "uploads")
-        processed = await asyncio.get_running_loop().run_in_executor(
-            None, images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+        self.count_upload(openid)
+        # the cheap refusals (size; blocked, no listing, listing full) before the costly decode
+        images.check_bytes(files[0]["body"], uploads["max_bytes"])
+        await self.run_db(images.may_upload, openid, flag, uploads["per_goods"])
+        processed = await self.application.run_decode(
+            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         public, private = images.folders(self.config)
         if flag == 0:
             saved = await self.run_db(images.save_goods_photo, openid, processed, public,

@@ -14,7 +14,7 @@ from tornado.websocket import websocket_connect
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from application import make_app  # noqa: E402
+from application import make_app, make_server  # noqa: E402
 from models import bind, open_database, is_mysql  # noqa: E402
 from models import migrations  # noqa: E402
 from models.tables import MODELS  # noqa: E402
@@ -83,9 +83,10 @@ def wechat(io_loop):
 
 
 @pytest.fixture
-def settings_env(db_url, wechat, tmp_path):
+def settings_env(db_url, wechat, tmp_path, base_url):
     """The MARKET_* environment a test's config is loaded with; tests may add to it."""
     return {
+        "MARKET_SERVER_PUBLIC_URL": base_url.replace("localhost", "127.0.0.1"),
         "MARKET_DATABASE_URL": db_url,
         "MARKET_WECHAT_API_BASE": wechat.url,
         "MARKET_WECHAT_APPID": "wx-server-appid",
@@ -112,6 +113,17 @@ def app(config, database, io_loop):
     yield application
     io_loop.run_sync(lambda: application.shutdown(1))
     application.db_executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def http_server(request, io_loop, _unused_port, app):
+    """pytest-tornado's server fixture, but the product's server (main.py's make_server: body
+    limits, the per-address connection cap) around the `app` fixture."""
+    server = make_server(app)
+    server.add_socket(_unused_port[0])
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections, timeout=5)
 
 
 class Reply:

@@ -61,6 +61,10 @@ def test_env_names_are_stable():
     ("server:\n  tls:\n    cert: nope.pem\n", {}, "server.tls"),
     ("auth:\n  token_secret: short\n", {}, "auth.token_secret"),
     ("server: [1, 2\n", {}, "not valid YAML"),
+    ("server:\n  public_url: market.example.edu\n", {}, "server.public_url"),
+    ("", {"MARKET_SERVER_PUBLIC_URL": "https://x.example/path"}, "server.public_url"),
+    ("", {"MARKET_SERVER_PUBLIC_URL": "https://u@x.example"}, "server.public_url"),
+    ("server:\n  max_connections_per_address: -1\n", {}, "server.max_connections_per_address"),
 ])
 def test_invalid_values_name_the_key(tmp_path, yaml_text, env, needle):
     path = tmp_path / "config.yaml"
@@ -68,6 +72,35 @@ def test_invalid_values_name_the_key(tmp_path, yaml_text, env, needle):
     with pytest.raises(ConfigError) as err:
         load_config(str(path), environ=env)
     assert needle in str(err.value)
+
+
+def test_public_url_is_configured_or_derived_never_from_a_request(tmp_path):
+    from settings import public_url
+    derive = lambda env: public_url(load_config(None, environ=env, base_dir=str(tmp_path)))
+    assert derive({}) == "http://127.0.0.1:8000"
+    assert derive({"MARKET_SERVER_HOST": "0.0.0.0", "MARKET_SERVER_PORT": "8080"}) == \
+        "http://127.0.0.1:8080"
+    assert derive({"MARKET_SERVER_HOST": "::1"}) == "http://[::1]:8000"
+    assert derive({"MARKET_SERVER_PUBLIC_URL": "https://market.example.edu/"}) == \
+        "https://market.example.edu"
+
+
+def test_moderation_without_public_url_warns_at_start_up(tmp_path):
+    """WeChat must fetch uploaded photos from outside: 127.0.0.1 is not that address."""
+    from tests.serverproc import MarketProcess
+    proc = MarketProcess(tmp_path / "m", {"MARKET_MODERATION_ENABLED": "true"})
+    try:
+        proc.migrate().start()
+        assert "server.public_url is not set" in proc.output()
+    finally:
+        proc.kill()
+    quiet = MarketProcess(tmp_path / "q", {"MARKET_MODERATION_ENABLED": "true",
+                                           "MARKET_SERVER_PUBLIC_URL": "https://m.example.edu"})
+    try:
+        quiet.migrate().start()
+        assert "public_url" not in quiet.output()
+    finally:
+        quiet.kill()
 
 
 def test_bad_config_stops_start_up_with_one_line(tmp_path):

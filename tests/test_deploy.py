@@ -96,6 +96,14 @@ def test_nginx_site_agrees_with_the_config():
         assert "proxy_set_header" not in block
     assert "alias /var/lib/market/uploads/;" in site and "alias /opt/market/static/;" in site
     assert "return 301 https://$host$request_uri;" in site
+    # unknown hosts never reach the app: a default_server on each listener answers nothing
+    defaults = [b for b in re.split(r"\nserver \{", site)[1:] if "default_server" in b]
+    listens = sorted(re.findall(r"listen ([^;]*default_server);", "".join(defaults)))
+    assert listens == ["443 ssl default_server", "80 default_server",
+                       "[::]:443 ssl default_server", "[::]:80 default_server"], listens
+    assert all("return 444;" in b and "proxy_pass" not in b for b in defaults)
+    cap = re.search(r"limit_conn market_per_address (\d+);", site)
+    assert int(cap.group(1)) == SCHEMA["server"]["max_connections_per_address"][1]
     assert "$request_uri" not in site.split("log_format", 1)[1].split(";", 1)[0]  # no queries
 
 

@@ -108,6 +108,7 @@ async def test_each_accepted_type_is_stored_served_and_listed(api, app, config, 
     assert served.headers["X-Content-Type-Options"] == "nosniff"
     with open(stored(config, url), "rb") as f:
         assert served.body == f.read()
+    await approve(app, gid)  # a new photo sent the approved listing back to review
     info = (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).extend["goodInfo"]
     assert info["imageUrl"] == [url]
     listed = await api.get("/wx/goods/getSimpleGoods", state=1)
@@ -269,3 +270,38 @@ async def test_damaged_images_are_refused_never_a_500(api, app):
     secret = app.settings["cookie_secret"]
     missing = images.private_url("", secret, "f" * 32 + ".png")
     assert (await api.fetch("GET", missing)).status == 404
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_photo_on_an_approved_listing_sends_it_back_to_review(api, app, config):
+    """Issue 14 item 4: approved with no photos, then given one: the listing leaves every public
+    read (and the seller's approved list) until a moderator approves it again, photo included;
+    a photo on a listing still in review leaves it in review."""
+    token = await api.login("ria")
+    gid = await publish(api, token, "ria")
+    admin = admin_token(config)
+    assert (await api.get("/wx/admin/setState", admin, gid=gid, state=1)).code == 200
+    assert (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).extend["goodInfo"]["imageUrl"] == []
+    reply = await upload(api, token, "ria", picture("PNG"))
+    assert reply.code == 200 and reply.extend["gid"] == gid
+    photo = reply.extend["imageUrl"]
+
+    async def public_view():
+        detail = await api.get("/wx/goods/getDeGoodfwl", gid=gid)
+        lists = [await api.get("/wx/goods/getSimpleGoods", state=1),
+                 await api.get("/wx/goods/getAllSimpleGoods", openid="ria"),
+                 await api.get("/wx/goods/query", flag="教材"),
+                 await api.get("/wx/goods/getMyIssGoods", token, openid="ria")]
+        listed = any(item.get("gid") == gid for r in lists if r.code == 200
+                     for item in r.extend.values())
+        return detail.status, listed, photo in detail.body.decode()
+    assert await public_view() == (404, False, False)
+    mine = await api.get("/wx/goods/getMyCheckSimGoods", token, openid="ria")
+    assert [(i["gid"], i["state"]) for i in mine.extend.values()] == [(gid, 0)]
+    queue = await api.get("/wx/goods/getSimpleGoods", admin, state=0)
+    assert [i["gid"] for i in queue.extend.values()] == [gid]
+    assert photo in (await api.get("/wx/goods/getDeGoodfwl", admin, gid=gid)).body.decode()
+    assert (await upload(api, token, "ria", picture("PNG"))).code == 200  # still in review
+    assert await public_view() == (404, False, False)
+    assert (await api.get("/wx/admin/setState", admin, gid=gid, state=1)).code == 200
+    assert await public_view() == (200, True, True)

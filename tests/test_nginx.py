@@ -1,6 +1,7 @@
 """The shipped nginx site (deploy/nginx-market.conf) on a private Debian nginx with a throw-away
 certificate, in front of a real `main.py serve`: REST over https://, chat over wss:// between
 two clients, uploads and static files from disk, the real client address, body limit, redirect."""
+import asyncio
 import http.client
 import json
 import os
@@ -43,8 +44,10 @@ def site_conf(dir, app_port, https_port, http_port, cert, key):
     """The shipped site with ports and paths made private (IPv6 listeners dropped)."""
     text = open(os.path.join(ROOT, "deploy", "nginx-market.conf")).read()
     text = "\n".join(line for line in text.splitlines() if "[::]" not in line)
-    for old, new in [("listen 443 ssl;", "listen 127.0.0.1:%d ssl;" % https_port),
-                     ("listen 80;", "listen 127.0.0.1:%d;" % http_port),
+    for old, new in [("listen 443 ssl", "listen 127.0.0.1:%d ssl" % https_port),
+                     ("listen 80", "listen 127.0.0.1:%d" % http_port),
+                     # the tests call https://127.0.0.1:PORT: a name the site serves
+                     ("server_name market.example.edu;", "server_name market.example.edu 127.0.0.1;"),
                      ("127.0.0.1:8000", "127.0.0.1:%d" % app_port),
                      ("/etc/letsencrypt/live/market.example.edu/fullchain.pem", cert),
                      ("/etc/letsencrypt/live/market.example.edu/privkey.pem", key),
@@ -159,3 +162,31 @@ async def test_files_from_disk_real_client_address_and_limits(stack):
     assert answer.status == 301
     assert re.match(r"https://127\.0\.0\.1/wx/user/devLogin\?openid=x$", answer.headers["Location"])
     plain.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_unknown_host_is_dropped_before_the_app(stack):
+    """The default_server answers nothing (444) for a Host the site does not serve, over https
+    and http, also without any Host; the app never sees those requests."""
+    import socket
+    requests = [b"GET /wx/goods/getSimpleGoods?state=1 HTTP/1.1\r\nHost: attacker.invalid:8080\r\n\r\n",
+                b"POST /wx/images/upload HTTP/1.1\r\nHost: attacker.invalid\r\nContent-Length: 0\r\n\r\n",
+                b"GET /wx/goods/getSimpleGoods?state=1 HTTP/1.0\r\n\r\n"]
+    for secure, port in ((True, stack.https_port), (False, stack.http_port)):
+        for request in requests:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            conn = stack.ssl.wrap_socket(raw, server_hostname="localhost") if secure else raw
+            conn.sendall(request)
+            try:
+                answer = conn.recv(65536)
+            except ConnectionResetError:
+                answer = b""
+            conn.close()
+            assert answer == b"", (secure, request, answer)
+    known = await fetch(stack, "/wx/goods/getSimpleGoods?state=1")
+    assert known.code in (200, 404) and json.loads(known.body)["code"] in (100, 200)
+    for _ in range(100):  # the access line is written just after the answer
+        if "GET /wx/goods/getSimpleGoods" in stack.app.output():
+            break
+        await asyncio.sleep(0.02)
+    assert stack.app.output().count("GET /wx/goods/getSimpleGoods") == 1  # only the known one

@@ -22,9 +22,11 @@ import urllib.request
 
 import pytest
 from PIL import Image
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 from handlers.chat_socket import WRITE_BUFFER_LIMIT
-from services import chat
+from services import chat, tokens
 from tests.chat_helpers import read, send, users
 from tests.security_helpers import goods_body
 from tests.serverproc import MarketProcess, dev_login
@@ -108,6 +110,165 @@ def test_a_body_under_the_server_limit_but_over_the_upload_limit_is_a_413_envelo
         raise AssertionError("an upload over uploads.max_bytes was accepted")
     except urllib.error.HTTPError as e:
         assert e.code == 413 and json.loads(e.read())["code"] == 100
+
+
+# -- bodies refused before they are kept: the streamed upload, every route's limit ----------
+@pytest.fixture(scope="module")
+def default_server(tmp_path_factory):
+    """main.py serve with the default limits (server.max_body_bytes 12 MiB, uploads 10 MiB)."""
+    proc = MarketProcess(tmp_path_factory.mktemp("defaults"),
+                         {"MARKET_SERVER_LOG_LEVEL": "warning"})
+    yield proc.migrate().start()
+    proc.kill()
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int([x for x in f if x.startswith("VmRSS:")][0].split()[1]) / 1024
+
+
+def upload_head(port, length, token=None, expect=False, path="/wx/images/upload",
+                ctype="multipart/form-data; boundary=bbbb"):
+    return ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n"
+            "Content-Length: %d\r\n%s%s\r\n"
+            % (path, port, ctype, length,
+               "Authorization: Bearer %s\r\n" % token if token else "",
+               "Expect: 100-continue\r\n" if expect else "")).encode()
+
+
+def envelope(answer):
+    """(status, JSON body) of a raw HTTP answer."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("path,ctype", [
+    ("/wx/images/upload", "multipart/form-data; boundary=bbbb"),
+    ("/wx/user/register", "application/json"),  # a sibling: every other route's 1 MiB limit
+])
+def test_held_open_anonymous_11_mib_bodies_cost_no_memory(default_server, path, ctype):
+    """40 anonymous 11 MiB bodies, all sent but the last byte and held open: the server keeps
+    none of them (it was +441 MiB RSS before the upload body was streamed and other routes
+    limited to 1 MiB; bench/held_uploads.py measures it)."""
+    port, pid = default_server.port, default_server.proc.pid
+    size = 11 * 1024 * 1024
+    body = os.urandom(1024 * 1024) * 11
+    before = rss_mib(pid)
+    held = []
+    for _ in range(40):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(10)
+        try:
+            s.sendall(upload_head(port, size, path=path, ctype=ctype) + body[:-1])
+        except OSError:
+            pass  # the 1 MiB routes close the connection at the head (Tornado's 400)
+        held.append(s)
+    time.sleep(1)
+    grown = rss_mib(pid) - before
+    for s in held:
+        s.close()
+    assert grown < 40, "server RSS grew %.0f MiB" % grown
+    assert dev_login("http://127.0.0.1:%d" % port, "still-serving")
+
+
+def test_refused_uploads_are_answered_before_the_body(default_server):
+    """From the headers alone, each with the envelope: no token 401, an admin token 403,
+    larger than uploads.max_bytes + the form 413; a client that waits for 100-continue gets
+    the refusal instead (never a 100), and one that sends anyway gets it after its body, which
+    is dropped (not a reset)."""
+    port = default_server.port
+    admin = tokens.issue(open(os.path.join(default_server.folder, "data", "token_secret")).read()
+                         .strip(), "boss", 600, role="admin")
+    user = dev_login("http://127.0.0.1:%d" % port, "uploader")
+    for token, length, status in [(None, 1000, 401), ("garbage", 1000, 401), (admin, 1000, 403),
+                                  (user, 11 * 1024 * 1024, 413), (None, 1 << 30, 413)]:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        s.sendall(upload_head(port, length, token, expect=True))
+        answer = s.recv(65536)
+        s.close()
+        assert not answer.startswith(b"HTTP/1.1 100"), answer
+        got, reply = envelope(answer)
+        assert (got, reply["code"]) == (status, 100) and reply["msg"], (token, length, answer)
+    s = socket.create_connection(("127.0.0.1", port))  # no Expect: the body goes first
+    s.settimeout(10)
+    s.sendall(upload_head(port, 3 * 1024 * 1024) + os.urandom(3 * 1024 * 1024))
+    assert envelope(s.recv(65536))[0] == 401
+    s.close()
+
+
+def test_uploads_at_once_per_user_are_capped(default_server):
+    """A user's 11th upload body at once is refused (429) before it is read; a finished one
+    frees its place."""
+    port = default_server.port
+    token = dev_login("http://127.0.0.1:%d" % port, "tenfold")
+    held = []
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        s.sendall(upload_head(port, 5000, token, expect=True))
+        assert s.recv(100).startswith(b"HTTP/1.1 100"), "upload not accepted"
+        held.append(s)
+    extra = socket.create_connection(("127.0.0.1", port))
+    extra.settimeout(5)
+    extra.sendall(upload_head(port, 5000, token, expect=True))
+    status, reply = envelope(extra.recv(65536))
+    assert status == 429 and reply["code"] == 100
+    extra.close()
+    held.pop().close()
+    time.sleep(0.2)
+    again = socket.create_connection(("127.0.0.1", port))
+    again.settimeout(5)
+    again.sendall(upload_head(port, 5000, token, expect=True))
+    assert again.recv(100).startswith(b"HTTP/1.1 100")
+    for s in held + [again]:
+        s.close()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_connections_per_address_are_capped(tmp_path):
+    """server.max_connections_per_address: the extra connection is closed unread, a chat
+    socket counts while open, a closed one frees its place; behind a proxy (xheaders, where
+    every connection is the proxy's) the cap is off and nginx's limit_conn applies."""
+    def answers(port):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.settimeout(5)
+        try:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            return s.recv(100).startswith(b"HTTP/1.1 200")
+        except OSError:  # reset: closed unread
+            return False
+        finally:
+            s.close()
+
+    capped = MarketProcess(tmp_path / "cap", {"MARKET_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "3"})
+    proxied = MarketProcess(tmp_path / "proxied", {"MARKET_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "1",
+                                                   "MARKET_SERVER_XHEADERS": "true"})
+    try:
+        capped.migrate().start()
+        token = dev_login("http://127.0.0.1:%d" % capped.port, "capped")
+        dev_login("http://127.0.0.1:%d" % capped.port, "peer")
+        await asyncio.sleep(0.3)  # the login's connection is closed on both sides
+        chat_socket = await websocket_connect(HTTPRequest(
+            "ws://127.0.0.1:%d/wx/capped/peer" % capped.port,
+            headers={"Authorization": "Bearer " + token}))
+        idle = [socket.create_connection(("127.0.0.1", capped.port)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        assert not answers(capped.port)  # the 4th: closed before a byte is read
+        chat_socket.close()
+        await asyncio.sleep(0.5)
+        assert answers(capped.port)  # the chat socket's place is free again
+        for s in idle:
+            s.close()
+        assert "max_connections_per_address" in capped.output()
+        proxied.migrate().start()
+        held = [socket.create_connection(("127.0.0.1", proxied.port)) for _ in range(3)]
+        assert answers(proxied.port)
+        for s in held:
+            s.close()
+    finally:
+        capped.kill()
+        proxied.kill()
 
 
 # -- polyglots --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from models.goods import Goods, Image
 from models.trust import MediaCheck, Report
+from services import search
 from tests.chat_helpers import read, send, silent, users
 
 CALLBACK_TOKEN = "callback-token-from-the-console"
@@ -342,6 +343,8 @@ async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api,
         await asyncio.sleep(0.05)
     check = photo()[0]
     assert check["openid"] == "sam" and check["scene"] == 3
+    assert (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).status == 404  # back in review
+    await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gid).execute())
     detail = await api.get("/wx/goods/getDeGoodfwl", gid=gid)
     assert detail.extend["goodInfo"]["imageUrl"] == [reply.extend["imageUrl"]]
     event = {"Event": "wxa_media_check", "MsgType": "event", "trace_id": check["trace_id"],
@@ -401,3 +404,48 @@ async def test_bad_data_47003_is_counted_and_the_grant_kept_for_next_time(api, a
         await asyncio.sleep(0.05)
     assert app.notifier.counts["refused"] == 1 and wechat.sent == []
     assert await app.run_db(notify.grants, "bob") == {"TPL-CHAT": 1}  # one use spent, one left
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_forged_host_header_never_reaches_wechat_or_the_answers(api, app, wechat, config):
+    """Issue 14 item 3: the photo WeChat's mediaCheckAsync fetches, and every absolute URL in
+    the answers (upload, lists, detail, banners, signed student-ID photos, admin calls), are on
+    server.public_url, whatever Host the client sends."""
+    from models.goods import BANNER
+    from services import tokens
+    from tests.test_goods import goods_body
+    from tests.test_images import multipart, picture
+    public = config["server"]["public_url"]
+    forged = {"Host": "attacker.invalid:8080", "X-Forwarded-Host": "attacker.invalid"}
+    t = await users(api, "sam")
+    gid = (await api.post_json("/wx/goods/goodsIssue", goods_body("sam"), t["sam"])).extend["gid"]
+    body, ctype = multipart({"openid": "sam", "flag": "0"},
+                            [("file", "p.png", "image/png", picture("PNG"))])
+    reply = await api.fetch("POST", "/wx/images/upload", token=t["sam"], body=body,
+                            headers=dict(forged, **{"Content-Type": ctype}))
+    assert reply.code == 200, reply
+    photos = lambda: [c["media_url"] for c in wechat.media_checks if "/uploads/" in c["media_url"]]
+    for _ in range(50):
+        if photos():
+            break
+        await asyncio.sleep(0.05)
+    assert photos() == [reply.extend["imageUrl"]]
+    assert reply.extend["imageUrl"].startswith(public + "/uploads/")
+    assert reply.extend["thumbUrl"].startswith(public + "/uploads/")
+    body, ctype = multipart({"openid": "sam", "flag": "1"},
+                            [("file", "id.png", "image/png", picture("PNG"))])
+    student = await api.fetch("POST", "/wx/images/upload", token=t["sam"], body=body,
+                              headers=dict(forged, **{"Content-Type": ctype}))
+    assert student.extend["imageUrl"].startswith(public + "/wx/images/private/")
+    await app.run_db(lambda: (Goods.update(state=1).where(Goods.gid == gid).execute(),
+                               search.reindex(gid)))  # approved, as a review does
+    await app.run_db(lambda: Image.create(openid="", flag=BANNER, url="b" * 32 + ".png", thumb=""))
+    admin = tokens.issue(config["auth"]["token_secret"], "boss", 600, role="admin")
+    answers = [await api.fetch("GET", path, headers=forged, token=token) for path, token in [
+        ("/wx/goods/getSimpleGoods?state=1", None), ("/wx/goods/getDeGoodfwl?gid=%d" % gid, None),
+        ("/wx/goods/query?flag=%E4%B9%A6", None), ("/wx/images/getHomeImages", None),
+        ("/wx/images/studentId?openid=sam", t["sam"]),
+        ("/wx/admin/getDeUserAndImage?openid=sam", admin)]]
+    text = b"".join(a.body for a in answers).decode()
+    assert all(a.code == 200 for a in answers), answers
+    assert "attacker.invalid" not in text and text.count(public) >= 6, text

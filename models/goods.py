@@ -100,8 +100,10 @@ class SearchCounted(BaseModel):
 # The approved list, the detail and search pages run these as plain SQL (Peewee composing the
 # same query on every call was ~30-50 % of their cost). Templates: {q} quotes a name, {p} is
 # the driver's placeholder; `statement()` fills them once per database kind.
-PUBLIC_SQL = ("g.state = %d AND g.deleted = 0 AND g.hidden = 0 AND g.openid NOT IN "
-              "(SELECT u.openid FROM {q}user{q} u WHERE u.state = %d)" % (APPROVED, BLOCKED))
+# public: approved, live, visible, the owner not blocked: FROM goods g PUBLIC_JOIN WHERE PUBLIC_SQL
+# (an anti-join: MariaDB materialised `openid NOT IN (SELECT …)` on every execution, ~0.5 ms)
+PUBLIC_JOIN = "LEFT JOIN {q}user{q} bu ON bu.openid = g.openid AND bu.state = %d" % BLOCKED
+PUBLIC_SQL = "g.state = %d AND g.deleted = 0 AND g.hidden = 0 AND bu.id IS NULL" % APPROVED
 # a list item's columns: gid, name, title, description, prices, first visible photo (thumb or url)
 SUMMARY_SQL = ("g.gid, g.goods_name, g.goods_title, g.goods_dec, g.goods_price_new, "
                "g.goods_price_old, (SELECT CASE WHEN i.thumb <> '' THEN i.thumb ELSE i.url END "
@@ -109,8 +111,9 @@ SUMMARY_SQL = ("g.gid, g.goods_name, g.goods_title, g.goods_dec, g.goods_price_n
                "ORDER BY i.gid, i.id LIMIT 1)" % GOODS_PHOTO)  # on the (gid, id) index
 # a deferred join: the page's gids from the (state, deleted, hidden, gid, openid) index alone
 # (the owner check included), then whole rows for those ten only
-APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}goods{q} g WHERE " +
-                     PUBLIC_SQL + " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}) t "
+APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}goods{q} g " +
+                     PUBLIC_JOIN + " WHERE " + PUBLIC_SQL +
+                     " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}) t "
                      "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
 DETAIL_SQL = ("SELECT g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec, "
               "g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address, g.state, "

@@ -13,7 +13,7 @@ The DDL is in models/migrations/m0010_search.py.
 from peewee import SQL, AutoField, IntegerField, NodeList, TextField, fn
 
 from models import BaseModel, is_mysql
-from models.goods import PUBLIC_SQL, SUMMARY_SQL, Goods, run
+from models.goods import PUBLIC_JOIN, PUBLIC_SQL, SUMMARY_SQL, Goods, run
 
 # bm25() weights of the FTS5 columns (words, pinyin): a pinyin hit counts less.
 FTS5_WEIGHTS = (1.0, 0.4)
@@ -127,26 +127,25 @@ def listed(query, filters, page_num, size):
 # joined with goods for the public check, and pages are cut from that list. Exactly the full
 # plan's order, as long as a page lies within the candidates (deeper pages use the full plan).
 _MYSQL_MATCH = "MATCH(words, pinyin) AGAINST({p} IN BOOLEAN MODE)"
-_CANDIDATES = {
+_BM25 = "bm25(goods_fts, %s, %s)" % FTS5_WEIGHTS
+_PUBLIC_OF_S = "JOIN {q}goods{q} g ON g.gid = s.gid " + PUBLIC_JOIN + " WHERE " + PUBLIC_SQL
+_CANDIDATES = {  # (MySQL?, exact first?) -> template with %d for the limit
     (True, False): (
         "SELECT g.gid FROM (SELECT gid, " + _MYSQL_MATCH + " AS r FROM {q}goods_search{q} "
-        "WHERE " + _MYSQL_MATCH + " ORDER BY r DESC, gid DESC LIMIT %d) s "
-        "JOIN {q}goods{q} g ON g.gid = s.gid WHERE " + PUBLIC_SQL + " ORDER BY s.r DESC, g.gid DESC"),
+        "WHERE " + _MYSQL_MATCH + " ORDER BY r DESC, gid DESC LIMIT %d) s " + _PUBLIC_OF_S +
+        " ORDER BY s.r DESC, g.gid DESC"),
     (True, True): (
         "SELECT g.gid FROM (SELECT gid, " + _MYSQL_MATCH + " > 0 AS e, " + _MYSQL_MATCH + " AS r "
         "FROM {q}goods_search{q} WHERE " + _MYSQL_MATCH + " ORDER BY e DESC, r DESC, gid DESC "
-        "LIMIT %d) s JOIN {q}goods{q} g ON g.gid = s.gid WHERE " + PUBLIC_SQL +
-        " ORDER BY s.e DESC, s.r DESC, g.gid DESC"),
+        "LIMIT %d) s " + _PUBLIC_OF_S + " ORDER BY s.e DESC, s.r DESC, g.gid DESC"),
     (False, False): (
-        "SELECT g.gid FROM (SELECT rowid AS gid, bm25(goods_fts, %s, %s) AS r FROM goods_fts "
-        "WHERE goods_fts MATCH {p} ORDER BY r, rowid DESC LIMIT %%d) s "
-        "JOIN {q}goods{q} g ON g.gid = s.gid WHERE " % FTS5_WEIGHTS + PUBLIC_SQL +
+        "SELECT g.gid FROM (SELECT rowid AS gid, " + _BM25 + " AS r FROM goods_fts "
+        "WHERE goods_fts MATCH {p} ORDER BY r, rowid DESC LIMIT %d) s " + _PUBLIC_OF_S +
         " ORDER BY s.r, g.gid DESC"),
     (False, True): (
         "SELECT g.gid FROM (SELECT rowid AS gid, rowid IN (SELECT rowid FROM goods_fts WHERE "
-        "goods_fts MATCH {p}) AS e, bm25(goods_fts, %s, %s) AS r FROM goods_fts "
-        "WHERE goods_fts MATCH {p} ORDER BY e DESC, r, rowid DESC LIMIT %%d) s "
-        "JOIN {q}goods{q} g ON g.gid = s.gid WHERE " % FTS5_WEIGHTS + PUBLIC_SQL +
+        "goods_fts MATCH {p}) AS e, " + _BM25 + " AS r FROM goods_fts "
+        "WHERE goods_fts MATCH {p} ORDER BY e DESC, r, rowid DESC LIMIT %d) s " + _PUBLIC_OF_S +
         " ORDER BY s.e DESC, s.r, g.gid DESC"),
 }
 
@@ -168,7 +167,8 @@ def summary_rows(gids):
     in the order given."""
     if not gids:
         return []
-    rows = run("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g WHERE g.gid IN (" +
-               ", ".join(["{p}"] * len(gids)) + ") AND " + PUBLIC_SQL, tuple(gids))
+    rows = run("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g " + PUBLIC_JOIN +
+               " WHERE g.gid IN (" + ", ".join(["{p}"] * len(gids)) + ") AND " + PUBLIC_SQL,
+               tuple(gids))
     order = {gid: i for i, gid in enumerate(gids)}
     return sorted(rows, key=lambda row: order[row[0]])

@@ -13,7 +13,7 @@ import peewee
 import tornado.httpserver
 import tornado.web
 
-from counters import SeenOnce, ViewCounter
+from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
@@ -78,6 +78,7 @@ class MarketApp(tornado.web.Application):
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
+        self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentSecurity(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)

@@ -134,3 +134,26 @@ class SeenOnce:
         self.keys[key] = None
         if len(self.keys) > self.size:
             del self.keys[next(iter(self.keys))]
+
+
+class Coalescer:
+    """Concurrent identical calls share one result (IOLoop only): `await run(key, make)` starts
+    `make()` unless a call with the same key is running, and every caller gets its outcome (its
+    exception, too). The search handler uses it so that many people searching the same word at
+    once take one database thread, not one each waiting for the others."""
+
+    def __init__(self):
+        self.flights = {}
+
+    async def run(self, key, make):
+        flight = self.flights.get(key)
+        if flight is None:
+            flight = self.flights[key] = asyncio.ensure_future(make())
+            flight.add_done_callback(lambda done: self._landed(key, done))
+        return await asyncio.shield(flight)
+
+    def _landed(self, key, flight):
+        if self.flights.get(key) is flight:
+            del self.flights[key]
+        if not flight.cancelled():
+            flight.exception()  # retrieved here, so an unawaited failure is never reported

@@ -138,10 +138,11 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page = self.arg("flag"), self.page()
-        items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
-                                  filters=self.filters(),
-                                  cache_seconds=self.config["goods"]["search_cache_seconds"])
+        flag, page, filters = self.arg("flag"), self.page(), self.filters()
+        key = (flag, page, self.base, tuple(sorted((filters or {}).items())))
+        items = await self.application.searches_running.run(key, lambda: self.run_db(
+            goods.search, flag, self.base, page, self.page_size, filters=filters,
+            cache_seconds=self.config["goods"]["search_cache_seconds"]))
         if items and page == 0:
             words = goods.keywords(flag)
             # counted once per searcher and day: a repeat of this process's needs no database

@@ -1,6 +1,7 @@
 """The search index on both databases: in step through publish, review, take-down, restore, hold
 and release, owner deletion; query text never reaching the engine as syntax; the newer clients'
 filters and sorts on /wx/goods/query and the lists; the start-up check of MySQL's settings."""
+import asyncio
 import re
 
 import pytest
@@ -209,3 +210,39 @@ async def test_cached_candidates_never_show_a_listing_that_left(api, app):
     assert await found(api, "电风扇") == [a]
     await app.run_db(lambda: Goods.update(hidden=True).where(Goods.gid == a).execute())
     assert await found(api, "电风扇") == []  # the rows are read fresh, public re-checked
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_identical_searches_at_once_share_one_call_and_its_outcome():
+    import asyncio
+    from counters import Coalescer
+    running, calls = Coalescer(), []
+
+    async def make(value):
+        calls.append(value)
+        await asyncio.sleep(0.05)
+        if value == "bad":
+            raise ValueError("bad input")
+        return [value]
+    got = await asyncio.gather(*[running.run("k", lambda: make("a")) for _ in range(20)],
+                               running.run("j", lambda: make("b")))
+    assert got == [["a"]] * 20 + [["b"]] and calls == ["a", "b"]
+    assert running.flights == {}  # nothing kept once landed
+    bad = await asyncio.gather(*[running.run("x", lambda: make("bad")) for _ in range(3)],
+                               return_exceptions=True)
+    assert [str(e) for e in bad] == ["bad input"] * 3 and calls.count("bad") == 1
+    assert await running.run("k", lambda: make("a2")) == ["a2"]  # a later call runs again
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_concurrent_searches_each_get_their_answer(api, app):
+    token = await api.login("ivo")
+    lamp = await publish(api, token, "ivo", goodsName="台灯")
+    bike = await publish(api, token, "ivo", goodsName="自行车")
+    await approve(app, lamp, bike)
+    flags = ["台灯", "自行车", "台灯", "吉他", "自行车"] * 6
+    replies = await asyncio.gather(*[api.get("/wx/goods/query", flag=f) for f in flags])
+    want = {"台灯": [lamp], "自行车": [bike], "吉他": []}
+    assert [[g["gid"] for g in listed(r)] if r.code == 200 else [] for r in replies] == \
+        [want[f] for f in flags]
+    assert (await api.get("/wx/goods/query")).status == 400

@@ -135,6 +135,9 @@ class SeenOnce:
         if len(self.keys) > self.size:
             del self.keys[next(iter(self.keys))]
 
+    def discard(self, key):
+        self.keys.pop(key, None)
+
 
 class Coalescer:
     """Concurrent identical calls share one result (IOLoop only): `await run(key, make)` starts

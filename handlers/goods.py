@@ -147,9 +147,14 @@ class QueryHandler(MarketHandler):
             words = goods.keywords(flag)
             # counted once per searcher and day: a repeat of this process's needs no database
             key = (self._searcher(), hotwords.today(), tuple(sorted(w.lower() for w in words)))
-            if not self.application.searches_counted.seen(key):
-                await self.run_db(hotwords.count, words, key[0], key[1])
-                self.application.searches_counted.add(key)
+            counted = self.application.searches_counted
+            if not counted.seen(key):  # claimed before the call: the same search at the same
+                counted.add(key)       # moment does not count (and contend) again
+                try:
+                    await self.run_db(hotwords.count, words, key[0], key[1])
+                except BaseException:
+                    counted.discard(key)
+                    raise
         self.answer_list(items, "nothing found")
 
     def _searcher(self):

@@ -15,13 +15,14 @@ import tornado.ioloop
 import tornado.web
 
 from actions.context import Context
+from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
 from models import utcnow
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
-from services import search
+from services import goods, search
 from services.dashboard import DailyCounter
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
@@ -84,6 +85,9 @@ class MarketApp(tornado.web.Application):
         self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
+        self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
+        self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
+        self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentCheck(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
@@ -152,6 +156,7 @@ class MarketApp(tornado.web.Application):
         await self.bus.start()
         self.list_writer.start()
         self.message_day_timer.start()
+        self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
     def _observe_message_day(self):
@@ -171,6 +176,7 @@ class MarketApp(tornado.web.Application):
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         self.message_day_timer.stop()
         await self.list_writer.stop()
+        await self.views.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 

@@ -123,7 +123,7 @@ class DetailHandler(MarketHandler):
     async def get(self):
         gid = goods.gid_of(self.arg("gid"))
         info = await self.run_db(goods.detail, gid, self.viewer(self.arg("openid")),
-                                 self.is_admin(), self.base)
+                                 self.is_admin(), self.base, self.application.views)
         self.ok({"goodInfo": info})
 
 
@@ -132,11 +132,23 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page = self.arg("flag"), self.page()
-        items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
-                                  filters=self.filters())
+        flag, page, filters = self.arg("flag"), self.page(), self.filters()
+        key = (flag, page, self.base, tuple(sorted((filters or {}).items())))
+        items = await self.application.searches_running.run(key, lambda: self.run_db(
+            goods.search, flag, self.base, page, self.page_size, filters=filters,
+            cache_seconds=self.config["goods"]["search_cache_seconds"]))
         if items and page == 0:
-            await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
+            words = goods.keywords(flag)
+            # counted once per searcher and day: a repeat of this process's needs no database
+            key = (self._searcher(), hotwords.today(), tuple(sorted(w.lower() for w in words)))
+            counted = self.application.searches_counted
+            if not counted.seen(key):  # claimed before the call: the same search at the same
+                counted.add(key)       # moment does not count (and contend) again
+                try:
+                    await self.run_db(hotwords.count, words, key[0], key[1])
+                except BaseException:
+                    counted.discard(key)
+                    raise
         self.answer_list(items, "nothing found")
 
     def _searcher(self):

@@ -100,8 +100,9 @@ class ViewCounter:
                 self.flushing = {}
 
     async def flush(self):
-        """Write the pending views now; on failure keep them for the next round."""
-        if not self.pending:
+        """Write the pending views now, after any write in progress has committed (so a read
+        after flush() sees every view counted before it); on failure keep them for next round."""
+        if not self.pending and not self.flushing:
             return
         try:
             await self.run_db(self._write_sync)

@@ -18,12 +18,12 @@ import logging
 import threading
 import time
 
-from realtime.tasks import stop_tasks
+from realtime.tasks import PeriodicFlush
 
 log = logging.getLogger("market.views")
 
 
-class ViewCounter:
+class ViewCounter(PeriodicFlush):
     def __init__(self, run_db, write, interval=1.0):
         self.run_db = run_db      # coroutine runner on the database executor
         self.write = write        # write({gid: n}) on a database thread, in one transaction
@@ -34,8 +34,6 @@ class ViewCounter:
         self.flushing = {}        # gid -> views being written now
         self.generation = 0       # odd while a flush is committing
         self.committed = collections.deque(maxlen=8)  # (generation after, gids) of last flushes
-        self._task = None
-        self._stopping = False
 
     def unwritten(self, gid):
         with self.lock:
@@ -67,14 +65,6 @@ class ViewCounter:
         if self.generation - since > 2 * len(self.committed):
             return False  # older than what is remembered: read again
         return not any(after > since and gid in keys for after, keys in self.committed)
-
-    def start(self):
-        self._task = asyncio.ensure_future(self._loop())
-
-    async def _loop(self):
-        while not self._stopping:
-            await asyncio.sleep(self.interval)
-            await self.flush()
 
     def _write_sync(self):
         with self.write_lock:
@@ -108,14 +98,6 @@ class ViewCounter:
             await self.run_db(self._write_sync)
         except Exception as e:  # keep the loop alive; the views are retried next round
             log.warning("view count update failed (%s); retrying", e)
-
-    async def stop(self):
-        """End the loop (waiting for a flush in progress), then write what is still pending."""
-        self._stopping = True
-        if self._task:
-            await stop_tasks([self._task])
-            self._task = None
-        await self.flush()
 
 
 class SeenOnce:

@@ -3,23 +3,20 @@
 A live message must not wait for (or pay for) a commit: its list change is noted here and the
 latest value per (owner, peer) is written in one transaction by the database executor.
 """
-import asyncio
 import logging
 
 from models import utcnow
-from realtime.tasks import stop_tasks
+from realtime.tasks import PeriodicFlush
 from services import chat
 
 log = logging.getLogger("market.chat")
 
 
-class ListWriter:
+class ListWriter(PeriodicFlush):
     def __init__(self, run_db, interval=0.25):
         self.run_db = run_db
         self.interval = interval
         self.pending = {}
-        self._task = None
-        self._stopping = False
 
     def note(self, owner, peer, last_context=None, unread=0):
         """Record that the (owner, peer) row changed; the newest value wins, unread adds up."""
@@ -28,14 +25,6 @@ class ListWriter:
         if last_context is not None:
             change["last_context"] = last_context
         change["unread"] += unread
-
-    def start(self):
-        self._task = asyncio.ensure_future(self._loop())
-
-    async def _loop(self):
-        while not self._stopping:
-            await asyncio.sleep(self.interval)
-            await self.flush()
 
     async def flush(self):
         """Write what is pending now; on failure keep it for the next round."""
@@ -54,11 +43,3 @@ class ListWriter:
                     newer["unread"] += change["unread"]
                     if newer["last_context"] is None:
                         newer["last_context"] = change["last_context"]
-
-    async def stop(self):
-        """End the loop (waiting for a flush in progress), then write what is still pending."""
-        self._stopping = True
-        if self._task:
-            await stop_tasks([self._task])
-            self._task = None
-        await self.flush()

@@ -29,3 +29,33 @@ async def stop_tasks(tasks, patience=5.0, retry_every=0.1):
         if task is not None and task.done() and not task.cancelled():
             task.exception()
     return pending
+
+
+class PeriodicFlush:
+    """A writer that coalesces in memory and writes every `interval` seconds: `flush()` (the
+    subclass's) runs on a loop started by `start()`; `stop()` ends the loop, waiting for a
+    flush in progress, then flushes what is left. Subclasses set `interval` and define flush."""
+
+    interval = 1.0
+    _task = None
+    _stopping = False
+
+    def start(self):
+        self._stopping = False
+        self._task = asyncio.ensure_future(self._loop())
+
+    async def _loop(self):
+        while not self._stopping:
+            await asyncio.sleep(self.interval)
+            await self.flush()
+
+    async def flush(self):
+        raise NotImplementedError
+
+    async def stop(self):
+        """End the loop (waiting for a flush in progress), then write what is still pending."""
+        self._stopping = True
+        if self._task:
+            await stop_tasks([self._task])
+            self._task = None
+        await self.flush()

@@ -44,6 +44,7 @@ HANDLER_MODULES = [
     "handlers.comments",
     "handlers.notices",
     "handlers.chat_list",
+    "handlers.chat_history",
     "handlers.trust",
     "handlers.metrics",
     "handlers.admin_api",
@@ -132,6 +133,7 @@ class MarketApp(tornado.web.Application):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
         self.list_writer.start()
+        self.chat.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
     async def shutdown(self, timeout):
@@ -144,6 +146,7 @@ class MarketApp(tornado.web.Application):
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        await self.chat.stop()
         await self.list_writer.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it

@@ -6,7 +6,7 @@ from peewee import IntegrityError, fn
 
 from models import utcnow
 from models.admin import AdminAction, AdminNotice, AdminOpenid
-from models.chat import OfflineMessage
+from models.chat import ChatMessage
 from models.goods import BANNER, Goods, Image
 from models.user import BLOCKED, User
 from services import validate
@@ -157,7 +157,8 @@ def figures():
         "goods_of_blocked": Goods.select().where(Goods.openid.in_(blocked),
                                                  Goods.deleted == False).count(),  # noqa: E712
         "pending_goods": goods.get(0, 0), "pending_users": users.get(3, 0),
-        "offline_waiting": OfflineMessage.select().count(),
+        "offline_waiting": ChatMessage.select().where(
+            ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
     }

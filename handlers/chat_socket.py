@@ -181,15 +181,19 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
             return True
         if not self._write(frame):
             return False
-        self.written[seq] = None
-        if len(self.written) > WRITTEN_KEPT:
-            self.written.pop(next(iter(self.written)))
+        self.has(seq)
         if frame["toOpenid"] == self.me:
             self.unconfirmed.append(seq)
             if not self.v2 and self.confirm_timer is None:
                 self.confirm_timer = tornado.ioloop.IOLoop.current().call_later(
                     CONFIRM_AFTER, self._ping_for_receipt)
         return True
+
+    def has(self, seq):
+        """This socket has message `seq` (written here, or sent from here)."""
+        self.written[seq] = None
+        if len(self.written) > WRITTEN_KEPT:
+            self.written.pop(next(iter(self.written)))
 
     def end_replay(self):
         """The replay is written: the live frames that came meanwhile follow, in seq order."""

@@ -119,6 +119,7 @@ class ChatDelivery:
         if result["status"] == "duplicate":
             self._ack(socket, msg_id, "duplicate")
             return None
+        socket.has(result["seq"])  # the page drew it when sending: never written back to it
         return chat.message_frame(me, to, frame["content"], frame["type"], msg_id,
                                   result["time"], result["seq"])
 

@@ -11,20 +11,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import peewee
 import tornado.httpserver
+import tornado.ioloop
 import tornado.web
 
+from actions.context import Context
+from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
+from metrics import Live, Metrics
+from models import utcnow
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
-from services.content_security import ContentSecurity
-from services import search
+from services import goods, search
+from services.dashboard import DailyCounter
 from services.errors import Unavailable
-from services.notify import Notifier
-from services.metrics import Metrics
-from services.ratelimit import Limiter
-from services.wechat_api import WechatApi
+from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
+from wechat.client import WechatApi
+from wechat.content_check import ContentCheck
+from wechat.subscribe_messages import Notifier
 
 log_db = logging.getLogger("market.db")
 log_net = logging.getLogger("market.net")
@@ -42,14 +47,17 @@ HANDLER_MODULES = [
     "handlers.goods",
     "handlers.images",
     "handlers.comments",
-    "handlers.notices",
+    "handlers.inbox",
     "handlers.chat_list",
     "handlers.chat_history",
-    "handlers.trust",
+    "handlers.reports",
+    "handlers.subscriptions",
+    "handlers.wechat_callback",
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
-    "handlers.admin_trust_pages",
+    "handlers.admin_announcement_pages",
+    "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",
     "handlers.admin_moderation_pages",
     "handlers.chat_socket",
@@ -57,7 +65,8 @@ HANDLER_MODULES = [
 
 
 class MarketApp(tornado.web.Application):
-    """The Tornado application plus what its handlers share: config, executor, limits, registry."""
+    """The Tornado application plus what its handlers share: config, executor, limits, registry.
+    Every object that lives as long as the process is made here and stopped in shutdown()."""
 
     def __init__(self, config, database, handler_modules=HANDLER_MODULES):
         self.config = config
@@ -71,18 +80,32 @@ class MarketApp(tornado.web.Application):
                                                   thread_name_prefix="decode")
         self.decoding = 0  # decodes running or waiting (only touched on the IOLoop)
         self.limiter = Limiter()
+        self.sign_in_throttle = SignInThrottle()  # adminLogin and the sign-in page share it
         self.public_url = public_url(config)  # absolute URLs given out: never the request's Host
         self.uploads_in_flight = collections.Counter()  # openid -> upload bodies being received
         self.bus = make_bus(config)
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
+        self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
+        self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
+        self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
-        self.content = ContentSecurity(config, self.wechat, self.run_db)
+        self.content = ContentCheck(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
-        self.chat = ChatDelivery(config, self.run_db, self.bus, self.list_writer,
-                                 self.content, self.notifier)
+        self.actions = Context(config, self.run_db, None, self.content, self.notifier,
+                               self.sign_in_throttle)
+        self.chat = self.actions.chat = ChatDelivery(
+            config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
+            self.actions.later)
+        # the dashboard's "messages today": the since-start total observed each minute
+        self.started = utcnow()
+        self.message_day = DailyCounter(self.started)
+        self.message_day_timer = tornado.ioloop.PeriodicCallback(self._observe_message_day,
+                                                                 60_000)
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)
-        self.metrics = Metrics(self, config["metrics"]["allow"])
+        self.metrics = Metrics(Live(self.registry, self.in_flight_count, self.chat.counts,
+                                    self.content.counts, self.notifier.counts),
+                               config["metrics"]["allow"])
         routes = []
         for name in handler_modules:
             routes.extend(importlib.import_module(name).default_handlers)
@@ -134,20 +157,29 @@ class MarketApp(tornado.web.Application):
         await self.bus.start()
         self.list_writer.start()
         self.chat.start()
+        self.message_day_timer.start()
+        self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
+
+    def _observe_message_day(self):
+        self.message_day.observe(self.chat.counts["delivered"] + self.chat.counts["stored"])
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
-        until `timeout` to finish, then flush pending writes. Call after the server stopped
-        accepting."""
+        until `timeout` to finish, then the follow-ups still running (what is left is
+        cancelled), then flush pending writes and stop the timers. Call after the server
+        stopped accepting."""
         self.chat.close_all(1001, "server going away")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        await self.chat.stop()
+        await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
+        await self.chat.stop()  # the queued messages commit
+        self.message_day_timer.stop()
         await self.list_writer.stop()
+        await self.views.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 
@@ -167,27 +199,6 @@ class MarketApp(tornado.web.Application):
         return sum(1 for r in list(self.in_flight)
                    if getattr(r.connection, "stream", None) is not None
                    and not r.connection.stream.closed())
-
-    def goods_reviewed(self, result):
-        """After a listing was approved or rejected: tell the seller (if they granted notices)."""
-        outcome = "通过" if result["state"] == 1 else "未通过"
-        self.background(self.notifier.result(result["openid"], "review", result["goodsName"],
-                                              outcome))
-
-    def user_checked(self, result):
-        """After a user check: a blocked user's sockets close; a verification result is told."""
-        if result["state"] == 10:
-            self.chat.close_user(result["openid"])
-        elif result["state"] in (1, 2) and result.get("old_state") != result["state"]:
-            self.background(self.notifier.result(result["openid"], "verify", "学生认证",
-                                                  "通过" if result["state"] == 1 else "未通过"))
-
-    def background(self, coroutine):
-        """Run a follow-up without making the moderator wait; failures are logged."""
-        def done(future):
-            if not future.cancelled() and future.exception():
-                log_db.error("follow-up failed: %s", future.exception())
-        asyncio.ensure_future(coroutine).add_done_callback(done)
 
     def log_request(self, handler):
         """One access-log line per request: method, path (no query: it may carry a token), status."""

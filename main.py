@@ -93,13 +93,13 @@ def read_password():
 
 
 def cmd_create_admin(config, username):
-    from services import admins
+    from services import admin_accounts
     from services.errors import ServiceError
     password = read_password()
     database = open_db(config)
     with database.connection_context():
         try:
-            created = admins.create_admin(username, password)
+            created = admin_accounts.create_admin(username, password)
         except ServiceError as e:
             print("create-admin: %s" % e.msg, file=sys.stderr)
             return 1
@@ -109,24 +109,24 @@ def cmd_create_admin(config, username):
 
 def cmd_admins(config, command, username=None):
     """set-password, remove-admin, list-admins."""
-    from services import admins
+    from services import admin_accounts
     from services.errors import ServiceError
     password = read_password() if command == "set-password" else None
     database = open_db(config)
     with database.connection_context():
         try:
             if command == "set-password":
-                admins.set_password(username, password)
+                admin_accounts.set_password(username, password)
             elif command == "remove-admin":
-                admins.remove_admin(username)
+                admin_accounts.remove_admin(username)
             else:
-                for row in admins.list_admins():
+                for row in admin_accounts.list_admins():
                     print("%s\tcreated %s" % (row["username"], row["created_at"]))
                 return 0
         except ServiceError as e:
             print("%s: %s" % (command, e.msg), file=sys.stderr)
             return 1
-    print("admin %s: %s" % (admins.normalise_name(username),
+    print("admin %s: %s" % (admin_accounts.normalise_name(username),
                             "password set" if password else "removed"))
     return 0
 

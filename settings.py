@@ -143,6 +143,7 @@ SCHEMA = {
     "goods": {
         "page_size": (_positive(_int), 10),
         "max_price": (_positive(_float), 1_000_000.0),
+        "search_cache_seconds": (_float, 10.0),
     },
     "limits": {
         "login_per_minute_user": (_positive(_int), 10),

@@ -18,7 +18,7 @@ from bench.wsclient import percentiles
 
 sys.path.insert(0, procs.ROOT)
 from services import tokens  # noqa: E402
-from tests.servers import MariaDB, Redis  # noqa: E402
+from devservers import MariaDB, Redis  # noqa: E402
 
 FULL = dict(pairs=500, window=2, warmup=1.0, duration=5.0, clients=1,
             hold=[1000, 5000, 10000], hold_clients=2,
@@ -417,11 +417,16 @@ def http_run(server, paths, cfg, extra=None):
     return out
 
 
-def bench_rest(cfg, maria):
+def bench_rest(cfg, maria, tmp, backend="mariadb"):
     import random
     from urllib.parse import quote
     from bench.seed import ITEMS, prepare
-    url = maria.create_database("bench_rest")
+    if backend == "sqlite":
+        url = sqlite_url(os.path.join(tmp, "rest"))
+        db_name = "SQLite"
+    else:
+        url = maria.create_database("bench_rest")
+        db_name = "MariaDB"
     t0 = time.monotonic()
     gids = prepare(url, [], goods=cfg["goods"])
     seed_secs = time.monotonic() - t0
@@ -434,7 +439,7 @@ def bench_rest(cfg, maria):
         ("keyword search (one word)", ["/wx/goods/query?flag=%s&pageNum=0" % quote(w)
                                        for w in ITEMS]),
     ]
-    db_pids = lambda: [maria.proc.pid]  # noqa: E731
+    db_pids = (lambda: [maria.proc.pid]) if backend == "mariadb" else (lambda: [])  # noqa: E731
     bare = BareServer().start()
     try:
         ref = http_run(bare, ["/static.json"], cfg)
@@ -446,23 +451,35 @@ def bench_rest(cfg, maria):
                    for name, paths in endpoints]
     finally:
         product.stop()
-    RESULTS["rest"] = {"bare": ref, "product": dict(results), "seed_secs": seed_secs,
-                       "goods": cfg["goods"]}
+    # the same searches with the candidate cache off: what each search costs the engine
+    product = ProductServer(url, env={"MARKET_GOODS_SEARCH_CACHE_SECONDS": "0"}).start()
+    try:
+        results.append(("keyword search, candidate cache off", http_run(
+            product, endpoints[-1][1], cfg, {"db_cpu": db_pids})))
+    finally:
+        product.stop()
+    RESULTS["rest" if backend == "mariadb" else "rest_" + backend] = {
+        "bare": ref, "product": dict(results), "seed_secs": seed_secs, "goods": cfg["goods"],
+        "backend": backend}
     rows = [["bare: static JSON", fmt(ref["rate"]), fmt(ref["p50"], " ms"), fmt(ref["p99"], " ms"),
              fmt(ref["server_cpu"]), fmt(per_unit(ref), " us"), "", "1.00x", "1.00x"]]
     for name, r in results:
         rows.append([name, fmt(r["rate"]), fmt(r["p50"], " ms"), fmt(r["p99"], " ms"),
-                     fmt(r["server_cpu"]), fmt(per_unit(r), " us"), fmt(r["db_cpu"]),
+                     fmt(r["server_cpu"]), fmt(per_unit(r), " us"),
+                     fmt(r["db_cpu"]) if backend == "mariadb" else "",
                      ratio(r["rate"], ref["rate"]), ratio(r["p99"], ref["p99"])])
     bad = {name: (r["bad"], r["statuses"]) for name, r in results if r["bad"] or r["failed"]}
-    table("4. REST at %d listings on MariaDB, %d connections (keep-alive, closed loop)"
-          % (cfg["goods"], cfg["rest_conns"]),
+    table("4. REST at %d listings on %s, %d connections (keep-alive, closed loop)"
+          % (cfg["goods"], db_name, cfg["rest_conns"]),
           ["endpoint", "req/s", "p50", "p99", "srv CPU", "CPU/req", "MariaDB CPU", "req/s vs bare",
            "p99 vs bare"],
           rows,
           ["seeded %d listings (90%% approved) in %.1f s (Peewee insert_many, 2000 per "
-           "transaction); load: %d client processes on core %s; per-address limit raised"
-           % (cfg["goods"], seed_secs, cfg["rest_procs"], ",".join(map(str, CLIENT_CORES))),
+           "transaction); load: %d client processes on core %s; per-address limit raised; "
+           "load average %.2f at the end" % (cfg["goods"], seed_secs, cfg["rest_procs"],
+                                            ",".join(map(str, CLIENT_CORES)), os.getloadavg()[0]),
+           "search: the candidate cache (goods.search_cache_seconds, 10 s) serves the 28 bench "
+           "words after their first search; the last row is the same load with it off",
            "non-200 answers: %s" % (bad or "none")])
 
 
@@ -510,7 +527,7 @@ def bench_scale(cfg, maria, redis):
 
 
 def start_mariadb(tries=3):
-    """A private MariaDB (tests/servers.py); its install step sometimes fails on a busy machine."""
+    """A private MariaDB (devservers/); its install step sometimes fails on a busy machine."""
     for attempt in range(tries):
         server = MariaDB()
         try:
@@ -538,6 +555,8 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds, for CI)")
     parser.add_argument("--only", default="1,2,3,4,5", help="tables to run, e.g. 1,3")
     parser.add_argument("--json", help="also write every figure to this file")
+    parser.add_argument("--rest-db", default="mariadb", choices=["mariadb", "sqlite", "both"],
+                        help="table 4's database (both: one table each)")
     parser.add_argument("--product-root", help="run the product's main.py from this checkout "
                         "(to measure a proposed fix against the same references)")
     args = parser.parse_args(argv)
@@ -559,14 +578,15 @@ def main(argv=None):
     maria = redis = None
     t0 = time.monotonic()
     try:
-        if only & {3, 4, 5}:
+        if only & {3, 5} or (4 in only and args.rest_db != "sqlite"):
             maria = start_mariadb()
         if 5 in only:
             redis = Redis().start()
         steps = {1: lambda: bench_relay(cfg, os.path.join(tmp, "relay")),
                  2: lambda: bench_hold(cfg, os.path.join(tmp, "hold")),
                  3: lambda: bench_offline(cfg, tmp, maria),
-                 4: lambda: bench_rest(cfg, maria),
+                 4: lambda: [bench_rest(cfg, maria, tmp, b) for b in
+                             (["mariadb", "sqlite"] if args.rest_db == "both" else [args.rest_db])],
                  5: lambda: bench_scale(cfg, maria, redis)}
         for n in sorted(only):
             steps[n]()

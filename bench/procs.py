@@ -13,7 +13,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from tests.servers import free_port, wait_port  # noqa: E402
+from devservers import free_port, wait_port  # noqa: E402
 
 PYTHON = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")

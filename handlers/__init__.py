@@ -1,1 +1,1 @@
-"""HTTP and WebSocket handlers: thin (parse, authorise, call a service, answer)."""
+"""HTTP and WebSocket handlers: thin (parse, authorise, call an action for a change or a rule for a read, answer); one root, handlers/base.py."""

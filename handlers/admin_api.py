@@ -1,40 +1,15 @@
 """The mini-program's admin calls /wx/admin/*: login, listing review, users, announcements."""
 import secrets
 
-from handlers.base import BaseHandler
-from services import admin, admins, moderation, tokens, validate
+from actions.admins import do_sign_in
+from actions.announcements import do_update_announcement
+from actions.moderation import do_check_user_by_state, do_review_goods, do_set_goods_deleted
+from handlers.base import ApiHandler
+from services import announcements, images, moderation, tokens, validate
 from services.errors import Invalid
 
-try:  # the marketplace's image module signs private photo URLs
-    from services import images
-except ImportError:  # pragma: no cover - only while that module is missing
-    images = None
 
-
-def sign_in_throttle(application):
-    """The one failed-sign-in throttle of this process, shared by adminLogin and the pages."""
-    if getattr(application, "admin_throttle", None) is None:
-        application.admin_throttle = admins.SignInThrottle()
-    return application.admin_throttle
-
-
-def absolute_url(base, url):
-    """An image URL as the client needs it: absolute, on server.public_url (never the Host)."""
-    if not url or url.startswith(("http://", "https://")):
-        return url
-    path = url if url.startswith("/") else "/uploads/" + url
-    return base + path
-
-
-def student_id_url(handler, name):
-    """A signed, expiring absolute URL of a private student-ID photo (services.images)."""
-    base = handler.application.public_url
-    if images is None or name.startswith(("http://", "https://", "/")):
-        return absolute_url(base, name)
-    return images.private_url(base, handler.settings["cookie_secret"], name)
-
-
-class AdminApiHandler(BaseHandler):
+class AdminApiHandler(ApiHandler):
     """Parameters from the query, a form body or a JSON body; GET and POST do the same."""
 
     def param(self, name):
@@ -60,23 +35,18 @@ class AdminLoginHandler(AdminApiHandler):
             raise Invalid("passwd is required")
         if not isinstance(password, str) or len(password) > 1024:
             raise Invalid("passwd must be text of at most 1024 characters")
-        throttle = sign_in_throttle(self.application)
-        address = self.request.remote_ip
-        throttle.check(address, username)
-        found = await self.run_db(admins.check_password, username, password)
+        found = await do_sign_in(self.actions, username, password, self.request.remote_ip,
+                                 "mini-program")
         if not found:
-            throttle.failed(address, username)
             self.fail("wrong username or password")
             return
-        throttle.succeeded(address, username)
-        await self.run_db(admin.record_action, found["username"], "admin.login", "mini-program")
         token = tokens.issue(self.config["auth"]["token_secret"], found["username"],
                              int(self.config["admin"]["session_hours"] * 3600), role="admin",
                              epoch=found["epoch"])
         self.ok({"token": token}, msg="login ok", token=token)
 
 
-class CaptchaHandler(BaseHandler):
+class CaptchaHandler(ApiHandler):
     """GET /wx/admin/captcha: the client never uses the answer; a harmless random code."""
 
     def get(self):
@@ -88,10 +58,10 @@ class SetStateHandler(AdminApiHandler):
 
     async def get(self):
         actor = self.require_admin()
-        result = await self.run_db(moderation.review_goods, actor, self.param("gid"),
-                                   self.param("state"), self.param("reason"))
-        self.application.goods_reviewed(result)
-        self.ok({"gid": result["gid"], "state": result["state"]}, msg="approved" if result["state"] == 1 else "rejected")
+        result = await do_review_goods(self.actions, actor, self.param("gid"),
+                                       self.param("state"), self.param("reason"))
+        self.ok({"gid": result["gid"], "state": result["state"]},
+                msg="approved" if result["state"] == 1 else "rejected")
 
 
 class DeleteHandler(AdminApiHandler):
@@ -99,8 +69,8 @@ class DeleteHandler(AdminApiHandler):
 
     async def get(self):
         actor = self.require_admin()
-        result = await self.run_db(moderation.set_goods_deleted, actor, self.param("gid"), True,
-                                   self.param("reason"))
+        result = await do_set_goods_deleted(self.actions, actor, self.param("gid"), True,
+                                            self.param("reason"))
         self.ok(result, msg="deleted")
 
 
@@ -121,7 +91,9 @@ class UserAndImageHandler(AdminApiHandler):
     async def get(self):
         private = self.is_admin()
         uimage = await self.run_db(moderation.profile, self.param("openid"), private)
-        uimage["image"] = [{"imageUrl": student_id_url(self, i["url"])} for i in uimage["image"]]
+        base, secret = self.application.public_url, self.settings["cookie_secret"]  # never the Host
+        uimage["image"] = [{"imageUrl": images.photo_url(base, secret, i["url"])}
+                           for i in uimage["image"]]
         self.ok({"uimage": uimage})
 
 
@@ -130,9 +102,8 @@ class UserCheckHandler(AdminApiHandler):
 
     async def get(self):
         actor = self.require_admin()
-        result = await self.run_db(moderation.check_user_by_state, actor, self.param("openid"),
-                                   self.param("state"), self.param("reason"))
-        self.application.user_checked(result)
+        result = await do_check_user_by_state(self.actions, actor, self.param("openid"),
+                                              self.param("state"), self.param("reason"))
         self.ok(result, msg="updated")
 
 
@@ -143,11 +114,10 @@ class NoticeHandler(AdminApiHandler):
     async def get(self):
         mid, text = self.param("mid"), self.param("noticeInfo")
         if mid in (None, "") or text is None:
-            self.ok(await self.run_db(admin.notices))
+            self.ok(await self.run_db(announcements.current))
             return
         actor = self.require_admin()
-        await self.application.content.require_announcement(text)
-        self.ok(await self.run_db(admin.update_notice, actor, mid, text), msg="updated")
+        self.ok(await do_update_announcement(self.actions, actor, mid, text), msg="updated")
 
 
 default_handlers = [

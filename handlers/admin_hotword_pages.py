@@ -2,12 +2,13 @@
 (audited), show it again."""
 import tornado.web
 
-from handlers.admin_pages import PageHandler
+from actions.admins import do_set_hot_word_hidden
+from handlers.base import PageHandler
 from services import hotwords
 from services.clock import display
 from services.errors import Invalid
 
-DONE_TEXT = {"hide": "Word hidden from the hot words.", "show": "Word shown again."}
+ACTIONS = ("hide", "show")
 
 
 class HotWordsPage(PageHandler):
@@ -15,17 +16,16 @@ class HotWordsPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.render("hotwords.html", admin=self.current_user, title="Hot words", display=display,
-                    done=DONE_TEXT.get(self.get_argument("ok", "")),
-                    data=await self.run_db(hotwords.for_moderators))
+        self.page("hotwords.html", title="Hot words", display=display,
+                  data=await self.run_db(hotwords.for_moderators))
 
     @tornado.web.authenticated
     async def post(self):
         action = self.get_argument("action", "")
-        if action not in DONE_TEXT:
+        if action not in ACTIONS:
             raise Invalid("action must be hide or show")
         word = self.arg_text("word", hotwords.MAX_KEYWORD_CHARS, required=True)
-        await self.run_db(hotwords.set_hidden, self.current_user, word, action == "hide")
+        await do_set_hot_word_hidden(self.actions, self.current_user, word, action == "hide")
         self.redirect("/admin/hotwords?ok=" + action)
 
 

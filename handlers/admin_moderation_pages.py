@@ -1,34 +1,22 @@
 """Admin pages for moderation: review queue, listings, users, banners (and the /admin 404 page).
+Every change goes through its action (actions/moderation.py, actions/images.py).
 
 Its route list ends with the catch-all /admin/.* (an HTML 404), so a module adding more /admin/
 pages must come before this one in application.HANDLER_MODULES.
 """
+import functools
 
 import tornado.web
 
-from handlers.admin_pages import PageHandler, safe_next
+from actions.images import do_add_banner, do_remove_banner
+from actions.moderation import do_check_user, do_review_goods, do_set_goods_deleted
+from handlers.base import PageHandler, safe_next
 from handlers.images import upload_body_bytes
-from services import admin, moderation, validate
-from services.errors import Invalid, NotFound
+from services import banners, images, moderation, validate
+from services.errors import Invalid
 
-try:  # the marketplace's image pipeline (Pillow checks, private signed URLs)
-    from services import images
-except ImportError:  # pragma: no cover - only while that module is missing
-    images = None
-
-
-def photo_url(name):
-    """Public uploads are served at /uploads/NAME (same host: the pages' CSP allows 'self')."""
-    if not name or name.startswith(("http://", "https://", "/")):
-        return name
-    return "/uploads/" + name
-
-
-def student_id_url(secret, name):
-    """A signed, expiring URL for a private student-ID photo."""
-    if images is None or name.startswith(("http://", "https://", "/")):
-        return photo_url(name)
-    return images.private_url("", secret, name)
+# Public uploads at /uploads/NAME on this same host (the pages' CSP allows 'self').
+photo_url = functools.partial(images.upload_url, "")
 
 
 class ModerationPage(PageHandler):
@@ -59,12 +47,9 @@ class ReviewAction(ModerationPage):
         decision = self.get_argument("decision", "")
         if decision not in ("approve", "reject"):
             raise Invalid("choose approve or reject")
-        reason = self.arg_text("reason", moderation.REASON_CHARS)
-        if decision == "reject" and not reason:
-            raise Invalid("give the reason the seller will read")
-        result = await self.run_db(moderation.review_goods, self.current_user, gid,
-                                   1 if decision == "approve" else 2, reason)
-        self.application.goods_reviewed(result)
+        reason = self.arg_text("reason", moderation.REASON_CHARS)  # a rejection needs one
+        await do_review_goods(self.actions, self.current_user, gid,
+                              1 if decision == "approve" else 2, reason)
         self.back("/admin/review", "approved" if decision == "approve" else "rejected")
 
 
@@ -87,8 +72,8 @@ class GoodsAction(ModerationPage):
     @tornado.web.authenticated
     async def post(self, gid, action):
         reason = self.arg_text("reason", moderation.REASON_CHARS)
-        await self.run_db(moderation.set_goods_deleted, self.current_user, gid,
-                          action == "delete", reason)
+        await do_set_goods_deleted(self.actions, self.current_user, gid, action == "delete",
+                                   reason)
         self.back("/admin/goods", "deleted" if action == "delete" else "restored")
 
 
@@ -111,7 +96,7 @@ class UserPage(ModerationPage):
         user = await self.run_db(moderation.user_detail, openid)
         secret = self.settings["cookie_secret"]
         for image in user["student_ids"]:
-            image["src"] = student_id_url(secret, image["url"])
+            image["src"] = images.photo_url("", secret, image["url"])
         self.page("user.html", user=user, title="User " + user["openid"])
 
 
@@ -121,9 +106,7 @@ class UserAction(ModerationPage):
     @tornado.web.authenticated
     async def post(self, openid, action):
         reason = self.arg_text("reason", moderation.REASON_CHARS)
-        result = await self.run_db(moderation.check_user, self.current_user, openid, action,
-                                   reason)
-        self.application.user_checked(result)
+        result = await do_check_user(self.actions, self.current_user, openid, action, reason)
         self.back("/admin/users/" + result["openid"], action)
 
 
@@ -133,21 +116,18 @@ class BannersPage(ModerationPage):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("banners.html", banners=await self.run_db(admin.banners), photo_url=photo_url,
-                  uploads=images is not None, title="Banners")
+        self.page("banners.html", banners=await self.run_db(banners.current), photo_url=photo_url,
+                  title="Banners")
 
     @tornado.web.authenticated
     async def post(self):
         files = self.request.files.get("file") or []
-        if images is None:
-            raise NotFound("image uploads are not available on this server")
         if not files:
             raise Invalid("choose an image file")
         uploads = self.config["uploads"]
         processed = await self.application.run_decode(
             images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
-        public, _ = images.folders(self.config)
-        await self.run_db(admin.store_banner, self.current_user, processed, public)
+        await do_add_banner(self.actions, self.current_user, processed)
         self.redirect("/admin/banners?ok=banner")
 
 
@@ -156,7 +136,7 @@ class BannerRemove(ModerationPage):
 
     @tornado.web.authenticated
     async def post(self, image_id):
-        await self.run_db(admin.remove_banner, self.current_user, image_id)
+        await do_remove_banner(self.actions, self.current_user, image_id)
         self.redirect("/admin/banners?ok=banner")
 
 

@@ -1,17 +1,81 @@
-"""BaseHandler: the contract's envelope, identity from the token, parameters, database calls."""
+"""The one handler root and its kinds: every handler derives from AppHandler (identity from the
+token, config, the actions' context, database calls, the JSON refusal, one-line refusal logs);
+ApiHandler adds the REST envelope and parameters, PageHandler the admin pages' session and HTML
+errors, and handlers/chat_socket.py's ChatSocketHandler the socket (jupyter_server's
+JupyterHandler -> APIHandler shape)."""
 import json
 import logging
+import re
+import time
 
 import tornado.web
 
-from services import admins, validate
+from services import admin_accounts, validate
 from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 log = logging.getLogger("market.http")
+log_admin = logging.getLogger("market.admin")
 
 
-class BaseHandler(tornado.web.RequestHandler):
+class AppHandler(tornado.web.RequestHandler):
+    """What every handler shares, REST, page or socket."""
+
+    refusal_log = log  # where a refusal's one line goes
+
+    @property
+    def config(self):
+        """The config object (only main.py reads config.yaml and the environment)."""
+        return self.settings["config"]
+
+    @property
+    def actions(self):
+        """The context every action takes first (actions/context.py)."""
+        return self.application.actions
+
+    def run_db(self, fn, *args, **kwargs):
+        """Run a service function on the database executor (see docs/architecture.md)."""
+        return self.application.run_db(fn, *args, **kwargs)
+
+    def limit_address(self):
+        """The per-address budget every API request and chat handshake spends (generous:
+        campuses share addresses)."""
+        self.application.limiter.hit("address", self.request.remote_ip,
+                                     self.config["limits"]["per_minute_address"])
+
+    def bearer_token(self):
+        """The token of `Authorization: Bearer` or `?token=`, or None."""
+        header = self.request.headers.get("Authorization", "")
+        if header.lower().startswith("bearer "):
+            return header[7:].strip()
+        if self.request.query_arguments.get("token"):
+            return self.get_query_argument("token")
+        return None
+
+    @property
+    def claims(self):
+        """The verified token's claims, None when no token was sent, Unauthorized when bad."""
+        if not hasattr(self, "_claims"):
+            token = self.bearer_token()
+            self._claims = verify(self.config["auth"]["token_secret"], token) if token else None
+        return self._claims
+
+    def write_refusal(self, status, msg):
+        """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes)."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"code": 100, "msg": msg}, ensure_ascii=False))
+
+    def log_exception(self, typ, value, tb):
+        """Refusals are ordinary: one line, no traceback. Anything else is logged in full."""
+        if isinstance(value, ServiceError):
+            self.refusal_log.info("%s %s -> %s %s", self.request.method, self.request.path,
+                                  value.status, value.msg)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class ApiHandler(AppHandler):
     """JSON API handler: every answer, success or error, is {"code", "msg", "extend"}."""
 
     def check_xsrf_cookie(self):
@@ -22,15 +86,10 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
 
-    @property
-    def config(self):
-        return self.settings["config"]
-
     async def prepare(self):
-        """Per-address limit on every API request (generous: campuses share addresses); an
-        admin token whose sessions have ended is refused."""
-        self.application.limiter.hit("address", self.request.remote_ip,
-                                     self.config["limits"]["per_minute_address"])
+        """Per-address limit on every API request; an admin token whose sessions have ended is
+        refused."""
+        self.limit_address()
         await self.check_admin_session()
 
     async def check_admin_session(self):
@@ -42,12 +101,8 @@ class BaseHandler(tornado.web.RequestHandler):
         except Unauthorized:
             return  # refused where the handler reads the token, as before
         if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
-                admins.session_valid, claims["sub"], claims["ep"]):
+                admin_accounts.session_valid, claims["sub"], claims["ep"]):
             raise Unauthorized("admin session ended, log in again")
-
-    async def run_db(self, fn, *args, **kwargs):
-        """Run a service function on the database executor (see docs/architecture.md)."""
-        return await self.application.run_db(fn, *args, **kwargs)
 
     # -- answers ---------------------------------------------------------------------------
     def ok(self, extend=None, msg="success", **top):
@@ -65,22 +120,12 @@ class BaseHandler(tornado.web.RequestHandler):
         """Every error as the envelope; never a traceback."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
-            self.set_status(exc.status)
-            msg = exc.msg
+            status_code, msg = exc.status, exc.msg
         elif isinstance(exc, tornado.web.HTTPError):
             msg = exc.log_message if exc.log_message and status_code < 500 else self._reason
         else:
             msg = "internal error" if status_code >= 500 else self._reason
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"code": 100, "msg": msg}, ensure_ascii=False))
-
-    def log_exception(self, typ, value, tb):
-        """Refusals are ordinary: one line, no traceback. Anything else is logged in full."""
-        if isinstance(value, ServiceError):
-            log.info("%s %s -> %s %s", self.request.method, self.request.path, value.status,
-                     value.msg)
-        else:
-            super().log_exception(typ, value, tb)
+        self.write_refusal(status_code, msg)
 
     # -- input -----------------------------------------------------------------------------
     def arg(self, name, default=None):
@@ -102,19 +147,6 @@ class BaseHandler(tornado.web.RequestHandler):
         return validate.no_lone_surrogate(body)  # "\ud800" escaped, or ED A0 80 raw
 
     # -- identity --------------------------------------------------------------------------
-    @property
-    def claims(self):
-        """The verified token's claims, None when no token was sent, Unauthorized when bad."""
-        if not hasattr(self, "_claims"):
-            token = None
-            header = self.request.headers.get("Authorization", "")
-            if header.lower().startswith("bearer "):
-                token = header[7:].strip()
-            elif self.request.query_arguments.get("token"):
-                token = self.get_query_argument("token")
-            self._claims = verify(self.config["auth"]["token_secret"], token) if token else None
-        return self._claims
-
     def viewer(self, openid_param=None):
         """Who is looking, for viewer-dependent parts of public reads (None if anonymous)."""
         claims = self.claims
@@ -156,7 +188,109 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.claims["sub"] if self.claims else "anonymous"
 
 
-class NotFoundHandler(BaseHandler):
+# -- the admin pages' kind ------------------------------------------------------------------
+COOKIE = "market_admin"
+CSP = ("default-src 'none'; img-src 'self' data: https:; style-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SAFE_NEXT = re.compile(r"^/admin(/[A-Za-z0-9_\-/.?=&%+]*)?$")
+DONE = {  # ?ok= codes after a redirect: fixed texts, never text from the request
+    "approved": "Listing approved.", "rejected": "Listing rejected; the seller can read why.",
+    "deleted": "Listing taken down.", "restored": "Listing restored.",
+    "verify": "User verified.", "reject": "Verification rejected.",
+    "block": "User blocked; their chat connections were closed.", "unblock": "User unblocked.",
+    "notice": "Announcement saved.", "broadcast": "Broadcast sent.", "openid": "Admin openids updated.",
+    "banner": "Banners updated.", "dismiss": "Reports dismissed.",
+    "take_down": "Content taken down.", "released": "Released: visible again.",
+    "hide": "Word hidden from the hot words.", "show": "Word shown again.",
+}
+
+
+def safe_next(value, default="/admin/"):
+    """Only a path inside /admin/ (never //host or a scheme): no open redirect."""
+    if value and SAFE_NEXT.match(value) and "//" not in value and ".." not in value:
+        return value
+    return default
+
+
+def state_name(state):
+    """A user state as the pages name it."""
+    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked"}.get(
+        state, str(state))
+
+
+def goods_state(state):
+    """A listing state as the pages name it."""
+    return {0: "pending", 1: "approved", 2: "rejected"}.get(state, str(state))
+
+
+class PageHandler(AppHandler):
+    """HTML page of the admin site; `self.current_user` is the signed-in admin's name or None.
+    Tornado's XSRF check runs on every POST, errors render as HTML, templates autoescape."""
+
+    refusal_log = log_admin
+
+    def set_default_headers(self):
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+
+    async def prepare(self):
+        """Read the session (Tornado has already refused a POST without a valid XSRF token)."""
+        self.current_user = await self._session_user()
+
+    async def _session_user(self):
+        hours = self.config["admin"]["session_hours"]
+        raw = self.get_signed_cookie(COOKIE, max_age_days=hours / 24.0, min_version=2)
+        try:
+            data = json.loads(raw) if raw else {}
+            username, epoch, expires = data and (data["u"], data["e"], float(data["exp"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+        if not username or expires < time.time():
+            return None
+        # ended server-side (sign-out, new password, account removed) in any process
+        return username if await self.run_db(admin_accounts.session_valid, username, epoch) else None
+
+    def start_session(self, username, epoch):
+        """Set the signed, HttpOnly, SameSite=Strict session cookie (Secure over https)."""
+        expires = time.time() + self.config["admin"]["session_hours"] * 3600
+        self.set_signed_cookie(COOKIE, json.dumps({"u": username, "e": epoch, "exp": int(expires)}),
+                               expires_days=None, httponly=True, samesite="Strict",
+                               secure=self.request.protocol == "https", path="/admin")
+
+    def page(self, template, **values):
+        """Render a page with the common values (admin, flash message, helpers)."""
+        values.setdefault("title", "")
+        self.render(template, admin=self.current_user, done=DONE.get(self.get_argument("ok", "")),
+                    state_name=state_name, goods_state=goods_state, **values)
+
+    def arg_text(self, name, max_len, required=False):
+        """A form field checked like API input (length, no control characters)."""
+        return validate.text(self.get_argument(name, ""), name, max_len, required=required)
+
+    def write_error(self, status_code, **kwargs):
+        """An HTML error page with a plain message; never a traceback."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):
+            self.set_status(exc.status)
+            status_code, message = exc.status, exc.msg
+        elif status_code == 403 and isinstance(exc, tornado.web.HTTPError) and \
+                "xsrf" in (exc.log_message or "").lower():
+            message = "This form is out of date or came from another site. Reload and try again."
+        elif status_code == 404:
+            message = "There is no such page."
+        elif status_code < 500:
+            message = self._reason
+        else:
+            message = "Something went wrong on the server; it has been logged."
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        self.render("error.html", admin=getattr(self, "_current_user", None), status=status_code,
+                    message=message, title="Error", done=None)
+
+
+class NotFoundHandler(ApiHandler):
     """Unknown paths answer the envelope with 404."""
 
     def prepare(self):

@@ -1,9 +1,10 @@
 """The conversation list: /wx/lt/list and /wx/lt/deleteList1."""
-from handlers.base import BaseHandler
+from actions.chat import do_delete_conversation
+from handlers.base import ApiHandler
 from services import chat, validate
 
 
-class ChatListHandler(BaseHandler):
+class ChatListHandler(ApiHandler):
     """GET /wx/lt/list?openid= : extend.chatLists, the caller's rows, most recent first."""
 
     async def get(self):
@@ -12,14 +13,13 @@ class ChatListHandler(BaseHandler):
         self.ok({"chatLists": await self.run_db(chat.conversation_list, openid)})
 
 
-class DeleteChatHandler(BaseHandler):
+class DeleteChatHandler(ApiHandler):
     """GET /wx/lt/deleteList1?myOpenid=&beDeleteOpenid= : remove only the caller's row."""
 
     async def get(self):
         openid = self.caller(self.arg("myOpenid"))
         peer = validate.openid(self.arg("beDeleteOpenid"), "beDeleteOpenid")
-        await self.application.list_writer.flush()
-        await self.run_db(chat.delete_conversation, openid, peer)
+        await do_delete_conversation(self.actions, openid, peer)
         self.ok(msg="deleted")
 
 

@@ -3,16 +3,15 @@
 See docs/chat-protocol.md for every frame, close code and limit.
 """
 import asyncio
-import json
 import logging
 
 import tornado.ioloop
 import tornado.iostream
-import tornado.web
 import tornado.websocket
 
+from handlers.base import AppHandler
 from realtime.bus import encode
-from services import chat, tokens, validate
+from services import chat, validate
 from services.chat import ChatRefusal
 from services.errors import Forbidden, NotFound, ServiceError, Unauthorized
 
@@ -25,8 +24,9 @@ CONFIRM_AFTER = 0.3  # seconds after writing a message before the ping that conf
 WRITTEN_KEPT = 4096  # seqs remembered per socket for dedupe
 
 
-class ChatSocketHandler(tornado.websocket.WebSocketHandler):
-    """One live chat connection of user `me`, opened on the conversation with `peer`."""
+class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
+    """One live chat connection of user `me`, opened on the conversation with `peer`; the
+    root (AppHandler) gives it config, the token and the JSON refusal of a handshake."""
 
     me = peer = None
     burst = 0
@@ -39,10 +39,6 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         self.written = {}  # seqs of message frames written here (dedupe), oldest first
         self.unconfirmed = []  # seqs of messages to me written and not yet confirmed
         self.pinged = {}  # ping number -> seqs written before that ping
-
-    @property
-    def config(self):
-        return self.settings["config"]
 
     def check_origin(self, origin):
         """Mini-programs send no Origin (the token protects them); a browser page may open a
@@ -57,28 +53,23 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
         try:
             if self.request.headers.get("Upgrade", "").lower() != "websocket":
                 raise NotFound("no such endpoint")
-            # handshakes share the address budget of the REST calls (generous: campus NATs)
-            self.application.limiter.hit("address", self.request.remote_ip,
-                                         self.config["limits"]["per_minute_address"])
+            self.limit_address()  # handshakes share the REST calls' budget (campus NATs)
             self.me = self._authenticate(from_openid)
             self.peer = validate.openid(to_openid, "toOpenid")
             if self.peer == self.me:
                 raise Forbidden("you cannot chat with yourself")
-            await self.application.run_db(chat.open_conversation, self.me, self.peer,
-                                          self.get_query_argument("v", "1") != "2")
+            await self.run_db(chat.open_conversation, self.me, self.peer,
+                              self.get_query_argument("v", "1") != "2")
         except ServiceError as e:
             log.info("chat handshake refused: %s %s", e.status, e.msg)
-            self.set_status(e.status)
-            self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.finish(json.dumps({"code": 100, "msg": e.msg}, ensure_ascii=False))
+            self.write_refusal(e.status, e.msg)
             return
         self.v2 = self.get_query_argument("v", "1") == "2"
         self.since = None
         if self.v2 and self.get_query_argument("since", None) is not None:
             since = self.get_query_argument("since")
             if not since.isdigit() or len(since) > 18:
-                self.set_status(400)
-                self.finish(json.dumps({"code": 100, "msg": "since must be a seq number"}))
+                self.write_refusal(400, "since must be a seq number")
                 return
             self.since = int(since)
         # One budget per user, shared by all their sockets (more sockets are not more messages)
@@ -90,17 +81,11 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler):
 
     def _authenticate(self, from_openid):
         """The connection's user: the token's, which must equal the path's fromOpenid."""
-        token = None
-        header = self.request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            token = header[7:].strip()
-        elif self.get_query_argument("token", None):
-            token = self.get_query_argument("token")
-        if token is None:
+        claims = self.claims
+        if claims is None:
             if self.config["auth"]["require_token"]:
                 raise Unauthorized("login required: send the token")
             return validate.openid(from_openid, "fromOpenid")
-        claims = tokens.verify(self.config["auth"]["token_secret"], token)
         if claims["role"] != "user" or claims["sub"] != from_openid:
             raise Forbidden("the path's openid does not match the token")
         return claims["sub"]

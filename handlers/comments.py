@@ -1,9 +1,9 @@
 """Comments and likes: /wx/pl/* and /wx/liked/*."""
 import json
 
+from actions.comments import do_add_main, do_add_reply, do_like, do_unlike
 from handlers.goods import MarketHandler
 from services import comments, goods, validate
-from services.content_security import SCENE_COMMENT
 
 
 class AllCommentsHandler(MarketHandler):
@@ -23,17 +23,11 @@ class AddMainHandler(MarketHandler):
         info = comments.parse_info(self.json_body().get("info"))
         openid = self.caller(info.get("fromOpenid"))
         self._limit(openid)
-        hold = await self._hold(openid, info.get("content"))
-        self.ok({"commentsInfo": await self.run_db(comments.add_main, openid, info, hold)})
+        self.ok({"commentsInfo": await do_add_main(self.actions, openid, info)})
 
     def _limit(self, openid):
         self.application.limiter.hit("comment", openid,
                                      self.config["limits"]["comment_per_minute_user"], "comments")
-
-    async def _hold(self, openid, content):
-        """Content security (when on): risky is refused; the reason to hold it, or ''."""
-        texts = [content] if isinstance(content, str) else []
-        return await self.application.content.require_text(openid, SCENE_COMMENT, *texts)
 
 
 class AddReplyHandler(AddMainHandler):
@@ -43,8 +37,7 @@ class AddReplyHandler(AddMainHandler):
         body = self.json_body()
         openid = self.caller(body.get("fromOpenid"))
         self._limit(openid)
-        hold = await self._hold(openid, body.get("content"))
-        self.ok({"commentsReply": await self.run_db(comments.add_reply, openid, body, hold)})
+        self.ok({"commentsReply": await do_add_reply(self.actions, openid, body)})
 
 
 class MainWithRepliesHandler(MarketHandler):
@@ -67,8 +60,8 @@ class LikeHandler(MarketHandler):
         openid = self.caller(self.arg("openid"))
         in_id = comments.comment_id(self.arg("objId"), "objId")
         validate.choice(self.arg("type", "1"), "type", (comments.LIKE_COMMENT,))
-        action = comments.unlike if self.undo else comments.like
-        self.ok({"count": await self.run_db(action, openid, in_id)})
+        action = do_unlike if self.undo else do_like
+        self.ok({"count": await action(self.actions, openid, in_id)})
 
 
 default_handlers = [

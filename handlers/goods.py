@@ -1,14 +1,14 @@
 """Listings and favourites: /wx/goods/*, /wx/user/whyNot, delete*, and the favourite calls."""
-from handlers.base import BaseHandler
+from actions.goods import do_delete_own, do_publish, do_replace_favourites
+from handlers.base import ApiHandler
 from models.goods import PENDING
 from services import favourites, goods, hotwords, search, validate
-from services.content_security import SCENE_FORUM
-from services.errors import Invalid, ServiceError
+from services.errors import ServiceError
 
 HOT_WORDS_MAX = 50
 
 
-class MarketHandler(BaseHandler):
+class MarketHandler(ApiHandler):
     """Shared by the marketplace handlers: absolute URLs, page numbers, list answers."""
 
     @property
@@ -55,18 +55,12 @@ class IssueHandler(MarketHandler):
         openid = self.caller(body.get("openid"))
         self.application.limiter.hit("publish", openid,
                                      self.config["limits"]["publish_per_minute_user"], "listings")
-        texts = [body.get(k) for k in ("goodsName", "goodsTitle", "goodsDec")]
-        try:
-            hold = await self.application.content.require_text(
-                openid, SCENE_FORUM, *[t for t in texts if isinstance(t, str)])
-            gid = await self.run_db(goods.publish, openid, body, self.config["goods"]["max_price"],
-                                    hold)
-        except Invalid as e:
-            return self.fail(e.msg, 400, {"error": e.msg})
+        gid = await do_publish(self.actions, openid, body)
         self.ok({"gid": gid}, msg="published, waiting for review")
 
     def write_error(self, status_code, **kwargs):
-        """Refusals (4xx) also carry extend.error: the publish page shows it on code 100."""
+        """Refusals (4xx) also carry extend.error: the publish page shows it on code 100 (the
+        one refusal path of this call: shape, content check and rule alike)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError) and exc.status < 500:
             return self.fail(exc.msg, exc.status, {"error": exc.msg})
@@ -129,7 +123,7 @@ class DetailHandler(MarketHandler):
     async def get(self):
         gid = goods.gid_of(self.arg("gid"))
         info = await self.run_db(goods.detail, gid, self.viewer(self.arg("openid")),
-                                 self.is_admin(), self.base)
+                                 self.is_admin(), self.base, self.application.views)
         self.ok({"goodInfo": info})
 
 
@@ -138,11 +132,23 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page = self.arg("flag"), self.page()
-        items = await self.run_db(goods.search, flag, self.base, page, self.page_size,
-                                  filters=self.filters())
+        flag, page, filters = self.arg("flag"), self.page(), self.filters()
+        key = (flag, page, self.base, tuple(sorted((filters or {}).items())))
+        items = await self.application.searches_running.run(key, lambda: self.run_db(
+            goods.search, flag, self.base, page, self.page_size, filters=filters,
+            cache_seconds=self.config["goods"]["search_cache_seconds"]))
         if items and page == 0:
-            await self.run_db(hotwords.count, goods.keywords(flag), self._searcher())
+            words = goods.keywords(flag)
+            # counted once per searcher and day: a repeat of this process's needs no database
+            key = (self._searcher(), hotwords.today(), tuple(sorted(w.lower() for w in words)))
+            counted = self.application.searches_counted
+            if not counted.seen(key):  # claimed before the call: the same search at the same
+                counted.add(key)       # moment does not count (and contend) again
+                try:
+                    await self.run_db(hotwords.count, words, key[0], key[1])
+                except BaseException:
+                    counted.discard(key)
+                    raise
         self.answer_list(items, "nothing found")
 
     def _searcher(self):
@@ -183,7 +189,7 @@ class DeleteOwnHandler(MarketHandler):
         gid = goods.gid_of(self.arg("gid"))
         validate.integer(self.arg("state"), "state", required=False, low=0, high=2)
         openid = self.owner(self.arg("openid"))
-        await self.run_db(goods.delete_own, gid, openid)
+        await do_delete_own(self.actions, gid, openid)
         self.ok(msg="deleted")
 
 
@@ -202,7 +208,7 @@ class ReplaceFavouritesHandler(MarketHandler):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
         gids = favourites.parse_gids(body.get("gid"))
-        self.ok({"favorites": await self.run_db(favourites.replace, openid, gids)})
+        self.ok({"favorites": await do_replace_favourites(self.actions, openid, gids)})
 
 
 class FavouriteGoodsHandler(MarketHandler):

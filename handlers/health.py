@@ -1,5 +1,5 @@
 """GET /healthz: the process is up and the database answers."""
-from handlers.base import BaseHandler
+from handlers.base import ApiHandler
 from models import db
 from services.errors import ServiceError
 
@@ -8,7 +8,7 @@ def _ping():
     db.execute_sql("SELECT 1").fetchone()
 
 
-class HealthHandler(BaseHandler):
+class HealthHandler(ApiHandler):
     """200 {"code":200,"msg":"ok"} or 503 with the reason."""
 
     def prepare(self):

@@ -2,6 +2,7 @@
 import tornado.web
 from tornado import httputil
 
+from actions.images import do_add_goods_photo, do_add_student_id
 from handlers.goods import MarketHandler
 from services import images, validate
 from services.errors import Forbidden, Invalid, ServiceError, TooLarge, TooMany
@@ -42,7 +43,7 @@ class UploadHandler(MarketHandler):
 
     def _admit(self):
         """The refusals the headers decide; the accepted caller holds one upload slot."""
-        super().prepare()  # the per-address budget
+        self.limit_address()  # (ApiHandler.prepare is a coroutine: not called from here)
         declared = self.request.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > upload_body_bytes(self.config):
             raise TooLarge("the upload is larger than %d bytes" % upload_body_bytes(self.config))
@@ -130,19 +131,12 @@ class UploadHandler(MarketHandler):
         await self.run_db(images.may_upload, openid, flag, uploads["per_goods"])
         processed = await self.application.run_decode(
             images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
-        public, private = images.folders(self.config)
         if flag == 0:
-            saved = await self.run_db(images.save_goods_photo, openid, processed, public,
-                                      uploads["per_goods"])
-            url = images.upload_url(self.base, saved["url"])
-            if self.application.content.enabled:  # WeChat answers later, at /wx/wechat/callback
-                self.application.background(self.application.content.submit_image(
-                    saved["id"], saved["gid"], openid, url))
-            self.ok({"gid": saved["gid"], "imageUrl": url,
+            saved = await do_add_goods_photo(self.actions, openid, processed, self.base)
+            self.ok({"gid": saved["gid"], "imageUrl": images.upload_url(self.base, saved["url"]),
                      "thumbUrl": images.upload_url(self.base, saved["thumb"])}, msg="uploaded")
         else:
-            saved = await self.run_db(images.save_student_id, openid, processed, private,
-                                      uploads["per_goods"])
+            saved = await do_add_student_id(self.actions, openid, processed)
             url = images.private_url(self.base, self.settings["cookie_secret"], saved["url"])
             self.ok({"imageUrl": url, "state": 3}, msg="uploaded, waiting for review")
 

@@ -1,11 +1,11 @@
 """GET /metrics: Prometheus text format, only for the addresses in metrics.allow."""
-from handlers.base import BaseHandler
+from handlers.base import ApiHandler
 from services.errors import Forbidden
-from services.metrics import CONTENT_TYPE
+from metrics import CONTENT_TYPE
 
 
-class MetricsHandler(BaseHandler):
-    """The application's metrics (see services/metrics.py); 403 from other addresses."""
+class MetricsHandler(ApiHandler):
+    """The application's metrics (see metrics.py); 403 from other addresses."""
 
     def prepare(self):
         """Not rate-limited (scrapers are allowed by address), refused to everyone else."""

@@ -1,11 +1,12 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
-from handlers.base import BaseHandler
-from services import tokens, users, validate, wechat
-from services.content_security import AVATAR, SCENE_PROFILE
+from actions.users import do_log_in, do_register, do_update_school_info
+from handlers.base import ApiHandler
+from services import tokens, users, validate
 from services.errors import NotFound
+from wechat import client as wechat
 
 
-class GetOpenidHandler(BaseHandler):
+class GetOpenidHandler(ApiHandler):
     """GET /wx/user/getOpenid?code= : exchange a wx.login code for the openid and a token."""
 
     async def get(self):
@@ -15,7 +16,7 @@ class GetOpenidHandler(BaseHandler):
         openid = await wechat.code2session(self.config, code)  # client's appid/secret ignored
         self.application.limiter.hit("login-user", openid,
                                      self.config["limits"]["login_per_minute_user"], "logins")
-        await self.run_db(users.ensure_user, openid)
+        await do_log_in(self.actions, openid)
         self._answer_login(openid)
 
     def _answer_login(self, openid):
@@ -31,11 +32,11 @@ class DevLoginHandler(GetOpenidHandler):
         if not self.config["auth"]["dev_login"]:
             raise NotFound("no such endpoint")
         openid = validate.openid(self.arg("openid"))
-        await self.run_db(users.ensure_user, openid)
+        await do_log_in(self.actions, openid)
         self._answer_login(openid)
 
 
-class IsRegisterHandler(BaseHandler):
+class IsRegisterHandler(ApiHandler):
     """GET /wx/user/isRegister?openid= : code 100 means already registered."""
 
     async def get(self):
@@ -46,24 +47,17 @@ class IsRegisterHandler(BaseHandler):
             self.ok(msg="not registered")
 
 
-class RegisterHandler(BaseHandler):
+class RegisterHandler(ApiHandler):
     """POST /wx/user/register {openid, wxname, headImg, sex, uname, qq, wx}."""
 
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
-        await self.application.content.require_text(  # risky names are refused
-            openid, SCENE_PROFILE, *[v for v in (body.get("wxname"), body.get("uname"))
-                                     if isinstance(v, str)])
-        await self.run_db(users.register, openid, body)
-        avatar = body.get("headImg")
-        if self.application.content.enabled and isinstance(avatar, str) and avatar.startswith("http"):
-            self.application.background(self.application.content.submit_image(
-                AVATAR, None, openid, avatar, SCENE_PROFILE))
+        await do_register(self.actions, openid, body)
         self.ok(msg="registered")
 
 
-class UserInfoHandler(BaseHandler):
+class UserInfoHandler(ApiHandler):
     """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}."""
 
     async def get(self):
@@ -71,7 +65,7 @@ class UserInfoHandler(BaseHandler):
         self.ok({"userinfo": await self.run_db(users.contact_info, openid)})
 
 
-class UserDeInfoHandler(BaseHandler):
+class UserDeInfoHandler(ApiHandler):
     """GET /wx/user/getUserDeInfo?openid= : extend.userDe {school, xuehao, uclass}."""
 
     async def get(self):
@@ -79,17 +73,17 @@ class UserDeInfoHandler(BaseHandler):
         self.ok({"userDe": await self.run_db(users.school_info, openid)})
 
 
-class UpdateUserInfoHandler(BaseHandler):
+class UpdateUserInfoHandler(ApiHandler):
     """POST /wx/user/updateUserInfo {openid, school, xuehao, uclass}."""
 
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
-        await self.run_db(users.update_school_info, openid, body)
+        await do_update_school_info(self.actions, openid, body)
         self.ok(msg="updated")
 
 
-class UserIsOkHandler(BaseHandler):
+class UserIsOkHandler(ApiHandler):
     """GET /wx/admin/userIsOk?openid= : the caller's verification state and the reason."""
 
     async def get(self):
@@ -97,7 +91,7 @@ class UserIsOkHandler(BaseHandler):
         self.ok(await self.run_db(users.verification, openid))
 
 
-class IsAdminHandler(BaseHandler):
+class IsAdminHandler(ApiHandler):
     """GET /wx/admin/isAdmin?openid= : code 200 shows the admin entry in the mini-program."""
 
     async def get(self):

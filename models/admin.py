@@ -6,7 +6,7 @@ from models import BaseModel, utcnow
 
 class Admin(BaseModel):
     id = AutoField()
-    username = CharField(max_length=64, unique=True)  # services.admins.normalise_name; binary (m0006)
+    username = CharField(max_length=64, unique=True)  # services.admin_accounts.normalise_name; binary (m0006)
     passwd = CharField(max_length=255)
     created_at = DateTimeField(default=utcnow)
     session_epoch = IntegerField(default=0)  # +1 ends every session: sign-out, new password (m0006)
@@ -49,5 +49,12 @@ class AdminAction(BaseModel):
     class Meta:
         table_name = "admin_action"
         indexes = ((("created_at",), False),)
+
+
+def record(actor, action, target, reason="", old="", new=""):
+    """Append one line to the audit log (inside the change's own transaction, so a change and
+    its audit line commit together or not at all)."""
+    AdminAction.create(actor=actor[:64], action=action[:32], target=str(target)[:64],
+                       reason=reason or "", old_value=str(old)[:32], new_value=str(new)[:32])
 
 

@@ -13,7 +13,7 @@ The DDL is in models/migrations/m0010_search.py.
 from peewee import SQL, AutoField, IntegerField, NodeList, TextField, fn
 
 from models import BaseModel, is_mysql
-from models.goods import Goods
+from models.goods import PUBLIC_JOIN, PUBLIC_SQL, SUMMARY_SQL, Goods, run
 
 # bm25() weights of the FTS5 columns (words, pinyin): a pinyin hit counts less.
 FTS5_WEIGHTS = (1.0, 0.4)
@@ -119,3 +119,56 @@ def listed(query, filters, page_num, size):
         return query.order_by(Goods.gid.desc()).paginate(page_num + 1, size)
     return query.order_by(*[k.desc() if d else k.asc() for k, d in keys],
                           Goods.gid.desc()).paginate(page_num + 1, size)
+
+
+# -- the bounded plan: the top candidates by relevance, as plain SQL --------------------------
+# The engine ranks every match (unavoidable: InnoDB reads each matching row of goods_search,
+# ~3k for a common word at 100k listings), but only the `limit` best by (relevance, gid) are
+# joined with goods for the public check, and pages are cut from that list. Exactly the full
+# plan's order, as long as a page lies within the candidates (deeper pages use the full plan).
+_MYSQL_MATCH = "MATCH(words, pinyin) AGAINST({p} IN BOOLEAN MODE)"
+_BM25 = "bm25(goods_fts, %s, %s)" % FTS5_WEIGHTS
+_PUBLIC_OF_S = "JOIN {q}goods{q} g ON g.gid = s.gid " + PUBLIC_JOIN + " WHERE " + PUBLIC_SQL
+_CANDIDATES = {  # (MySQL?, exact first?) -> template with %d for the limit
+    (True, False): (
+        "SELECT g.gid FROM (SELECT gid, " + _MYSQL_MATCH + " AS r FROM {q}goods_search{q} "
+        "WHERE " + _MYSQL_MATCH + " ORDER BY r DESC, gid DESC LIMIT %d) s " + _PUBLIC_OF_S +
+        " ORDER BY s.r DESC, g.gid DESC"),
+    (True, True): (
+        "SELECT g.gid FROM (SELECT gid, " + _MYSQL_MATCH + " > 0 AS e, " + _MYSQL_MATCH + " AS r "
+        "FROM {q}goods_search{q} WHERE " + _MYSQL_MATCH + " ORDER BY e DESC, r DESC, gid DESC "
+        "LIMIT %d) s " + _PUBLIC_OF_S + " ORDER BY s.e DESC, s.r DESC, g.gid DESC"),
+    (False, False): (
+        "SELECT g.gid FROM (SELECT rowid AS gid, " + _BM25 + " AS r FROM goods_fts "
+        "WHERE goods_fts MATCH {p} ORDER BY r, rowid DESC LIMIT %d) s " + _PUBLIC_OF_S +
+        " ORDER BY s.r, g.gid DESC"),
+    (False, True): (
+        "SELECT g.gid FROM (SELECT rowid AS gid, rowid IN (SELECT rowid FROM goods_fts WHERE "
+        "goods_fts MATCH {p}) AS e, " + _BM25 + " AS r FROM goods_fts "
+        "WHERE goods_fts MATCH {p} ORDER BY e DESC, r, rowid DESC LIMIT %d) s " + _PUBLIC_OF_S +
+        " ORDER BY s.e DESC, s.r, g.gid DESC"),
+}
+
+
+def candidates(expr, exact_expr, limit):
+    """The gids of the `limit` best public matches of the engine query `expr`, in the order of
+    `matching()` (those also matching `exact_expr` first, when given; then relevance; newest)."""
+    mysql = is_mysql()
+    template = _CANDIDATES[(mysql, bool(exact_expr))] % limit
+    if not exact_expr:
+        params = (expr, expr) if mysql else (expr,)
+    else:
+        params = (exact_expr, expr, expr) if mysql else (exact_expr, expr)
+    return [gid for gid, in run(template, params)]
+
+
+def summary_rows(gids):
+    """The list items' columns (models.goods.SUMMARY_SQL) of these gids that are still public,
+    in the order given."""
+    if not gids:
+        return []
+    rows = run("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g " + PUBLIC_JOIN +
+               " WHERE g.gid IN (" + ", ".join(["{p}"] * len(gids)) + ") AND " + PUBLIC_SQL,
+               tuple(gids))
+    order = {gid: i for i, gid in enumerate(gids)}
+    return sorted(rows, key=lambda row: order[row[0]])

@@ -14,6 +14,9 @@ class LocalBus:
     """All sockets live in this process's registry."""
 
     local = True  # every socket is in self.registry (False for the Redis bus)
+    # async fn(frame): keeps a frame published for a user who left meanwhile (set by the chat
+    # delivery; only a bus that hands frames to other processes ever calls it)
+    fallback = None
 
     def __init__(self, registry=None):
         self.registry = registry or Registry()

@@ -12,7 +12,7 @@ from realtime.message_writer import MessageWriter
 from services import chat
 from services.chat import ChatRefusal
 from services.errors import ServiceError
-from services.content_security import RISKY, RISKY_TEXT, SCENE_SOCIAL
+from services.content_checks import RISKY, RISKY_TEXT, SCENE_SOCIAL
 from services.clock import display
 from models import utcnow
 
@@ -25,7 +25,12 @@ CATCH_UP = (1.0, 5.5)
 
 
 class ChatDelivery:
-    def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None):
+    """Chat frames stored (group commits), then delivered live or left waiting, or refused; the
+    replay on open and receipts; broadcasts; closing sockets. `later(coroutine, what)` runs a
+    follow-up without delaying the sender (actions.context)."""
+
+    def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
+                 later=None):
         chat_config = config["chat"]
         self.limit = chat_config["offline_limit"]
         self.history = chat_config["history_on_open"]
@@ -35,6 +40,7 @@ class ChatDelivery:
         self.lists = list_writer
         self.content = content
         self.notifier = notifier
+        self.later = later
         self.writer = MessageWriter(run_db, self.limit, chat_config["commit_interval_ms"] / 1000)
         self.known_users = set()
         # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
@@ -133,7 +139,7 @@ class ChatDelivery:
         self.lists.note(me, to)
         self._ack(socket, frame["msgId"], "delivered" if sent else "stored")
         if not sent and self.notifier is not None and self.notifier.enabled:
-            asyncio.ensure_future(self._notify(to, me, content))
+            self.later(self.notifier.chat_stored(to, me, content), "chat notice")
 
     async def _check_content(self, me, frame):
         """With moderation.chat on, a risky text message is refused (WeChat failing: let pass,
@@ -142,12 +148,6 @@ class ChatDelivery:
             verdict, _ = await self.content.check_text(me, SCENE_SOCIAL, frame["content"])
             if verdict == RISKY:
                 raise ChatRefusal("risky", RISKY_TEXT)
-
-    async def _notify(self, to, sender, content):
-        try:
-            await self.notifier.chat_stored(to, sender, content)
-        except Exception:
-            log.exception("chat notice for user=%s failed", to)
 
     async def _check_recipient(self, socket, to):
         if to == socket.peer or to in self.known_users:

@@ -1,1 +1,1 @@
-"""The product's rules as plain functions: no Tornado here, callable from tests without HTTP."""
+"""The product's rules as plain synchronous functions run on the database executor (one transaction per change): no Tornado, no asyncio, callable from tests without HTTP."""

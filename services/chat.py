@@ -4,12 +4,12 @@ Plain functions. The parse step runs on the IOLoop (no I/O); the rest run on the
 """
 import json
 
-from peewee import IntegrityError, OperationalError, fn
+from peewee import fn
 
-from models import db, is_mysql, utcnow
+from models import db, in_transaction, is_mysql, utcnow
 from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED
-from services import notify, validate
+from services import subscriptions, validate
 from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
 
@@ -123,21 +123,8 @@ def open_conversation(me, peer, reset_unread=True):
             ((ChatList.to_openid == me) & (ChatList.from_openid == peer))
             | ((ChatList.to_openid == peer) & (ChatList.from_openid == me)),
             ChatList.hidden == 1).execute()
-        notify.conversation_opened(me, peer)
+        subscriptions.conversation_opened(me, peer)
     in_transaction(write)
-
-
-def in_transaction(write, attempts=3):
-    """Run write() in a transaction, again when InnoDB picks it as a deadlock victim (1213) or a
-    lock wait times out (1205); those roll the whole transaction back, so a retry is safe."""
-    for attempt in range(attempts):
-        try:
-            with db.atomic():
-                return write()
-        except OperationalError as e:
-            # Peewee keeps the driver's args (errno, message) and the driver's exception as .orig
-            if attempt == attempts - 1 or not e.args or e.args[0] not in (1213, 1205):
-                raise
 
 
 def _ensure_row(owner, peer_user, now):

@@ -8,7 +8,8 @@ from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, 
 from models.user import User
 from services import clock, validate
 from services.errors import Invalid, NotFound
-from services.goods import gid_of, visible, write_txn
+from models import write_txn
+from services.goods import gid_of, visible
 from services.users import require_active
 
 MAX_CONTENT = 500
@@ -109,6 +110,11 @@ def parse_info(info):
     if not isinstance(info, dict):
         raise Invalid("info must be a JSON object")
     return validate.no_lone_surrogate(info, "info")  # the outer body was checked, not this
+
+
+def comment_text(value):
+    """A comment's or reply's text, or Invalid (checked before it goes to WeChat's check)."""
+    return validate.text(value, "content", MAX_CONTENT)
 
 
 def add_main(openid, info, hold_reason=""):

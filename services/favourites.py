@@ -2,7 +2,8 @@
 from models.goods import Favourite, Goods
 from services import validate
 from services.errors import Invalid
-from services.goods import MAX_UNPAGED, summaries, write_txn
+from models import write_txn
+from services.goods import MAX_UNPAGED, summaries
 
 MAX_FAVOURITES = 500
 

@@ -1,27 +1,19 @@
 """Listings: publish, the lists, detail (view count), search, owner deletion."""
 
-from models import db, is_mysql, utcnow
+from peewee import Case
+
+from models import utcnow, write_txn
+from models import goods as goods_sql
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
-from models.user import User, VERIFIED
+from models.user import BLOCKED, VERIFIED
 from services import clock, validate
 from services import search as search_index
 from services.errors import Forbidden, Invalid, NotFound
+from services.images import upload_url
 from services.users import require_active
 
 MAX_KEYWORDS = 5        # words of one search that are used
 MAX_UNPAGED = 500       # cap of the lists the client asks for without a page
-
-
-def write_txn():
-    """A transaction that takes the write lock first (SQLite IMMEDIATE; InnoDB row locks)."""
-    return db.atomic() if is_mysql() else db.atomic("IMMEDIATE")
-
-
-def upload_url(base, name):
-    """The absolute URL of a public upload (a stored name, a path, or already a URL)."""
-    if not name or name.startswith(("http://", "https://")):
-        return name or ""
-    return base + (name if name.startswith("/") else "/uploads/" + name)
 
 
 def gid_of(value, name="gid"):
@@ -29,11 +21,10 @@ def gid_of(value, name="gid"):
     return validate.integer(value, name, low=1, high=2 ** 31 - 1)
 
 
-def publish(openid, body, max_price, hold_reason=""):
-    """/goods/goodsIssue: a new listing, pending review (with a content-check hold reason, if
-    any, for the review queue); returns its gid."""
-    user = require_active(openid)
-    fields = dict(
+def listing_fields(body, max_price):
+    """The columns of a new listing from the client's body, or Invalid (no database: this runs
+    before the text is sent to WeChat's check, so a refused shape costs no WeChat call)."""
+    return dict(
         goods_name=validate.text(body.get("goodsName"), "goodsName", 100),
         goods_title=validate.text(body.get("goodsTitle"), "goodsTitle", 200),
         goods_dec=validate.text(body.get("goodsDec"), "goodsDec", 2000),
@@ -42,9 +33,21 @@ def publish(openid, body, max_price, hold_reason=""):
         goods_xueyuan=validate.text(body.get("goodsXueyuan"), "goodsXueyuan", 100, False),
         goods_address=validate.text(body.get("goodsAddress"), "goodsAddress", 200, False),
     )
-    goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
-                         hold_reason=hold_reason[:255], **fields)
-    search_index.reindex(goods.gid)
+
+
+def listing_texts(fields):
+    """The texts of a listing a content check reads."""
+    return fields["goods_name"], fields["goods_title"], fields["goods_dec"]
+
+
+def publish(openid, fields, hold_reason=""):
+    """/goods/goodsIssue: a new listing from `listing_fields`, pending review (with a
+    content-check hold reason, if any, for the review queue); returns its gid."""
+    user = require_active(openid)
+    with write_txn():  # the row and its search-index entry commit together
+        goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
+                             hold_reason=hold_reason[:255], **fields)
+        search_index.reindex(goods.gid)
     return goods.gid
 
 
@@ -78,6 +81,14 @@ def summaries(goods_list, base, with_state=False):
     return items
 
 
+def summary_rows(rows, base):
+    """List items from plain rows (models.goods.SUMMARY_SQL's columns, in that order)."""
+    return [{"gid": gid, "goodsName": name, "goodsTitle": title, "goodsDec": dec,
+             "goodsPriceNew": float(new), "goodsPriceOld": float(old),
+             "homeImage": upload_url(base, home or "")}
+            for gid, name, title, dec, new, old, home, *_ in rows]
+
+
 def _newest(query, page_num, size):
     return query.order_by(Goods.gid.desc()).paginate(page_num + 1, size)  # gid grows with time
 
@@ -85,12 +96,15 @@ def _newest(query, page_num, size):
 # -- lists ---------------------------------------------------------------------------------
 def approved(base, page_num, size, filters=None):
     """getSimpleGoods?state=1: every public listing, newest first (or as `filters` say)."""
+    if not filters:  # the page every visitor opens: one prepared statement
+        return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_SQL, (size, page_num * size)),
+                            base)
     return summaries(search_index.list_page(Goods.public(), filters, page_num, size), base)
 
 
 def pending(base, page_num, size):
     """getSimpleGoods?state=0 (admins): listings waiting for review, newest first."""
-    query = Goods.select().where(Goods.state == PENDING, Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.state == PENDING)
     return summaries(_newest(query, page_num, size), base)
 
 
@@ -102,8 +116,7 @@ def free(base, page_num, size, filters=None):
 
 def mine_approved(openid, base, page_num, size):
     """getMyIssGoods: the caller's approved listings."""
-    query = Goods.select().where(Goods.openid == openid, Goods.state == APPROVED,
-                                 Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.openid == openid, Goods.state == APPROVED)
     return summaries(_newest(query, page_num, size), base)
 
 
@@ -115,7 +128,7 @@ def of_user(openid, base, page_num, size, filters=None):
 
 def mine_with_state(openid, base, page_num=None, size=10):
     """getMyCheckSimGoods: all the caller's listings with their review state."""
-    query = Goods.select().where(Goods.openid == openid, Goods.deleted == False)  # noqa: E712
+    query = Goods.live().where(Goods.openid == openid)
     if page_num is None:
         query = _newest(query, 0, MAX_UNPAGED)
     else:
@@ -126,7 +139,7 @@ def mine_with_state(openid, base, page_num=None, size=10):
 # -- one listing ---------------------------------------------------------------------------
 def _visible(gid, viewer, admin):
     """The listing if this viewer may see it: public to all; otherwise owner and admins only."""
-    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    goods = Goods.live().where(Goods.gid == gid).first()
     if goods is None:
         raise NotFound("no such goods")
     if admin or (viewer and viewer == goods.openid):
@@ -141,28 +154,58 @@ def visible(gid, viewer, admin=False):
     return _visible(gid, viewer, admin)
 
 
-def detail(gid, viewer, admin, base):
-    """getDeGoodfwl: extend.goodInfo, counting this view atomically."""
-    goods = _visible(gid, viewer, admin)
-    Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
-    open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
-    seller = User.by_openid(goods.openid)
-    images = Image.select().where(Image.gid == gid, Image.flag == GOODS_PHOTO,
-                                  Image.hidden == False).order_by(Image.id)  # noqa: E712
+def _detail_row(gid, viewer, admin):
+    """(row of models.goods.DETAIL_SQL, committed open_sum) when this viewer may see the
+    listing: public to all; otherwise owner and admins only. Else NotFound."""
+    rows = goods_sql.run(goods_sql.DETAIL_SQL, (gid,))
+    if not rows:
+        raise NotFound("no such goods")
+    row = rows[0]
+    openid, state, hidden, owner_state = row[1], row[9], row[12], row[13]
+    public = state == APPROVED and not hidden and owner_state != BLOCKED
+    if not (public or admin or (viewer and viewer == openid)):
+        raise NotFound("no such goods")
+    return row, row[11]
+
+
+def detail(gid, viewer, admin, base, views=None):
+    """getDeGoodfwl: extend.goodInfo, counting this view. Two statements: the listing with its
+    seller, and its photos. `views` (counters.ViewCounter) coalesces the counts in memory; without
+    it the view is written at once."""
+    if views is not None:
+        row, open_sum = views.count(gid, lambda: _detail_row(gid, viewer, admin))
+    else:
+        row, _ = _detail_row(gid, viewer, admin)
+        Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
+        open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
+    (gid, openid, name, title, dec, new, old, xueyuan, address, state, issued, _, _,
+     seller_state, wxname) = row
+    photos = goods_sql.run(goods_sql.PHOTOS_SQL, (gid,))
     return {
-        "gid": goods.gid, "goodsName": goods.goods_name, "goodsTitle": goods.goods_title,
-        "goodsDec": goods.goods_dec, "goodsPriceNew": float(goods.goods_price_new),
-        "goodsPriceOld": float(goods.goods_price_old), "goodsXueyuan": goods.goods_xueyuan,
-        "goodsAddress": goods.goods_address, "state": goods.state,
-        "imageUrl": [upload_url(base, i.url) for i in images],
-        "imageCheckStatus": 1 if seller and seller.state == VERIFIED else 0,
-        "issueTime": clock.display(goods.issue_time), "openSum": open_sum,
-        "openid": goods.openid, "wxname": seller.wxname if seller else "",
+        "gid": gid, "goodsName": name, "goodsTitle": title,
+        "goodsDec": dec, "goodsPriceNew": float(new),
+        "goodsPriceOld": float(old), "goodsXueyuan": xueyuan,
+        "goodsAddress": address, "state": state,
+        "imageUrl": [upload_url(base, url) for url, in photos],
+        "imageCheckStatus": 1 if seller_state == VERIFIED else 0,
+        "issueTime": clock.display(goods_sql.issue_time(issued)), "openSum": open_sum,
+        "openid": openid, "wxname": wxname or "",
     }
 
 
+def add_views(counts, chunk=500):
+    """Write coalesced view counts {gid: n} in one transaction (counters.ViewCounter): one
+    UPDATE … CASE per `chunk` listings, in gid order (two processes' flushes never deadlock)."""
+    items = sorted(counts.items())
+    with write_txn():
+        for i in range(0, len(items), chunk):
+            part = items[i:i + chunk]
+            (Goods.update(open_sum=Goods.open_sum + Case(Goods.gid, part))
+             .where(Goods.gid.in_([gid for gid, _ in part])).execute())
+
+
 def _owned(gid, openid, admin=False):
-    goods = Goods.get_or_none(Goods.gid == gid, Goods.deleted == False)  # noqa: E712
+    goods = Goods.live().where(Goods.gid == gid).first()
     if goods is None:
         raise NotFound("no such goods")
     if not admin and goods.openid != openid:
@@ -180,8 +223,9 @@ def delete_own(gid, openid):
     """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
     `openid` None (tokens off, none named) trusts the caller, as the original did."""
     goods = _owned(gid, openid, admin=openid is None)
-    Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
-    search_index.remove(gid)
+    with write_txn():
+        Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
+        search_index.remove(gid)
 
 
 # -- search --------------------------------------------------------------------------------
@@ -195,11 +239,15 @@ def keywords(flag):
     return words[:MAX_KEYWORDS]
 
 
-def search(flag, base, page_num, size, filters=None):
+def search(flag, base, page_num, size, filters=None, cache_seconds=0):
     """/goods/query: public listings matching every word, by relevance then recency (or as
-    `filters` say); services/search.py has the index. The hot words are counted apart
-    (services/hotwords.py, called by the handler)."""
-    return summaries(search_index.find(keywords(flag), page_num, size, filters), base)
+    `filters` say); services/search.py has the index (and caches the candidates of a query for
+    `cache_seconds`). The hot words are counted apart (services/hotwords.py, called by the
+    handler)."""
+    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds)
+    if isinstance(found, list):
+        return summary_rows(found, base)
+    return summaries(found, base)
 
 
 def require_state(value):

@@ -16,7 +16,7 @@ from models.goods import SearchCounted, SearchKeyword
 from services import validate
 from services.clock import CHINA
 from services.errors import NotFound
-from services.moderation import record
+from models.admin import record
 
 MAX_KEYWORD_CHARS = 32  # longer words are searched but not counted
 MAX_WORDS = 500         # visible hot words kept

@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from PIL import Image as PILImage
 from PIL import ImageOps, ImageSequence, UnidentifiedImageError
 
-from models import is_mysql
+from models import is_mysql, write_txn
 from models.goods import APPROVED, BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
 from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
 from services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
-from services.goods import upload_url, write_txn
 from services.users import require_active
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}
@@ -262,8 +261,7 @@ def may_upload(openid, flag, per_goods):
 
 def _room_on_newest_goods(openid, per_goods, lock):
     """The caller's newest listing, or NotFound / Conflict when it has no room for a photo."""
-    query = (Goods.select().where(Goods.openid == openid, Goods.deleted == False)  # noqa: E712
-             .order_by(Goods.gid.desc()).limit(1))
+    query = Goods.live().where(Goods.openid == openid).order_by(Goods.gid.desc()).limit(1)
     goods = (query.for_update() if lock and is_mysql() else query).first()
     if goods is None:
         raise NotFound("publish the goods before uploading its photos")
@@ -305,7 +303,22 @@ def save_student_id(openid, processed, folder, keep):
     return {"url": processed.name}
 
 
-# -- signed URLs for private photos ---------------------------------------------------------
+# -- URLs: the one builder of every image URL ----------------------------------------------
+def upload_url(base, name):
+    """The URL of a public upload (a stored name, a path, or already a URL) on `base` (a
+    scheme and host; "" for a same-host path, as the admin pages use)."""
+    if not name or name.startswith(("http://", "https://")):
+        return name or ""
+    return base + (name if name.startswith("/") else "/uploads/" + name)
+
+
+def photo_url(base, secret, name):
+    """A student-ID photo's URL: signed and expiring for a stored name; a URL or path kept."""
+    if not name or name.startswith(("http://", "https://", "/")):
+        return upload_url(base, name)
+    return private_url(base, secret, name)
+
+
 def _signature(secret, name, expires):
     message = ("student-id:%s:%d" % (name, expires)).encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -1,10 +1,9 @@
 """Moderation: review and take down listings, verify / reject / block users; every change audited."""
-from models import utcnow
-from models.admin import AdminAction
+from models import utcnow, write_txn
+from models.admin import AdminAction, record
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
 from services import search, validate
-from services.goods import write_txn
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -12,12 +11,6 @@ from services.errors import Invalid, NotFound
 USER_ACTIONS = {"verify": 1, "reject": 2, "block": BLOCKED, "unblock": None}
 STATE_TO_ACTION = {1: "verify", 2: "reject", BLOCKED: "block"}
 REASON_CHARS = 500
-
-
-def record(actor, action, target, reason="", old="", new=""):
-    """Append one line to the audit log (call inside the change's transaction)."""
-    AdminAction.create(actor=actor[:64], action=action[:32], target=str(target)[:64],
-                       reason=reason or "", old_value=str(old)[:32], new_value=str(new)[:32])
 
 
 def _reason(value):
@@ -33,9 +26,16 @@ def _goods(gid):
 
 
 def review_goods(actor, gid, state, reason=None):
-    """Approve (1) or reject (2) a listing; a rejection's reason is what /user/whyNot shows."""
+    """Approve (1) or reject (2) a listing; a rejection's reason is what /user/whyNot shows.
+
+    A rejection needs a reason, from every entry point (the pages and /wx/admin/setState): the
+    seller must be able to read why. The published client sends `reason` with a rejection and
+    leaves it out only when approving (contract: "reason is optional" when approving), so
+    refusing an empty one breaks no client; an approval's reason, if any, is only audited."""
     state = validate.choice(state, "state", (APPROVED, REJECTED))
     reason = _reason(reason)
+    if state == REJECTED and not reason:
+        raise Invalid("give the reason the seller will read")
     with write_txn():
         goods = _goods(gid)
         if goods.deleted:
@@ -77,7 +77,8 @@ def check_user(actor, openid, action, reason=None):
     """verify / reject / block / unblock a user with a reason the user reads via /admin/userIsOk.
 
     A blocked user's listings leave the public lists (Goods.public() skips blocked owners) and
-    come back when the state changes again. Answers {"openid", "state", "old_state"}; the caller closes a blocked user's sockets.
+    come back when the state changes again. Answers {"openid", "state", "old_state"}
+    (actions/moderation.py closes a blocked user's sockets after the commit).
     """
     openid = validate.openid(openid)
     if action not in USER_ACTIONS:
@@ -162,8 +163,7 @@ def search_goods(q="", state=None, deleted=None, page=0, size=30):
 
 def pending_goods(page=0, size=20):
     """The review queue: pending listings, oldest first, with their photos."""
-    rows = list(Goods.select().where(Goods.state == PENDING, Goods.deleted == False)  # noqa: E712
-                .order_by(Goods.gid).offset(page * size).limit(size + 1))
+    rows = list(Goods.live().where(Goods.state == PENDING).order_by(Goods.gid).offset(page * size).limit(size + 1))
     owners = User.names(g.openid for g in rows)
     photos = images_of([g.gid for g in rows])
     items = [goods_dict(g, owners.get(g.openid), photos.get(g.gid, ())) for g in rows[:size]]

@@ -1,6 +1,9 @@
-"""Token-bucket rate limits, kept in this process's memory (one bucket per key)."""
+"""The limits of this process, kept in its memory: token buckets for request rates (one bucket
+per key) and the backoff after failed sign-ins. Both are bounded in keys; both made once, in
+make_app."""
 import time
 
+from services.admin_accounts import normalise_name
 from services.errors import TooMany
 
 
@@ -45,3 +48,59 @@ class Limiter:
         """Spend one token of bucket (name, key) or raise TooMany."""
         if not self.bucket(name, key, per_minute / 60.0, per_minute).take():
             raise TooMany("too many %s, slow down" % what)
+
+
+class SignInThrottle:
+    """Slows repeated failed sign-ins (kept in this process), by normalised name.
+
+    Three counters, each with `free` failures allowed within `window` seconds; past them each
+    further attempt must wait 2**(failures - free) seconds (at most its cap) after the last one:
+    - (name, address): tight (5), so one address cannot guess one name's password;
+    - address, across names: 20, so one address cannot spray many names;
+    - name, across addresses: a backstop much higher (100) with a short cap (60 s), so guessing
+      from many addresses is slowed, while a single address cannot lock the name out for others.
+    """
+
+    def __init__(self, free_pair=5, free_address=20, free_name=100, window=900, cap=300,
+                 name_cap=60, max_keys=10_000):
+        self.rules = {"pair": (free_pair, cap), "address": (free_address, cap),
+                      "name": (free_name, name_cap)}
+        self.window, self.max_keys = window, max_keys
+        self.failures = {}  # (kind, key) -> (count, last failure time)
+
+    @staticmethod
+    def _keys(address, username):
+        name = normalise_name(username)[:64]
+        return (("pair", (name, address)), ("address", address), ("name", name))
+
+    def wait_seconds(self, address, username, now=None):
+        """Seconds the caller must still wait before trying again (0 = may try now)."""
+        now = time.monotonic() if now is None else now
+        wait = 0.0
+        for k in self._keys(address, username):
+            count, last = self.failures.get(k, (0, 0.0))
+            if now - last > self.window:
+                continue
+            free, cap = self.rules[k[0]]
+            if count >= free:
+                wait = max(wait, min(2.0 ** (count - free), cap) - (now - last))
+        return max(0.0, wait)
+
+    def check(self, address, username, now=None):
+        """Raise TooMany while this name from this address (or either alone) is slowed down."""
+        wait = self.wait_seconds(address, username, now)
+        if wait > 0:
+            raise TooMany("too many failed sign-ins: try again in %d s" % (int(wait) + 1))
+
+    def failed(self, address, username, now=None):
+        """Count one failed attempt against each of the three counters."""
+        now = time.monotonic() if now is None else now
+        if len(self.failures) >= self.max_keys:
+            self.failures = {k: v for k, v in self.failures.items() if now - v[1] <= self.window}
+        for k in self._keys(address, username):
+            count, last = self.failures.get(k, (0, 0.0))
+            self.failures[k] = (count + 1 if now - last <= self.window else 1, now)
+
+    def succeeded(self, address, username):
+        """A correct password clears this (name, address) pair; the other counters keep theirs."""
+        self.failures.pop(self._keys(address, username)[0], None)

@@ -6,10 +6,11 @@ import json
 from peewee import fn
 
 from models import db, utcnow
+from models.admin import record
 from models.chat import ChatList
 from models.comment import Comment, Reply
 from models.goods import Goods
-from models.trust import ACTIONED, DISMISSED, OPEN, Report
+from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
 from services import moderation, validate
 from services.clock import display
@@ -102,9 +103,9 @@ def open_count():
     return Report.select().where(Report.status == OPEN).count()
 
 
-def trust_figures():
+def dashboard_figures():
     """The dashboard's trust line: open reports (targets and total) and held items."""
-    from services.content_security import held_count
+    from services.content_checks import held_count
     targets = (Report.select(Report.target_type, Report.target_id).where(Report.status == OPEN)
                .group_by(Report.target_type, Report.target_id).count())
     return {"reports_open": open_count(), "report_targets": targets, "held": held_count()}
@@ -123,7 +124,7 @@ def act(actor, kind, target, action, reason=""):
         elif action == "block":
             blocked = _author(kind, target)
             moderation.check_user(actor, blocked, "block", reason)
-        moderation.record(actor, "report." + action, "%s:%s" % (kind, target), reason)
+        record(actor, "report." + action, "%s:%s" % (kind, target), reason)
         Report.update(status=DISMISSED if action == "dismiss" else ACTIONED, action=action,
                       handled_by=actor, handled_at=utcnow()).where(
             Report.target_type == kind, Report.target_id == target, Report.status == OPEN).execute()

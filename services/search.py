@@ -5,28 +5,35 @@ jieba dictionary and algorithm; search mode for the index, precise mode for quer
 Chinese character alone (so one-character queries and words cut differently still match),
 other letters and digits as words (lower-cased, NFKC: full-width `ｉＰａｄ` is `ipad`; `iphone13`
 also as `iphone` and `13`), and the pinyin of each Chinese word, full and initials (耳机: erji,
-ej) in a column of its own. Every token is stored as `x`/`p` + the hex of its UTF-8, so each one
-is at least 3 characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change),
-never an InnoDB stopword, and the same on FTS5; and a query can only ever reach the engine as
-tokens this module wrote: `%`, `_`, quotes and operators are separators, never syntax.
+ej) in a column of its own. Every token is stored as `x`/`p` + the token (ASCII letters and
+digits, or Chinese; a one-character word padded: `x书_`), any other word as `h` + the hex of
+its UTF-8 (m0011; m0010 stored every token as hex, twice the bytes), so each one is at least 3
+characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change), never an InnoDB
+stopword, and the same on FTS5; and a query can only ever reach the engine as tokens this
+module wrote: `%`, `_`, quotes and operators are separators, never syntax.
 
 Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction.
 """
+import collections
 import functools
 import logging
 import re
+import threading
+import time
 import unicodedata
 
 from models import is_mysql
 from models.goods import APPROVED, Goods
+from models import search as search_sql
 from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
 from services import validate
 from services.errors import Invalid
 
 log = logging.getLogger("market.search")
 
-MAX_TOKEN_BYTES = 41       # "x" + 82 hex digits = 83 ≤ innodb_ft_max_token_size (84 by default)
-MIN_TOKEN_CHARS = 3        # the shortest stored token ("x" + one byte): innodb_ft_min_token_size
+MAX_TOKEN_CHARS = 83       # the longest stored token: innodb_ft_max_token_size (84 by default)
+MIN_TOKEN_CHARS = 3        # the shortest stored token ("x书_"): innodb_ft_min_token_size (3)
+MAX_HEX_BYTES = 41         # "h" + 82 hex digits = 83
 MAX_INDEX_CHARS = 60_000   # a TEXT column holds 65,535 bytes
 MAX_QUERY_PIECES = 12      # pieces of one query that are used
 FIELD_REPEATS = (3, 2, 1)  # name, title, description: a word in the name counts three times
@@ -75,17 +82,29 @@ def pinyin_of(word):
     return ("".join(full), "".join(s[0] for s in lazy_pinyin(word, style=Style.FIRST_LETTER)))
 
 
+_PLAIN = re.compile("[a-z0-9%s]+" % _CJK)  # tokens both engines take as one word unencoded
+_PAD = "_"  # a word character to InnoDB; FTS5's unicode61 drops it (on both sides alike)
+
+
 def encode(kind, token):
-    """The stored form of a token: kind (x word, p pinyin) + hex of its UTF-8 (cut at 41 bytes)."""
+    """The stored form of a token: kind (x word, p pinyin) + the token itself when it is ASCII
+    letters and digits or Chinese (both engines take those as one word), padded with "_" to
+    MIN_TOKEN_CHARS (x书_) and cut at MAX_TOKEN_CHARS; any other word as "h" + the hex of its
+    UTF-8 (cut at MAX_HEX_BYTES), so no token holds a character an engine might split on."""
+    if _PLAIN.fullmatch(token):
+        stored = (kind + token)[:MAX_TOKEN_CHARS]
+        return stored + _PAD * (MIN_TOKEN_CHARS - len(stored))
     data = token.encode()
-    if len(data) > MAX_TOKEN_BYTES:
-        data = token.encode()[:MAX_TOKEN_BYTES].decode(errors="ignore").encode()
-    return kind + data.hex()
+    if len(data) > MAX_HEX_BYTES:
+        data = data[:MAX_HEX_BYTES].decode(errors="ignore").encode()
+    return "h" + data.hex()
 
 
 def decode(stored):
     """A stored token back as text (for people debugging the index)."""
-    return bytes.fromhex(stored[1:]).decode(errors="replace")
+    if stored.startswith("h"):
+        return bytes.fromhex(stored[1:]).decode(errors="replace")
+    return stored[1:].rstrip(_PAD)
 
 
 def text_tokens(text):
@@ -172,16 +191,87 @@ def boolean_query(groups, pinyin=True):
                     for g in groups)
 
 
-def find(words, page_num, size, filters=None):
-    """A page of public listings matching every search word (a Peewee query of Goods, or [])."""
+CANDIDATES = 200         # a relevance-sorted search pages through its best 200 matches
+
+
+class CandidateCache:
+    """The candidate gids of recent searches by engine query, for `seconds` (a bounded LRU).
+    Cleared in this process whenever the index changes (reindex, remove); other processes see
+    a change within `seconds`. Pages are cut from the candidates and their rows read fresh, so
+    a listing taken down leaves every page at once."""
+
+    def __init__(self, size=2000):
+        self.size = size
+        self.entries = collections.OrderedDict()
+        self.lock = threading.Lock()
+        self.filling = {}  # key -> lock held by the one thread running that query now
+        self.generation = 0  # bumped by clear(): a fill that began before is not kept
+
+    def get_or_fill(self, key, seconds, fill):
+        """The cached candidates of `key`, or `fill()`'s, run by one thread at a time per key:
+        a word many search at once (a cold cache, an expired entry) costs one engine query."""
+        gids = self.get(key, seconds)
+        if gids is not None:
+            return gids
+        with self.lock:
+            filling = self.filling.setdefault(key, threading.Lock())
+        with filling:
+            gids = self.get(key, seconds)  # filled while this thread waited
+            if gids is None:
+                generation = self.generation
+                gids = fill()
+                with self.lock:
+                    if generation == self.generation:
+                        self.put_locked(key, gids)
+        with self.lock:
+            if self.filling.get(key) is filling and not filling.locked():
+                del self.filling[key]
+        return gids
+
+    def get(self, key, seconds):
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is None or time.monotonic() - hit[0] > seconds:
+                return None
+            self.entries.move_to_end(key)
+            return hit[1]
+
+    def put_locked(self, key, gids):
+        self.entries[key] = (time.monotonic(), gids)
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def clear(self):
+        with self.lock:
+            self.generation += 1
+            self.entries.clear()
+
+
+candidate_cache = CandidateCache()
+
+
+def find(words, page_num, size, filters=None, cache_seconds=0):
+    """A page of public listings matching every search word: plain rows (models.goods.SUMMARY_SQL
+    columns) for a relevance-sorted search without filters whose page lies within the best
+    CANDIDATES (the bounded plan, its candidates cached for `cache_seconds`), else a Peewee query
+    of Goods (the full plan); [] when there are no search words."""
     groups = query_groups(words)
     if not groups:
         return []
     render = boolean_query if is_mysql() else fts5_query
     has_pinyin = any(py for g in groups for _, py in g)
-    query, keys = matching(narrow(Goods.public(), filters), render(groups),
-                           render(groups, pinyin=False) if has_pinyin else None)
+    expr, exact = render(groups), (render(groups, pinyin=False) if has_pinyin else None)
     sort = (filters or {}).get("sort") or "relevance"
+    if sort == "relevance" and not any(k != "sort" for k in (filters or {})) \
+            and (page_num + 1) * size <= CANDIDATES:
+        from models import db
+        key = (id(db.obj), expr, exact)
+        fill = functools.partial(search_sql.candidates, expr, exact, CANDIDATES)
+        gids = candidate_cache.get_or_fill(key, cache_seconds, fill) if cache_seconds > 0 \
+            else fill()
+        return search_sql.summary_rows(gids[page_num * size:(page_num + 1) * size])
+    query, keys = matching(narrow(Goods.public(), filters), expr, exact)
     if sort != "relevance":
         keys = sort_keys(sort)
     return page(query, keys, page_num, size)
@@ -230,6 +320,7 @@ def reindex(gid):
              .where(Goods.gid == gid).first())
     if goods is None or not _public_row(goods):
         return remove(gid)
+    candidate_cache.clear()
     row = index_row(goods.goods_name, goods.goods_title, goods.goods_dec)
     insert = GoodsSearch.insert(gid=gid, **row)
     if is_mysql():
@@ -242,6 +333,7 @@ def reindex(gid):
 
 def remove(gid):
     """Take one listing out of the index (deleted, taken down, hidden)."""
+    candidate_cache.clear()
     GoodsSearch.delete().where(GoodsSearch.gid == gid).execute()
 
 
@@ -249,11 +341,12 @@ def backfill(batch=500, log_progress=None):
     """Index every public listing (after a migration or a bulk load); returns how many."""
     last, count = 0, 0
     while True:
-        rows = list(Goods.select(Goods.gid, Goods.goods_name, Goods.goods_title, Goods.goods_dec)
+        rows = list(Goods.live(Goods.gid, Goods.goods_name, Goods.goods_title, Goods.goods_dec)
                     .where(Goods.gid > last, Goods.state == APPROVED,
-                           Goods.deleted == False, Goods.hidden == False)  # noqa: E712
+                           Goods.hidden == False)  # noqa: E712
                     .order_by(Goods.gid).limit(batch))
         if not rows:
+            candidate_cache.clear()
             return count
         with GoodsSearch._meta.database.atomic():  # the migration binds the models to its own
             GoodsSearch.delete().where(GoodsSearch.gid.in_([g.gid for g in rows])).execute()
@@ -272,9 +365,9 @@ def fulltext_problems(variables):
     if int(variables.get("innodb_ft_min_token_size", 3)) > MIN_TOKEN_CHARS:
         problems.append("innodb_ft_min_token_size=%s (one-character words need <= %d)"
                         % (variables["innodb_ft_min_token_size"], MIN_TOKEN_CHARS))
-    if int(variables.get("innodb_ft_max_token_size", 84)) < 2 * MAX_TOKEN_BYTES + 1:
+    if int(variables.get("innodb_ft_max_token_size", 84)) < MAX_TOKEN_CHARS:
         problems.append("innodb_ft_max_token_size=%s (long words need >= %d)"
-                        % (variables["innodb_ft_max_token_size"], 2 * MAX_TOKEN_BYTES + 1))
+                        % (variables["innodb_ft_max_token_size"], MAX_TOKEN_CHARS))
     return problems
 
 

@@ -10,7 +10,7 @@ ISSUER = "market"
 
 def issue(secret, subject, ttl, role="user", now=None, epoch=None):
     """A token for `subject` (an openid, or an admin's username when role is admin); an admin's
-    `epoch` (claim `ep`) lets it be ended server-side (services.admins.session_valid)."""
+    `epoch` (claim `ep`) lets it be ended server-side (services.admin_accounts.session_valid)."""
     now = int(now or time.time())
     claims = {"sub": subject, "role": role, "iat": now, "exp": now + int(ttl), "iss": ISSUER}
     if epoch is not None:

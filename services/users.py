@@ -44,15 +44,19 @@ PROFILE = {  # register's optional fields: key -> (column, check)
 SCHOOL = {"school": 64, "xuehao": 32, "uclass": 64}  # updateUserInfo: all three required
 
 
-def register(openid, body):
-    """Store the profile the client sends at registration; returns nothing.
-
-    `wxname` is required (the name others see); a missing optional field keeps its stored
-    value, it is never read as an empty one. Blocked users are refused."""
+def profile_fields(body):
+    """The columns a registration sets, or Invalid (no database: checked before the names go to
+    WeChat's content check). `wxname` is required (the name others see); a missing optional
+    field keeps its stored value, it is never read as an empty one."""
     fields = {"wxname": validate.text(body.get("wxname"), "wxname", 64)}
     for key, (column, check) in PROFILE.items():
         if key in body:
             fields[column] = check(body[key])
+    return fields
+
+
+def register(openid, fields):
+    """Store the profile from `profile_fields`; returns nothing. Blocked users are refused."""
     user = require_active(openid)
     User.update(registered=True, updated_at=utcnow(), **fields).where(User.id == user.id).execute()
 

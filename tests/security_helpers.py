@@ -4,7 +4,7 @@ import datetime
 import decimal
 import json
 
-from models.tables import MODELS
+from tests.tables import MODELS
 
 
 def snapshot():
@@ -53,7 +53,12 @@ async def scene(api, app):
                                     goods_body("bob", goodsTitle=title), tokens["bob"])
         assert reply.code == 200, reply
         gids.append(reply.extend["gid"])
-    await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gids[0]).execute())
+    from services import search
+
+    def approve():  # as a review does: the search index follows
+        Goods.update(state=1).where(Goods.gid == gids[0]).execute()
+        search.reindex(gids[0])
+    await app.run_db(approve)
     reply = await api.post_json("/wx/pl/addMainComments", {"info": json.dumps(
         {"goodId": gids[0], "fromOpenid": "bob", "content": "bob's comment"})}, tokens["bob"])
     assert reply.code == 200, reply

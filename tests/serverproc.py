@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 
-from tests.servers import free_port, wait_port
+from devservers import free_port, wait_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable

@@ -7,13 +7,13 @@ from tornado.httpclient import HTTPClientError
 from models.admin import AdminAction
 from models.goods import Goods, Image, STUDENT_ID
 from models.user import User
-from services import admins, tokens
+from services import admin_accounts, ratelimit, tokens
 
 PASSWORD = "correct horse battery"
 
 
 async def make_admin(app, username="root"):
-    await app.run_db(admins.create_admin, username, PASSWORD)
+    await app.run_db(admin_accounts.create_admin, username, PASSWORD)
 
 
 async def admin_token(api, app, username="root"):
@@ -231,8 +231,8 @@ def test_create_admin_command_reads_the_password_from_stdin(tmp_path):
     from models import bind, open_database
     database = bind(open_database(env["MARKET_DATABASE_URL"], 1))
     with database.connection_context():
-        assert admins.check_password("ops", PASSWORD)
-        assert not admins.check_password("ops2", PASSWORD)
+        assert admin_accounts.check_password("ops", PASSWORD)
+        assert not admin_accounts.check_password("ops2", PASSWORD)
     database.close_all()
 
 
@@ -248,7 +248,7 @@ async def test_admin_login_by_json_and_never_by_get(api, app):
 
 
 def test_sign_in_throttle_by_name_and_address_with_a_backstop():
-    throttle = admins.SignInThrottle(free_pair=2, free_address=3, free_name=6, window=100, cap=8,
+    throttle = ratelimit.SignInThrottle(free_pair=2, free_address=3, free_name=6, window=100, cap=8,
                                      name_cap=4)
     throttle.check("1.1.1.1", "root", now=0)
     for t in (1, 2):
@@ -308,7 +308,7 @@ async def test_right_password_from_another_address_while_root_is_throttled(api, 
 
 def test_daily_counter_counts_from_midnight_or_says_since_when():
     import datetime
-    from services.admin import DailyCounter
+    from services.dashboard import DailyCounter
     at = lambda h, m=0, day=1: datetime.datetime(2026, 3, day, h, m)  # noqa: E731 (UTC)
     counter = DailyCounter(at(2))  # 10:00 in China
     assert counter.today(5, now=at(3)) == (5, at(2))

@@ -14,7 +14,7 @@ from tornado.httpclient import HTTPClientError
 
 from models.goods import Goods, Image
 from models.user import User
-from services import admin as admin_service, admins
+from services import admin_accounts, audit, banners
 
 PASSWORD = "correct horse battery"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -58,7 +58,7 @@ def png(color, size=(160, 120)):
 
 async def seed(app, config):
     """Admin account, three users, three pending listings with photos (one with a <script>)."""
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     folder = config["uploads"]["dir"]
     os.makedirs(folder, exist_ok=True)
 
@@ -198,7 +198,7 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
 @pytest.mark.gen_test(timeout=60)
 async def test_forged_form_is_refused_in_the_browser(api, app, config):
     base = base_of(api)
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     watcher = await api.login("watcher")
     await api.login("seller")
     socket = await api.ws("watcher", "seller", watcher)
@@ -272,7 +272,7 @@ class Session:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_session_cookie_xsrf_and_redirects(api, app):
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     s = Session(api)
     away = await s.get("/admin/users")
     assert away.status == 302 and away.headers["Location"].startswith("/admin/login?next=")
@@ -305,7 +305,7 @@ async def test_session_cookie_xsrf_and_redirects(api, app):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_failed_sign_ins_are_slowed_down(api, app):
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     s = Session(api)
     for _ in range(5):
         assert (await s.sign_in(password="wrong")).status == 401
@@ -341,7 +341,7 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     not_image = body.replace(png("red"), b"<svg onload=alert(1)>")
     assert (await api.fetch("POST", "/admin/banners", body=not_image, headers=headers,
                             follow_redirects=False)).status in (400, 415)
-    banner_id = (await app.run_db(admin_service.banners))[0]["id"]
+    banner_id = (await app.run_db(banners.current))[0]["id"]
     assert (await s.post("/admin/banners/%d/delete" % banner_id, {})).status == 302
     assert (await api.get("/wx/images/getHomeImages")).extend == {}
     # blocking the seller takes their listings out of the public list; unblocking restores
@@ -391,7 +391,7 @@ async def admin_token(api):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_sign_out_ends_every_copy_of_the_session_and_the_admin_tokens(api, app):
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     s = Session(api)
     assert (await s.sign_in()).status == 302
     copied, token = copy_of(s), await admin_token(api)
@@ -406,7 +406,7 @@ async def test_sign_out_ends_every_copy_of_the_session_and_the_admin_tokens(api,
     again = Session(api)  # signing in again works, and its cookie opens the pages
     assert (await again.sign_in()).status == 302 and (await again.get("/admin/")).status == 200
     assert (await api.get("/wx/admin/getAllUserSimInfo", await admin_token(api))).code == 200
-    log = await app.run_db(admin_service.audit, "admin.logout", 0)
+    log = await app.run_db(audit.lines, "admin.logout", 0)
     assert [r["actor"] for r in log["items"]] == ["root"], log
 
 
@@ -419,7 +419,7 @@ async def test_new_password_and_removal_end_sessions_in_every_process(api, app, 
     import tornado.testing
     from application import make_app
     from tests.conftest import Api
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     other = make_app(config, database)
     await other.start()
     sock, port = tornado.testing.bind_unused_port()
@@ -432,7 +432,7 @@ async def test_new_password_and_removal_end_sessions_in_every_process(api, app, 
         there.api = Api(api.http, "http://127.0.0.1:%d" % port)
         token = await admin_token(there.api)
         assert (await there.get("/admin/")).status == 200
-        await app.run_db(admins.set_password, "ROOT", "a new password 2")
+        await app.run_db(admin_accounts.set_password, "ROOT", "a new password 2")
         assert (await there.get("/admin/")).status == 302
         assert (await s.get("/admin/")).status == 302
         assert (await there.api.get("/wx/admin/getAllUserSimInfo", token)).status == 401
@@ -441,7 +441,7 @@ async def test_new_password_and_removal_end_sessions_in_every_process(api, app, 
         assert (await there.get("/admin/")).status == 302  # a copy from before: still refused
         there.cookies = dict(s.cookies)
         assert (await there.get("/admin/")).status == 200
-        await other.run_db(admins.remove_admin, "root")
+        await other.run_db(admin_accounts.remove_admin, "root")
         assert (await s.get("/admin/")).status == 302 and (await there.get("/admin/")).status == 302
     finally:
         server.stop()
@@ -452,7 +452,7 @@ async def test_new_password_and_removal_end_sessions_in_every_process(api, app, 
 @pytest.mark.gen_test(timeout=60)
 async def test_sign_out_in_a_real_browser_ends_a_copied_cookie(api, app):
     base = base_of(api)
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     async with Browser() as b:
         await sign_in(b.page, base)
         await b.page.wait_for_url("**/admin/review")

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from services import admins, tokens
+from services import admin_accounts, tokens
 from tests.chat_helpers import read, send, silent, users
 from tests.security_helpers import goods_body, snapshot
 
@@ -190,7 +190,7 @@ class AdminSession:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_admin_page_forms_with_a_lone_surrogate_are_refused(api, app, caplog):
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     await users(api, "alice")
     session = AdminSession(api)
     await session.sign_in()

@@ -6,8 +6,8 @@ import uuid
 import pytest
 
 from models.goods import SearchCounted, SearchKeyword
-from models.trust import NotifyGrant
-from services import admins, hotwords, notify
+from models.subscription import NotifyGrant
+from services import admin_accounts, hotwords, subscriptions
 from tests.test_admin_pages import PASSWORD, Session
 from tests.test_goods import approve, publish
 
@@ -95,7 +95,7 @@ async def test_a_moderator_hides_a_hot_word_on_the_admin_page(api, app):
         await api.get("/wx/goods/query", token, flag="代写")
     await api.get("/wx/goods/query", flag="台灯")
     assert await hot(api) == ["代写", "台灯"]
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     s = Session(api)
     await s.sign_in()
     page = await s.get("/admin/hotwords")
@@ -134,9 +134,9 @@ async def test_subscribe_keeps_only_known_templates_capped_and_answers_bounded(a
     for _ in range(5):  # the real template, accepted 50 times: at most MAX_GRANTS kept
         reply = await api.post_json("/wx/notify/subscribe",
                                     {"templateIds": ["TPL-CHAT"] * 9 + ["junk"]}, token)
-    assert reply.extend == {"grants": {"TPL-CHAT": notify.MAX_GRANTS}}
+    assert reply.extend == {"grants": {"TPL-CHAT": subscriptions.MAX_GRANTS}}
     reply = await api.post_json("/wx/notify/subscribe", {"tmplIds": ["TPL-REVIEW"]}, token)
-    assert reply.extend == {"grants": {"TPL-CHAT": notify.MAX_GRANTS, "TPL-REVIEW": 1}}
+    assert reply.extend == {"grants": {"TPL-CHAT": subscriptions.MAX_GRANTS, "TPL-REVIEW": 1}}
     assert await app.run_db(lambda: NotifyGrant.select().count()) == 2
     for bad in ({}, {"templateIds": []}, {"templateIds": ["a"] * 11}, {"templateIds": "TPL-CHAT"}):
         assert (await api.post_json("/wx/notify/subscribe", bad, token)).status == 400

@@ -411,7 +411,7 @@ def test_in_transaction_retries_a_lock_conflict(mariadb):
     import pymysql
     from models import bind, open_database
     from models.chat import ChatList
-    from services.chat import in_transaction
+    from models import in_transaction
     database = bind(open_database(mariadb.url("market_test"), 2))
     with database.connection_context():
         ChatList.delete().execute()

@@ -26,7 +26,7 @@ from tests.chat_helpers import read, send, silent, users
 from tests.conftest import migrated_mariadb
 from tests.security_helpers import goods_body
 from tests.serverproc import MarketProcess, dev_login
-from tests.servers import wait_port
+from devservers import wait_port
 from tests.test_images import multipart
 from tests.test_security_identity import tiny_png
 

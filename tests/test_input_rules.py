@@ -9,7 +9,7 @@ import tornado.web
 import yaml
 
 from models.goods import Goods
-from services import admins, tokens
+from services import admin_accounts, tokens
 from tests.security_helpers import goods_body, scene, snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -127,7 +127,7 @@ async def test_missing_fields_change_nothing_on_every_json_post(api, app, config
     info): a 400 refusal and every table's rows unchanged. The valid body then succeeds and
     changes something (so the refusals were about the missing field)."""
     s = await scene(api, app)
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     admin = tokens.issue(config["auth"]["token_secret"], "root", 3600, role="admin")
     for path, valid in valid_bodies(s).items():
         token = None if path == "/wx/admin/adminLogin" else \
@@ -287,7 +287,7 @@ async def test_a_token_keeps_the_owner_check_when_tokens_are_off(api, app):
 async def test_the_announcement_form_without_text_clears_nothing(api, app):
     """Sibling on the admin pages: a form post missing `text` is refused, an empty one clears."""
     from tests.test_admin_pages import Session
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     s = Session(api)
     await s.sign_in()
     await s.get("/admin/notices")

@@ -15,7 +15,7 @@ from tornado.httpclient import HTTPRequest
 
 from application import make_app
 from tests.chat_helpers import read, send, users
-from tests.servers import MariaDB, wait_port
+from devservers import MariaDB, wait_port
 from tests.serverproc import MarketProcess
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from models import bind, open_database, is_mysql
 from models import migrations
-from models.tables import MODELS
+from tests.tables import MODELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

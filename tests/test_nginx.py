@@ -14,7 +14,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.chat_helpers import read
-from tests.servers import free_port, wait_port
+from devservers import free_port, wait_port
 from tests.serverproc import ROOT, MarketProcess, make_cert
 
 NGINX = "/usr/sbin/nginx"

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services import admins
+from services import admin_accounts
 from tests.security_helpers import route_patterns, scene
 from tests.test_properties import query_values
 from tests.test_security_admin import PASSWORD, Session
@@ -88,7 +88,7 @@ async def test_admin_pages_answer_any_input_without_a_server_error(api, app):
     for pattern in route_patterns(app):  # a new admin route must be added to pages()
         if pattern.startswith("/admin") and pattern not in SKIP:
             assert any(re.match(pattern, p) for p in every_path), pattern
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     session = Session(api)
     await session.sign_in()
     browser = Browser(int(api.base.rsplit(":", 1)[1]), dict(session.cookies))

@@ -15,7 +15,7 @@ import pytest
 from tests.chat_helpers import read, send, silent, users
 from tests.conftest import Api
 from tests.serverproc import ROOT, MarketProcess
-from tests.servers import Redis
+from devservers import Redis
 
 SECRET = "scale-out-shared-token-secret-0123456789"
 

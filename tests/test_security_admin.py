@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 from models.goods import Goods
-from services import admins, tokens
+from services import admin_accounts, tokens
 from tests.security_helpers import goods_body
 from tests.serverproc import PYTHON, ROOT, MarketProcess, make_cert
 
@@ -65,7 +65,7 @@ def roomy_limits(settings_env):
 async def test_user_written_text_is_text_on_every_admin_page(api, app, config):
     alice, bob = await api.login("alice"), await api.login("bob")
     admin = tokens.issue(config["auth"]["token_secret"], "root", 3600, role="admin")
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     profile = {"openid": "alice", "wxname": payload("wxname"), "uname": payload("uname"),
                "qq": payload("qq")[:32], "wx": payload("wx"),
                "headImg": 'https://img.example/a.png"><script>alert(1)</script>'}
@@ -187,7 +187,7 @@ async def admin_login(api, username, password=PASSWORD):
 @pytest.mark.gen_test(timeout=30)
 async def test_look_alike_names_are_other_names_and_spellings_of_root_are_root(api, app, config):
     from models.admin import AdminAction
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     for name in LOOK_ALIKES:
         reply = await admin_login(api, name)
         assert reply.code == 100 and "token" not in reply.json, (name, reply)
@@ -212,7 +212,7 @@ async def test_look_alike_names_are_other_names_and_spellings_of_root_are_root(a
 
 @pytest.mark.gen_test(timeout=30)
 async def test_throttled_root_is_throttled_under_every_spelling(api, app):
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
     for _ in range(5):
         assert (await admin_login(api, "root", "guess")).code == 100
     for name in ("root", "ROOT", "ｒｏｏｔ"):
@@ -224,20 +224,20 @@ async def test_throttled_root_is_throttled_under_every_spelling(api, app):
 @pytest.mark.gen_test(timeout=30)
 async def test_creating_an_admin_refuses_collisions_and_odd_characters(app):
     from services.errors import Conflict, Invalid
-    assert (await app.run_db(admins.create_admin, "Root", PASSWORD)).username == "root"
+    assert (await app.run_db(admin_accounts.create_admin, "Root", PASSWORD)).username == "root"
     for name in ("root", "ROOT", "ｒｏｏｔ", " root"):
         with pytest.raises(Conflict):
-            await app.run_db(admins.create_admin, name, PASSWORD)
+            await app.run_db(admin_accounts.create_admin, name, PASSWORD)
     for name in LOOK_ALIKES + ["", "a b", "x" * 65, "root\u200b", "ad<min>", "ad\nmin"]:
         with pytest.raises(Invalid):
-            await app.run_db(admins.create_admin, name, PASSWORD)
-    assert (await app.run_db(admins.create_admin, "张三.mod-1", PASSWORD)).username == "张三.mod-1"
+            await app.run_db(admin_accounts.create_admin, name, PASSWORD)
+    assert (await app.run_db(admin_accounts.create_admin, "张三.mod-1", PASSWORD)).username == "张三.mod-1"
     # an account from before the name rule (`rôot`) is not shadowed by a look-alike new one
     from models.admin import Admin
     await app.run_db(lambda: Admin.create(username="ädmin", passwd="x"))
     with pytest.raises(Conflict):
-        await app.run_db(admins.create_admin, "admin", PASSWORD)
-    names = [a["username"] for a in await app.run_db(admins.list_admins)]
+        await app.run_db(admin_accounts.create_admin, "admin", PASSWORD)
+    names = [a["username"] for a in await app.run_db(admin_accounts.list_admins)]
     assert names == ["root", "张三.mod-1", "ädmin"]
 
 

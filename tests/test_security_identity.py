@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from tornado.httpclient import HTTPClientError
 
-from services import admins, tokens
+from services import admin_accounts, tokens
 from tests.security_helpers import goods_body, route_patterns, scene, snapshot
 
 
@@ -252,7 +252,7 @@ async def test_admin_calls_refuse_anonymous_users_and_forged_tokens(api, app, co
                                             {"Content-Type": "application/x-www-form-urlencoded"})
                 assert reply.status == status and reply.code == 100, (path, method, reply)
     # a user token claiming an admin's name is still a user token
-    await app.run_db(admins.create_admin, "root",
+    await app.run_db(admin_accounts.create_admin, "root",
                      "a long enough password")
     user_named_root = tokens.issue(config["auth"]["token_secret"], "root", 3600)
     reply = await api.get("/wx/admin/getAllUserSimInfo", user_named_root)
@@ -333,7 +333,7 @@ async def test_admin_pages_need_a_session_and_every_form_an_xsrf_token(api, app)
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 403  # the sign-in form too: no login CSRF
     # an admin *bearer token* is for /wx/admin/* calls, never a page session
-    await app.run_db(admins.create_admin, "root",
+    await app.run_db(admin_accounts.create_admin, "root",
                      "a long enough password")
     admin = tokens.issue(app.config["auth"]["token_secret"], "root", 3600, role="admin")
     reply = await api.fetch("GET", "/admin/users", token=admin, follow_redirects=False)

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from models.goods import Goods, Image
-from models.trust import MediaCheck, Report
+from models.report import Report
+from models.wechat import MediaCheck
+from services import search
 from tests.chat_helpers import read, send, silent, users
 
 CALLBACK_TOKEN = "callback-token-from-the-console"
@@ -120,15 +122,15 @@ async def test_media_callback_signed_hides_risky_image_and_listing_forged_refuse
 
 @pytest.mark.gen_test(timeout=20)
 async def test_media_check_unavailable_holds_the_image_then_a_moderator_releases(app, wechat):
-    from services import content_security
+    from services import content_checks
     wechat.media_down = True
     image_id = await _image(app, 502)
     assert await app.content.submit_image(image_id, 502, "alice", "https://h/x.jpg") is None
     goods = await app.run_db(Goods.get_by_id, 502)
     assert goods.hidden and goods.hold_reason
-    held = await app.run_db(content_security.held_items)
+    held = await app.run_db(content_checks.held_items)
     assert [g["gid"] for g in held["goods"]] == [502] and [i["id"] for i in held["images"]] == [image_id]
-    await app.run_db(content_security.release, 502, image_id)
+    await app.run_db(content_checks.release, 502, image_id)
     goods = await app.run_db(Goods.get_by_id, 502)
     assert not goods.hidden and not goods.hold_reason
 
@@ -164,7 +166,7 @@ async def test_one_notice_for_three_offline_messages_none_when_online_none_witho
 
 @pytest.mark.gen_test(timeout=30)
 async def test_refused_notice_43101_drops_the_grant(api, app, wechat):
-    from services import notify
+    from services import subscriptions
     t = await users(api, "alice", "bob")
     await api.post_json("/wx/notify/subscribe", {"openid": "bob", "templateIds": ["TPL-CHAT"]}, t["bob"])
     wechat.send_errcode = 43101
@@ -172,7 +174,7 @@ async def test_refused_notice_43101_drops_the_grant(api, app, wechat):
     await send(a, toOpenid="bob", content="x")
     assert (await read(a))["status"] == "stored"
     await asyncio.sleep(0.3)
-    assert await app.run_db(notify.grants, "bob") == {"TPL-CHAT": 0}
+    assert await app.run_db(subscriptions.grants, "bob") == {"TPL-CHAT": 0}
     assert app.notifier.counts["refused"] == 1
 
 
@@ -234,9 +236,9 @@ async def test_trust_metrics(api, app, wechat):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_review_and_verification_results_notify_when_granted(api, app, wechat):
-    from services import admins
+    from services import admin_accounts
     t = await users(api, "seller", "other")
-    await app.run_db(admins.create_admin, "root", "correct horse battery")
+    await app.run_db(admin_accounts.create_admin, "root", "correct horse battery")
     login = await api.post_form("/wx/admin/adminLogin", {"username": "root",
                                                          "passwd": "correct horse battery"})
     admin_token = login.json["token"]
@@ -309,10 +311,10 @@ async def test_every_suggest_on_comments_and_replies(api, app, wechat):
     listed = (await api.get("/wx/pl/getAllComments", gid=901, openid="ann")).json
     assert [c["content"] for c in listed] == ["还在吗"]
     assert wechat.text_checks[-1]["scene"] == 2
-    from services import content_security
-    queue = await app.run_db(content_security.held_items)
+    from services import content_checks
+    queue = await app.run_db(content_checks.held_items)
     assert [(h["kind"], h["content"]) for h in queue["texts"]] == [("comment", "REVIEW 这个")]
-    await app.run_db(content_security.release, None, None, "root",
+    await app.run_db(content_checks.release, None, None, "root",
                      held.extend["commentsInfo"]["inId"])
     listed = (await api.get("/wx/pl/getAllComments", gid=901, openid="ann")).json
     assert [c["content"] for c in listed] == ["REVIEW 这个", "还在吗"]  # newest first
@@ -356,11 +358,11 @@ async def test_goods_photo_goes_to_media_check_and_a_risky_verdict_hides_it(api,
 
 @pytest.mark.gen_test(timeout=30)
 async def test_announcements_checked_with_an_admin_openid(api, app, wechat):
-    from services import admin as admin_service, admins
-    await app.run_db(admins.create_admin, "root", "correct horse battery")
+    from services import admin_accounts
+    await app.run_db(admin_accounts.create_admin, "root", "correct horse battery")
     token = (await api.post_form("/wx/admin/adminLogin", {"username": "root",
                                                           "passwd": "correct horse battery"})).json["token"]
-    await app.run_db(admin_service.add_admin_openid, "root", "modopenid")
+    await app.run_db(admin_accounts.add_admin_openid, "root", "modopenid")
     risky = await api.get("/wx/admin/getNotice", token, mid=1, noticeInfo="RISKY 公告")
     assert risky.status == 400
     ok = await api.get("/wx/admin/getNotice", token, mid=1, noticeInfo="周末跳蚤市场")
@@ -389,7 +391,7 @@ async def test_avatar_goes_to_media_check_and_a_risky_one_is_removed(api, app, w
 
 @pytest.mark.gen_test(timeout=30)
 async def test_bad_data_47003_is_counted_and_the_grant_kept_for_next_time(api, app, wechat):
-    from services import notify
+    from services import subscriptions
     t = await users(api, "alice", "bob")
     await api.post_json("/wx/notify/subscribe", {"openid": "bob", "templateIds": ["TPL-CHAT"] * 2},
                         t["bob"])
@@ -402,7 +404,7 @@ async def test_bad_data_47003_is_counted_and_the_grant_kept_for_next_time(api, a
             break
         await asyncio.sleep(0.05)
     assert app.notifier.counts["refused"] == 1 and wechat.sent == []
-    assert await app.run_db(notify.grants, "bob") == {"TPL-CHAT": 1}  # one use spent, one left
+    assert await app.run_db(subscriptions.grants, "bob") == {"TPL-CHAT": 1}  # one use spent, one left
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -436,7 +438,8 @@ async def test_a_forged_host_header_never_reaches_wechat_or_the_answers(api, app
     student = await api.fetch("POST", "/wx/images/upload", token=t["sam"], body=body,
                               headers=dict(forged, **{"Content-Type": ctype}))
     assert student.extend["imageUrl"].startswith(public + "/wx/images/private/")
-    await app.run_db(lambda: Goods.update(state=1).where(Goods.gid == gid).execute())
+    await app.run_db(lambda: (Goods.update(state=1).where(Goods.gid == gid).execute(),
+                               search.reindex(gid)))  # approved, as a review does
     await app.run_db(lambda: Image.create(openid="", flag=BANNER, url="b" * 32 + ".png", thumb=""))
     admin = tokens.issue(config["auth"]["token_secret"], "boss", 600, role="admin")
     answers = [await api.fetch("GET", path, headers=forged, token=token) for path, token in [

@@ -1,16 +1,19 @@
 """Admin accounts: argon2-hashed passwords, checked off the IOLoop (hashing is slow on purpose);
-one spelling of each name; sessions that end server-side; the failed-sign-in throttle."""
+one spelling of each name; sessions that end server-side; and the mini-program openids that
+see the admin entry (the failed-sign-in throttle is in services/ratelimit.py)."""
 import re
-import time
 import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
-from models import db
-from models.admin import Admin
-from services.errors import Conflict, Invalid, NotFound, TooMany
+from models import db, write_txn
+from models.admin import Admin, AdminOpenid, record
+from models.user import User
+from services import validate
+from services.clock import display
+from services.errors import Conflict, Invalid, NotFound
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("timing-equaliser")
@@ -108,57 +111,33 @@ def list_admins():
             for a in Admin.select().order_by(Admin.id)]
 
 
-class SignInThrottle:
-    """Slows repeated failed sign-ins (kept in this process), by normalised name.
+# -- openids that /wx/admin/isAdmin accepts -------------------------------------------------------
 
-    Three counters, each with `free` failures allowed within `window` seconds; past them each
-    further attempt must wait 2**(failures - free) seconds (at most its cap) after the last one:
-    - (name, address): tight (5), so one address cannot guess one name's password;
-    - address, across names: 20, so one address cannot spray many names;
-    - name, across addresses: a backstop much higher (100) with a short cap (60 s), so guessing
-      from many addresses is slowed, while a single address cannot lock the name out for others.
-    """
+def admin_openids():
+    """[{id, openid, wxname, created_at}] of the admin openids, oldest first."""
+    rows = list(AdminOpenid.select().order_by(AdminOpenid.id))
+    names = User.names(r.openid for r in rows)
+    return [{"id": r.id, "openid": r.openid, "created_at": display(r.created_at),
+             "wxname": names[r.openid].wxname if r.openid in names else ""} for r in rows]
 
-    def __init__(self, free_pair=5, free_address=20, free_name=100, window=900, cap=300,
-                 name_cap=60, max_keys=10_000):
-        self.rules = {"pair": (free_pair, cap), "address": (free_address, cap),
-                      "name": (free_name, name_cap)}
-        self.window, self.max_keys = window, max_keys
-        self.failures = {}  # (kind, key) -> (count, last failure time)
 
-    @staticmethod
-    def _keys(address, username):
-        name = normalise_name(username)[:64]
-        return (("pair", (name, address)), ("address", address), ("name", name))
+def add_admin_openid(actor, openid):
+    """Let this openid see the admin entry of the mini-program."""
+    openid = validate.openid(openid)
+    try:
+        with write_txn():
+            AdminOpenid.create(openid=openid)
+            record(actor, "openid.add", "user:" + openid)
+    except IntegrityError:
+        raise Conflict("%s is already an admin openid" % openid)
+    return {"openid": openid}
 
-    def wait_seconds(self, address, username, now=None):
-        """Seconds the caller must still wait before trying again (0 = may try now)."""
-        now = time.monotonic() if now is None else now
-        wait = 0.0
-        for k in self._keys(address, username):
-            count, last = self.failures.get(k, (0, 0.0))
-            if now - last > self.window:
-                continue
-            free, cap = self.rules[k[0]]
-            if count >= free:
-                wait = max(wait, min(2.0 ** (count - free), cap) - (now - last))
-        return max(0.0, wait)
 
-    def check(self, address, username, now=None):
-        """Raise TooMany while this name from this address (or either alone) is slowed down."""
-        wait = self.wait_seconds(address, username, now)
-        if wait > 0:
-            raise TooMany("too many failed sign-ins: try again in %d s" % (int(wait) + 1))
-
-    def failed(self, address, username, now=None):
-        """Count one failed attempt against each of the three counters."""
-        now = time.monotonic() if now is None else now
-        if len(self.failures) >= self.max_keys:
-            self.failures = {k: v for k, v in self.failures.items() if now - v[1] <= self.window}
-        for k in self._keys(address, username):
-            count, last = self.failures.get(k, (0, 0.0))
-            self.failures[k] = (count + 1 if now - last <= self.window else 1, now)
-
-    def succeeded(self, address, username):
-        """A correct password clears this (name, address) pair; the other counters keep theirs."""
-        self.failures.pop(self._keys(address, username)[0], None)
+def remove_admin_openid(actor, openid):
+    """Take the admin entry away from this openid."""
+    openid = validate.openid(openid)
+    with write_txn():
+        if not AdminOpenid.delete().where(AdminOpenid.openid == openid).execute():
+            raise NotFound("%s is not an admin openid" % openid)
+        record(actor, "openid.remove", "user:" + openid)
+    return {"openid": openid}

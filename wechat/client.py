@@ -1,6 +1,10 @@
-"""WeChat's server API with the server access token: fetched with the server's appid and secret
+"""The WeChat client (IOLoop side): code2Session for login, and the server API with the server
+access token: fetched with the server's appid and secret
 (/cgi-bin/stable_token, falling back to /cgi-bin/token), cached in the database so every process
-shares it, refreshed ahead of its expiry and on errcode 40001/42001, never logged."""
+shares it, refreshed ahead of its expiry and on errcode 40001/42001, never logged.
+
+Calls go to `wechat.api_base` so tests can point them at a local fake. The session_key WeChat
+returns at login is never kept, logged, or passed on."""
 import asyncio
 import datetime
 import json
@@ -9,14 +13,11 @@ from urllib.parse import urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from peewee import IntegrityError
-
-from models import db, utcnow
-from models.trust import WechatToken
-from services.errors import Unavailable
+from models import utcnow
+from services import wechat_token
+from services.errors import ServiceError, Unauthorized, Forbidden, TooMany, Unavailable
 
 log = logging.getLogger("market.wechat")
-TOKEN_NAME = "access_token"
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
 TOKEN_ERRORS = (40001, 42001, 40014)
 
@@ -27,27 +28,6 @@ class WechatError(Unavailable):
     def __init__(self, msg, errcode=None):
         super().__init__(msg)
         self.errcode = errcode
-
-
-def _load_token():
-    row = WechatToken.get_or_none(WechatToken.name == TOKEN_NAME)
-    return (row.value, row.expires_at) if row else (None, None)
-
-
-def _upsert(value, expires_at):
-    updated = WechatToken.update(value=value, expires_at=expires_at).where(
-        WechatToken.name == TOKEN_NAME).execute()
-    if not updated:
-        try:
-            with db.atomic():
-                WechatToken.create(name=TOKEN_NAME, value=value, expires_at=expires_at)
-        except IntegrityError:  # another process stored one at the same moment: keep ours
-            WechatToken.update(value=value, expires_at=expires_at).where(
-                WechatToken.name == TOKEN_NAME).execute()
-
-
-def _forget_token(value):
-    WechatToken.delete().where(WechatToken.name == TOKEN_NAME, WechatToken.value == value).execute()
 
 
 async def fetch_json(url, timeout, body=None):
@@ -92,12 +72,12 @@ class WechatApi:
             if not force and self._fresh(*self._cached):
                 return self._cached[0]
             if not force:
-                self._cached = await self.run_db(_load_token)
+                self._cached = await self.run_db(wechat_token.load)
                 if self._fresh(*self._cached):
                     return self._cached[0]
             value, expires_in = await self._new_token(force)
             expires_at = utcnow() + datetime.timedelta(seconds=int(expires_in))
-            await self.run_db(_upsert, value, expires_at)
+            await self.run_db(wechat_token.store, value, expires_at)
             self._cached = (value, expires_at)
             self.refreshes += 1
             log.info("WeChat access token refreshed, valid for %ss", expires_in)
@@ -129,7 +109,42 @@ class WechatApi:
             answer = await self._fetch(self._url(path, {"access_token": token}), body)
             if answer.get("errcode") in TOKEN_ERRORS and attempt == 0:
                 self._cached = (None, None)
-                await self.run_db(_forget_token, token)
+                await self.run_db(wechat_token.forget, token)
                 continue
             return answer
         return answer
+
+
+# errcode -> (error class, message for the client)
+LOGIN_ERRORS = {
+    40029: (Unauthorized, "invalid login code"),
+    40163: (Unauthorized, "login code already used"),
+    45011: (TooMany, "WeChat login rate limit, try again later"),
+    40226: (Forbidden, "WeChat refused this account (high risk)"),
+    -1: (Unavailable, "WeChat is busy, try again"),
+}
+
+
+async def code2session(config, code):
+    """The openid for a wx.login code, or a ServiceError saying why not."""
+    wc = config["wechat"]
+    if not wc["appid"] or not wc["secret"]:
+        raise Unavailable("WeChat login is not configured on this server (wechat.appid and "
+                          "wechat.secret); for a trial, enable auth.dev_login")
+    query = urlencode({"appid": wc["appid"], "secret": wc["secret"], "js_code": code,
+                       "grant_type": "authorization_code"})
+    url = wc["api_base"].rstrip("/") + "/sns/jscode2session?" + query
+    try:
+        answer = await fetch_json(url, wc["timeout"])
+    except WechatError as e:
+        log.warning("jscode2session failed: %s", e.msg)
+        raise Unavailable("WeChat login is unavailable, try again")
+    errcode = answer.get("errcode") or 0
+    if errcode:
+        log.info("jscode2session errcode %s", errcode)
+        cls, msg = LOGIN_ERRORS.get(errcode, (Unavailable, "WeChat login failed (%s)" % errcode))
+        raise cls(msg)
+    openid = answer.get("openid")
+    if not isinstance(openid, str) or not 0 < len(openid) <= 64:
+        raise ServiceError("WeChat login answered no openid", status=502)
+    return openid

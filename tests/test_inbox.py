@@ -1,4 +1,4 @@
-"""The notice inbox over real HTTP: who gets which notice, unlike, haveRead."""
+"""The inbox over real HTTP: who gets which notice, unlike, haveRead."""
 import pytest
 
 from tests.test_comments import comment, listing, reply

@@ -1,5 +1,6 @@
-"""Private servers for the test suite: MariaDB and Redis from Debian's packages, on loopback,
-with their data in a temporary folder (no system service; works as root in a container)."""
+"""Private throw-away servers for the tests and the benchmarks: MariaDB and Redis from Debian's
+packages, on loopback, with their data in a temporary folder (no system service; works as root
+in a container). One job: start them, tell their address, stop them and remove their data."""
 import os
 import shutil
 import socket
@@ -30,6 +31,12 @@ def wait_port(port, proc, timeout=60):
 class MariaDB:
     """A throw-away mariadbd on 127.0.0.1:<port>, root without a password (grant tables skipped)."""
 
+    # A production server's pool holds the listings and the search index (docs/deploy.md,
+    # "Search"): 100k listings are ~30 MB of goods and ~200 MB of goods_search with its
+    # full-text tables. InnoDB touches pool pages only as they fill, so a small test database
+    # costs little of it.
+    BUFFER_POOL = "512M"
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="market-mariadb-")
         self.port = free_port()
@@ -51,7 +58,8 @@ class MariaDB:
              "--socket=" + os.path.join(self.dir, "mysqld.sock"),
              "--pid-file=" + os.path.join(self.dir, "mysqld.pid"),
              "--tmpdir=" + self.dir,  # its own: a shared /tmp may be swept under a running query
-             "--skip-grant-tables", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
+             "--skip-grant-tables", "--skip-name-resolve",
+             "--innodb-buffer-pool-size=" + self.BUFFER_POOL,
              "--innodb-flush-log-at-trx-commit=2", "--character-set-server=utf8mb4",
              "--collation-server=utf8mb4_unicode_ci", "--max-connections=500"],
             stdout=self.log, stderr=subprocess.STDOUT)

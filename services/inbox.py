@@ -1,4 +1,4 @@
-"""The notice inbox: type 0 comments and replies, type 1 likes; unread lines until haveRead."""
+"""The inbox: type 0 comments and replies, type 1 likes; unread lines until haveRead."""
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Notice
 from models.goods import Goods
 from models.user import User

@@ -1,10 +1,14 @@
-"""Every model, in creation order, for migrations and tests."""
+"""Every table the migrations create, in creation order: what a test empties (conftest.clean)
+and snapshots (security_helpers.snapshot). A new table goes here too (test_migrations checks
+the columns of each against a migrated database)."""
 from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
 from models.chat import ChatList, ChatMessage
 from models.comment import Comment, Liked, Notice, Reply
 from models.goods import Favourite, Goods, Image, SearchCounted, SearchKeyword
+from models.report import Report
 from models.search import GoodsSearch
-from models.trust import MediaCheck, NotifyGrant, NotifySent, Report, WechatToken
+from models.subscription import NotifyGrant, NotifySent
+from models.wechat import MediaCheck, WechatToken
 from models.user import User
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,

@@ -2,7 +2,7 @@
 import pytest
 
 from models.goods import Goods, Image
-from services import admins, content_security
+from services import admin_accounts, content_checks
 from tests.chat_helpers import users
 from tests.test_admin_pages import PASSWORD, Browser, sign_in
 
@@ -10,7 +10,7 @@ from tests.test_admin_pages import PASSWORD, Browser, sign_in
 @pytest.mark.gen_test(timeout=90)
 async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, app):
     t = await users(api, "alice", "bob", "seller")
-    await app.run_db(admins.create_admin, "root", PASSWORD)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
 
     def listing():
         goods = Goods.create(openid="seller", goods_name="<script>alert(1)</script>仿冒球鞋",
@@ -19,7 +19,7 @@ async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, ap
         held = Goods.create(openid="seller", goods_name="台灯", goods_title="t", goods_dec="d",
                             goods_price_new=1, goods_price_old=2, state=1)
         image = Image.create(openid="seller", gid=held.gid, url="b" * 32 + ".png")
-        content_security.hold_image(image.id, held.gid, "WeChat image check: risky (label 20001)")
+        content_checks.hold_image(image.id, held.gid, "WeChat image check: risky (label 20001)")
         return goods.gid, held.gid
     gid, held_gid = await app.run_db(listing)
     for who, why in (("alice", "假货"), ("bob", "骗子")):

@@ -1,0 +1,44 @@
+"""What admins change about admins and the site: sign in (slowed after failures) and out
+(everywhere), the openids that see the admin entry, hidden hot words; all audited."""
+import logging
+
+from models.admin import record
+from services import admin_accounts, hotwords
+
+log = logging.getLogger("market.admin")
+
+
+async def do_sign_in(ctx, username, password, address, via):
+    """{"username", "epoch"} of the admin, or None for a wrong name or password; TooMany while
+    this name and address are slowed down (one throttle for adminLogin and the pages)."""
+    throttle = ctx.sign_in_throttle
+    throttle.check(address, username)
+    found = username and await ctx.run_db(admin_accounts.check_password, username, password)
+    if not found:
+        throttle.failed(address, username)
+        log.info("admin sign-in failed for %r from %s (%s)", username, address, via)
+        return None
+    throttle.succeeded(address, username)
+    await ctx.run_db(record, found["username"], "admin.login", via)
+    return found
+
+
+async def do_sign_out(ctx, username, via):
+    """End every session of this admin (cookies and adminLogin tokens, every process)."""
+    await ctx.run_db(admin_accounts.end_sessions, username)
+    await ctx.run_db(record, username, "admin.logout", via)
+
+
+async def do_add_admin_openid(ctx, actor, openid):
+    """Let a mini-program user see the admin entry (audited)."""
+    return await ctx.run_db(admin_accounts.add_admin_openid, actor, openid)
+
+
+async def do_remove_admin_openid(ctx, actor, openid):
+    """Take the admin entry away from a mini-program user (audited)."""
+    return await ctx.run_db(admin_accounts.remove_admin_openid, actor, openid)
+
+
+async def do_set_hot_word_hidden(ctx, actor, word, hidden):
+    """Hide a word from the hot words under the search box, or show it again (audited)."""
+    return await ctx.run_db(hotwords.set_hidden, actor, word, hidden)

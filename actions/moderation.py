@@ -1,0 +1,49 @@
+"""Moderation: review and take down listings, check users, release held content; then tell the
+seller or user, and close a blocked user's chat sockets."""
+from models.goods import APPROVED
+from models.user import BLOCKED, REJECTED, VERIFIED
+from services import content_checks, moderation
+
+
+async def do_review_goods(ctx, actor, gid, state, reason=None):
+    """Approve or reject a listing; then the seller's subscribe message (if they granted one)."""
+    result = await ctx.run_db(moderation.review_goods, actor, gid, state, reason)
+    outcome = "通过" if result["state"] == APPROVED else "未通过"
+    ctx.later(ctx.notifier.result(result["openid"], "review", result["goodsName"], outcome),
+              "review notice")
+    return result
+
+
+async def do_set_goods_deleted(ctx, actor, gid, deleted, reason=None):
+    """Take a listing down (soft delete) or restore it."""
+    return await ctx.run_db(moderation.set_goods_deleted, actor, gid, deleted, reason)
+
+
+async def do_check_user(ctx, actor, openid, action, reason=None):
+    """verify / reject / block / unblock a user; then the follow-ups of the new state."""
+    result = await ctx.run_db(moderation.check_user, actor, openid, action, reason)
+    user_checked(ctx, result)
+    return result
+
+
+async def do_check_user_by_state(ctx, actor, openid, state, reason=None):
+    """/wx/admin/userCheck's form of do_check_user (state 1, 2, 10; 0 unblocks)."""
+    result = await ctx.run_db(moderation.check_user_by_state, actor, openid, state, reason)
+    user_checked(ctx, result)
+    return result
+
+
+def user_checked(ctx, result):
+    """After a committed user check: a blocked user's sockets close at once; a changed
+    verification result is told to the user (later, without delaying the moderator)."""
+    if result["state"] == BLOCKED:
+        ctx.chat.close_user(result["openid"])
+    elif result["state"] in (VERIFIED, REJECTED) and result.get("old_state") != result["state"]:
+        outcome = "通过" if result["state"] == VERIFIED else "未通过"
+        ctx.later(ctx.notifier.result(result["openid"], "verify", "学生认证", outcome),
+                  "verification notice")
+
+
+async def do_release_held(ctx, actor, gid=None, image=None, comment=None, reply=None):
+    """Show a held listing, image, comment or reply again (audited)."""
+    await ctx.run_db(content_checks.release, gid, image, actor, comment, reply)

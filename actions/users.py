@@ -1,0 +1,27 @@
+"""A user's own account: login, registration (names checked by WeChat, the avatar sent to its
+check), school details."""
+from services import users
+from services.content_checks import AVATAR, SCENE_PROFILE
+
+
+async def do_register(ctx, openid, body):
+    """Store the profile; risky names are refused; then the avatar goes to WeChat's image
+    check (later: an unchecked avatar stays, it is WeChat's own profile picture)."""
+    fields = users.profile_fields(body)
+    names = [v for v in (fields["wxname"], fields.get("uname")) if v]
+    await ctx.content.require_text(openid, SCENE_PROFILE, *names)
+    await ctx.run_db(users.register, openid, fields)
+    avatar = fields.get("head_img")
+    if ctx.content.enabled and avatar and avatar.startswith("http"):
+        ctx.later(ctx.content.submit_image(AVATAR, None, openid, avatar, SCENE_PROFILE),
+                  "avatar check")
+
+
+async def do_log_in(ctx, openid):
+    """A user who logged in exists from now on (their first login creates the row)."""
+    await ctx.run_db(users.ensure_user, openid)
+
+
+async def do_update_school_info(ctx, openid, body):
+    """/user/updateUserInfo: school, student number and class."""
+    await ctx.run_db(users.update_school_info, openid, body)

@@ -1,0 +1,58 @@
+"""Admin pages for what students and WeChat flag: the reports queue (grouped by target) and the
+items held by content checks."""
+import tornado.web
+
+from actions.moderation import do_release_held
+from actions.reports import do_act_on_reports
+from handlers.base import PageHandler
+from services import content_checks, reports, validate
+from services.errors import Invalid
+
+
+class ReportsPage(PageHandler):
+    """GET /admin/reports: open reports grouped by target, most reported first."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        self.page("reports.html", title="Reports", groups=await self.run_db(reports.queue))
+
+
+class ReportAction(PageHandler):
+    """POST /admin/reports/{type}/{id}/{dismiss|take_down|block} with a reason; audited."""
+
+    @tornado.web.authenticated
+    async def post(self, kind, target, action):
+        reason = self.arg_text("reason", 500)
+        await do_act_on_reports(self.actions, self.current_user, kind, target, action, reason)
+        self.redirect("/admin/reports?ok=" + action)
+
+
+class HeldPage(PageHandler):
+    """GET /admin/held: listings and images held by WeChat content checks (or its outage)."""
+
+    @tornado.web.authenticated
+    async def get(self):
+        self.page("held.html", title="Held content",
+                  held=await self.run_db(content_checks.held_items))
+
+
+class HeldRelease(PageHandler):
+    """POST /admin/held/release gid=|image=|comment=|reply= : show a held item again (audited)."""
+
+    @tornado.web.authenticated
+    async def post(self):
+        ids = {name: validate.integer(self.get_argument(name, ""), name, required=False, low=1)
+               for name in ("gid", "image", "comment", "reply")}
+        if not any(ids.values()):
+            raise Invalid("nothing to release")
+        await do_release_held(self.actions, self.current_user, **ids)
+        self.redirect("/admin/held?ok=released")
+
+
+default_handlers = [
+    (r"/admin/reports", ReportsPage),
+    (r"/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)",
+     ReportAction),
+    (r"/admin/held", HeldPage),
+    (r"/admin/held/release", HeldRelease),
+]

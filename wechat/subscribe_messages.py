@@ -1,0 +1,63 @@
+"""Subscribe messages, the WeChat side (IOLoop): a notice for chat kept offline, and review /
+verification results, each spending one grant (services/subscriptions.py). Off unless
+notify.enabled."""
+import collections
+import logging
+
+from models import utcnow
+from services.clock import display
+from services.subscriptions import NO_GRANT, claim_chat_notice, drop_grant, use_grant
+from wechat.client import WechatError
+
+log = logging.getLogger("market.notify")
+
+
+class Notifier:
+    """Sends subscribe messages through WechatApi; counts sent / refused for metrics."""
+
+    def __init__(self, config, wechat, run_db):
+        self.config = config["notify"]
+        self.enabled = self.config["enabled"]
+        self.wechat = wechat
+        self.run_db = run_db
+        self.counts = collections.Counter()
+
+    async def chat_stored(self, to, sender, content):
+        """A message was kept for offline `to`: notify once per conversation, if granted."""
+        template = self.config["chat_template"]
+        if not self.enabled or not template:
+            return False
+        name = await self.run_db(claim_chat_notice, to, sender, template)
+        if name is None:
+            return False
+        data = {"thing1": {"value": name[:20] or "同学"}, "thing2": {"value": content[:20]},
+                "time3": {"value": display(utcnow())[:16]}}
+        return await self._send(to, template, self.config["chat_page"], data)
+
+    async def result(self, openid, kind, title, outcome):
+        """A listing reviewed (kind 'review') or a student ID checked ('verify')."""
+        template = self.config["%s_template" % kind]
+        if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
+            return False
+        data = {"thing1": {"value": title[:20]}, "phrase2": {"value": outcome[:5]},
+                "time3": {"value": display(utcnow())[:16]}}
+        return await self._send(openid, template, "pages/index/index", data)
+
+    async def _send(self, openid, template, page, data):
+        body = {"touser": openid, "template_id": template, "page": page, "data": data,
+                "miniprogram_state": self.config["state"], "lang": "zh_CN"}
+        try:
+            answer = await self.wechat.call("/cgi-bin/message/subscribe/send", body)
+        except WechatError as e:
+            log.warning("subscribe message failed: %s", e.msg)
+            self.counts["failed"] += 1
+            return False
+        code = answer.get("errcode") or 0
+        if code == 0:
+            self.counts["sent"] += 1
+            return True
+        self.counts["refused"] += 1
+        log.info("subscribe message refused: errcode %s", code)
+        if code == NO_GRANT:
+            await self.run_db(drop_grant, openid, template)
+        return False

@@ -1,9 +1,9 @@
 """Older chat messages over REST: GET /wx/chat/history (the caller's own conversations only)."""
-from handlers.base import BaseHandler
+from handlers.base import ApiHandler
 from services import chat, validate
 
 
-class ChatHistoryHandler(BaseHandler):
+class ChatHistoryHandler(ApiHandler):
     """GET /wx/chat/history?peer=&before=&limit= : extend.messages newest first, extend.more."""
 
     async def get(self):

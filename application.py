@@ -49,6 +49,7 @@ HANDLER_MODULES = [
     "handlers.comments",
     "handlers.inbox",
     "handlers.chat_list",
+    "handlers.chat_history",
     "handlers.reports",
     "handlers.subscriptions",
     "handlers.wechat_callback",
@@ -155,6 +156,7 @@ class MarketApp(tornado.web.Application):
         """Start background work (bus, conversation-list writer) on the running IOLoop."""
         await self.bus.start()
         self.list_writer.start()
+        self.chat.start()
         self.message_day_timer.start()
         self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
@@ -174,6 +176,7 @@ class MarketApp(tornado.web.Application):
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
+        await self.chat.stop()  # the queued messages commit
         self.message_day_timer.stop()
         await self.list_writer.stop()
         await self.views.stop()

@@ -124,6 +124,9 @@ SCHEMA = {
         "ping_interval": (_positive(_float), 25.0),
         "ping_timeout": (_positive(_float), 20.0),
         "bus": (_choice("local", "redis"), "local"),
+        "history_on_open": (_not_negative, 20),
+        "commit_interval_ms": (_not_negative, 2),
+        "history_days": (_positive(_int), 365),
     },
     "redis": {
         "url": (_str, "redis://127.0.0.1:6379/0"),

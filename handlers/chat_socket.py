@@ -5,6 +5,7 @@ See docs/chat-protocol.md for every frame, close code and limit.
 import asyncio
 import logging
 
+import tornado.ioloop
 import tornado.iostream
 import tornado.websocket
 
@@ -19,6 +20,8 @@ log = logging.getLogger("market.chat")
 WRITE_BUFFER_LIMIT = 1024 * 1024  # a peer that stops reading is dropped, not buffered for ever
 REFUSALS_BEFORE_CLOSE = 100
 YIELD_EVERY = 4  # live frames handled without a coroutine before yielding to the IOLoop
+CONFIRM_AFTER = 0.3  # seconds after writing a message before the ping that confirms it
+WRITTEN_KEPT = 4096  # seqs remembered per socket for dedupe
 
 
 class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
@@ -27,6 +30,15 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
 
     me = peer = None
     burst = 0
+    v2 = replaying = False
+    confirm_timer = None
+    pings = 0
+
+    def initialize(self):
+        self.held = []  # live message frames waiting for the replay
+        self.written = {}  # seqs of message frames written here (dedupe), oldest first
+        self.unconfirmed = []  # seqs of messages to me written and not yet confirmed
+        self.pinged = {}  # ping number -> seqs written before that ping
 
     def check_origin(self, origin):
         """Mini-programs send no Origin (the token protects them); a browser page may open a
@@ -46,12 +58,20 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             self.peer = validate.openid(to_openid, "toOpenid")
             if self.peer == self.me:
                 raise Forbidden("you cannot chat with yourself")
-            await self.run_db(chat.open_conversation, self.me, self.peer)
+            await self.run_db(chat.open_conversation, self.me, self.peer,
+                              self.get_query_argument("v", "1") != "2")
         except ServiceError as e:
             log.info("chat handshake refused: %s %s", e.status, e.msg)
             self.write_refusal(e.status, e.msg)
             return
         self.v2 = self.get_query_argument("v", "1") == "2"
+        self.since = None
+        if self.v2 and self.get_query_argument("since", None) is not None:
+            since = self.get_query_argument("since")
+            if not since.isdigit() or len(since) > 18:
+                self.write_refusal(400, "since must be a seq number")
+                return
+            self.since = int(since)
         # One budget per user, shared by all their sockets (more sockets are not more messages)
         self.bucket = self.application.limiter.bucket("chat", self.me,
                                                       self.config["chat"]["rate_per_second"],
@@ -71,7 +91,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         return claims["sub"]
 
     def open(self, *args):
-        """Register (evicting the oldest socket past the cap) and deliver offline messages."""
+        """Register (evicting the oldest socket past the cap), then replay the conversation."""
         self.set_nodelay(True)
         self.ws_connection.stream.max_write_buffer_size = WRITE_BUFFER_LIMIT
         registry = self.application.registry
@@ -81,7 +101,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             registry.remove(self.me, old)
             old.close(4409, "too many connections: closed the oldest")
         log.info("chat open user=%s peer=%s sockets=%d", self.me, self.peer, min(count, cap))
-        return self.application.chat.deliver_offline(self, self.peer)
+        return self.application.chat.replay(self, self.since)
 
     def on_message(self, raw):
         """One frame: limit, parse, then deliver live, store offline, or refuse."""
@@ -94,6 +114,9 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             if frame["type"] == "ping":
                 self.send({"type": "pong"})
                 return
+            if frame["type"] in ("received", "read"):
+                self._receipt(frame["type"], frame["seq"])
+                return
             msg_id = frame["msgId"]
             if self.application.chat.relay_now(self, frame):  # live, here: no coroutine
                 self.refusals = 0
@@ -103,7 +126,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
                     return asyncio.sleep(0)
                 return None
         except ServiceError as e:
-            self._refused(e, msg_id)
+            self.refused(e, msg_id)
             return None
         return self._relay(frame, msg_id)
 
@@ -112,9 +135,9 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             await self.application.chat.relay(self, frame)
             self.refusals = 0
         except ServiceError as e:
-            self._refused(e, msg_id)
+            self.refused(e, msg_id)
 
-    def _refused(self, e, msg_id):
+    def refused(self, e, msg_id):
         code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
         self.application.chat.counts["refused"] += 1
         self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
@@ -122,8 +145,49 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         if self.refusals >= REFUSALS_BEFORE_CLOSE:
             self.close(1008, "too many refused messages")
 
+    # -- writing: the replay first, live frames after it, each message once -------------------
     def send(self, frame):
-        """Write a frame without waiting; False if this socket is gone or too slow."""
+        """Write a frame without waiting; False if this socket is gone or too slow. A message
+        (it has a seq) waits while the replay is being written."""
+        if isinstance(frame, dict):
+            if frame.get("type") == "read":
+                return self.v2 and self._write(frame)  # read ticks are for newer clients only
+            if frame.get("seq") is not None:
+                if self.replaying:
+                    self.held.append(frame)
+                    return True
+                return self.write_frame(frame)
+        return self._write(frame)
+
+    def write_frame(self, frame):
+        """Write a message frame unless this socket already has it; note it for confirmation."""
+        seq = frame["seq"]
+        if seq in self.written:
+            return True
+        if not self._write(frame):
+            return False
+        self.has(seq)
+        if frame["toOpenid"] == self.me:
+            self.unconfirmed.append(seq)
+            if not self.v2 and self.confirm_timer is None:
+                self.confirm_timer = tornado.ioloop.IOLoop.current().call_later(
+                    CONFIRM_AFTER, self._ping_for_receipt)
+        return True
+
+    def has(self, seq):
+        """This socket has message `seq` (written here, or sent from here)."""
+        self.written[seq] = None
+        if len(self.written) > WRITTEN_KEPT:
+            self.written.pop(next(iter(self.written)))
+
+    def end_replay(self):
+        """The replay is written: the live frames that came meanwhile follow, in seq order."""
+        self.replaying = False
+        held, self.held = self.held, []
+        for frame in sorted(held, key=lambda f: f["seq"]):
+            self.write_frame(frame)
+
+    def _write(self, frame):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return False
         try:
@@ -137,7 +201,37 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             self.close(1008, "not reading")
             return False
 
+    # -- receipts: what "received" means (docs/chat-protocol.md) ----------------------------
+    def _ping_for_receipt(self):
+        """The original client: a pong to this ping proves it read every frame before it."""
+        self.confirm_timer = None
+        if not self.unconfirmed or self.ws_connection is None:
+            return
+        self.pings += 1
+        self.pinged[self.pings], self.unconfirmed = self.unconfirmed, []
+        try:
+            self.ping(b"r%d" % self.pings)
+        except tornado.websocket.WebSocketClosedError:
+            pass
+
+    def on_pong(self, data):
+        if not data.startswith(b"r") or not data[1:].isdigit():
+            return  # Tornado's keep-alive ping
+        n = int(data[1:])
+        seqs = [s for k in sorted(self.pinged) if k <= n for s in self.pinged.pop(k)]
+        if seqs:
+            self.application.chat.receipt(self, "received", None, seqs)
+
+    def _receipt(self, kind, seq):
+        """A v2 client's {"type": "received"|"read", "seq": N}."""
+        seqs = [s for s in self.unconfirmed if s <= seq]
+        self.unconfirmed = [s for s in self.unconfirmed if s > seq]
+        self.application.chat.receipt(self, kind, seq, seqs)
+
     def on_close(self):
+        if self.confirm_timer is not None:
+            tornado.ioloop.IOLoop.current().remove_timeout(self.confirm_timer)
+            self.confirm_timer = None
         if self.me is not None:
             self.application.registry.remove(self.me, self)
             log.info("chat close user=%s code=%s", self.me, self.close_code)

@@ -3,15 +3,15 @@ offline queue drained to a socket when its owner opens the conversation.
 
 Runs on the IOLoop; storage calls go through run_db to the database executor.
 """
+import asyncio
 import collections
+import functools
 import logging
 
-import tornado.iostream
-import tornado.websocket
-
-from realtime.bus import encode
+from realtime.message_writer import MessageWriter
 from services import chat
 from services.chat import ChatRefusal
+from services.errors import ServiceError
 from services.content_checks import RISKY, RISKY_TEXT, SCENE_SOCIAL
 from services.clock import display
 from models import utcnow
@@ -20,15 +20,20 @@ log = logging.getLogger("market.chat")
 
 RECENT_IDS = 256  # (recipient, msgId) pairs remembered per sender to drop live resends
 RECENT_CAP = 100_000  # pairs remembered in all (least recently sending senders dropped first)
+# seconds after a replay to read again on the Redis bus (presence announcements, their cache)
+CATCH_UP = (1.0, 5.5)
 
 
 class ChatDelivery:
-    """Live delivery, the offline store and refusals of chat frames; broadcasts; closing sockets.
-    `later(coroutine, what)` runs a follow-up without delaying the sender (actions.context)."""
+    """Chat frames stored (group commits), then delivered live or left waiting, or refused; the
+    replay on open and receipts; broadcasts; closing sockets. `later(coroutine, what)` runs a
+    follow-up without delaying the sender (actions.context)."""
 
     def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
                  later=None):
-        self.limit = config["chat"]["offline_limit"]
+        chat_config = config["chat"]
+        self.limit = chat_config["offline_limit"]
+        self.history = chat_config["history_on_open"]
         self.run_db = run_db
         self.bus = bus
         self.registry = bus.registry
@@ -36,73 +41,105 @@ class ChatDelivery:
         self.content = content
         self.notifier = notifier
         self.later = later
+        self.writer = MessageWriter(run_db, self.limit, chat_config["commit_interval_ms"] / 1000)
         self.known_users = set()
         # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
-        # sender and recipient (a client may number each conversation from 1)
+        # sender and recipient (a client may number each conversation from 1). Only ids of
+        # committed messages are remembered, so a "duplicate" ack always names a stored message.
         self.recent = collections.OrderedDict()
         self.recent_count, self.recent_cap = 0, RECENT_CAP
-        bus.fallback = self.store_fallback
+        bus.fallback = None  # every message is stored before it is published: nothing to keep
         self.counts = collections.Counter()  # delivered / stored / refused (any reason), metrics
 
-    async def relay(self, socket, frame):
-        """Deliver one parsed frame from socket.me; raises ChatRefusal when not accepted."""
-        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
-        await self._check_recipient(socket, to)
-        if msg_id is not None and self._seen(me, to, msg_id):
-            self._ack(socket, msg_id, "duplicate")
-            return
-        try:
-            await self._relay(socket, frame)
-        except Exception:
-            self._forget(me, to, msg_id)  # not accepted: a resend must be tried again
-            raise
+    def start(self):
+        self.writer.start()
 
-    async def _relay(self, socket, frame):
-        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
-        if self.content is not None and self.content.chat_enabled:
-            await self._check_content(me, frame)
-        out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
-        if await self.bus.is_online(to) and await self.bus.send_to_user(to, out, fallback=True):
-            self._delivered(socket, to, frame["content"], msg_id)
-            await self.bus.send_to_user(me, out, exclude=socket)  # the sender's other devices
-            return
-        await self.run_db(chat.store_offline, me, to, frame["content"], frame["type"],
-                          msg_id, self.limit)
-        self.counts["stored"] += 1
-        self.lists.note(to, me, frame["content"], 1)
-        self.lists.note(me, to)
-        await self.bus.send_to_user(me, out, exclude=socket)
-        self._ack(socket, msg_id, "stored")
-        await self.drain_if_viewing(to, me)  # the recipient may have opened it meanwhile
-        if self.notifier is not None and self.notifier.enabled:
-            self.later(self.notifier.chat_stored(to, me, frame["content"]), "chat notice")
+    async def stop(self):
+        """Commit what is queued (its senders get their acks if their sockets still live)."""
+        await self.writer.stop()
 
-    def relay_now(self, socket, frame):
-        """The common case without a coroutine: local bus, a known recipient with a socket
-        here, no content check. True when delivered (or a duplicate), False: run relay()."""
-        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
-        if (not self.bus.local or not (to == socket.peer or to in self.known_users)
-                or not self.registry.is_online(to)
-                or (self.content is not None and self.content.chat_enabled)):
-            return False
-        if msg_id is not None and self._seen(me, to, msg_id):
+    def _op(self, me, frame, offline):
+        return {"op": "msg", "from": me, "to": frame["to"], "content": frame["content"],
+                "type": frame["type"], "msgId": frame["msgId"],
+                "time": utcnow().replace(microsecond=0), "offline": offline}
+
+    def _resent(self, socket, me, to, msg_id):
+        """A resend of a message this process committed recently: ack it without storing."""
+        ids = self.recent.get(me) if msg_id is not None else None
+        if ids is not None and (to, msg_id) in ids:
             self._ack(socket, msg_id, "duplicate")
             return True
-        out = chat.message_frame(me, to, frame["content"], frame["type"], msg_id)
-        if not self.registry.push(to, out):
-            self._forget(me, to, msg_id)
+        return False
+
+    async def relay(self, socket, frame):
+        """Store one parsed frame from socket.me, then deliver it; raises ChatRefusal when not
+        accepted (offline cap full, database unavailable...)."""
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
+        await self._check_recipient(socket, to)
+        if self._resent(socket, me, to, msg_id):
+            return
+        if self.content is not None and self.content.chat_enabled:
+            await self._check_content(me, frame)
+        online = await self.bus.is_online(to)
+        result = await self.writer.submit(self._op(me, frame, not online))
+        out = self._accepted(socket, frame, result)
+        if out is None:
+            return
+        sent = await self.bus.send_to_user(to, out)
+        await self.bus.send_to_user(me, out, exclude=socket)  # the sender's other devices
+        self._bookkeeping(socket, frame, sent)
+
+    def relay_now(self, socket, frame):
+        """The common case without a coroutine: local bus, a known recipient, no content
+        check. The message is queued for the next group commit and delivered from its
+        callback. True when taken (or a duplicate), False: run relay()."""
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
+        if (not self.bus.local or not (to == socket.peer or to in self.known_users)
+                or (self.content is not None and self.content.chat_enabled)):
             return False
-        self._delivered(socket, to, frame["content"], msg_id)
-        self.registry.push(me, out, exclude=socket)  # the sender's other devices
+        if self._resent(socket, me, to, msg_id):
+            return True
+        future = self.writer.submit(self._op(me, frame, not self.registry.is_online(to)))
+        future.add_done_callback(functools.partial(self._committed, socket, frame))
         return True
 
-    def _delivered(self, socket, to, content, msg_id):
-        """Bookkeeping of a live delivery: count, conversation lists, acknowledgement."""
-        me = socket.me
-        self.counts["delivered"] += 1
-        self.lists.note(to, me, content, 0 if self.registry.viewing(to, me) else 1)
+    def _committed(self, socket, frame, future):
+        """relay_now's message committed (or failed): deliver and ack, or refuse."""
+        try:
+            result = future.result()
+        except ServiceError as e:
+            socket.refused(e, frame["msgId"])
+            return
+        out = self._accepted(socket, frame, result)
+        if out is None:
+            return
+        sent = self.registry.push(frame["to"], out)
+        self.registry.push(socket.me, out, exclude=socket)
+        self._bookkeeping(socket, frame, sent)
+
+    def _accepted(self, socket, frame, result):
+        """After the commit: remember the id; the frame to deliver, or None for a resend."""
+        me, to, msg_id = socket.me, frame["to"], frame["msgId"]
+        if msg_id is not None:
+            self._seen(me, to, msg_id)
+        if result["status"] == "duplicate":
+            self._ack(socket, msg_id, "duplicate")
+            return None
+        socket.has(result["seq"])  # the page drew it when sending: never written back to it
+        return chat.message_frame(me, to, frame["content"], frame["type"], msg_id,
+                                  result["time"], result["seq"])
+
+    def _bookkeeping(self, socket, frame, sent):
+        """Count, conversation lists, acknowledgement (delivered: some socket took it)."""
+        me, to, content = socket.me, frame["to"], frame["content"]
+        self.counts["delivered" if sent else "stored"] += 1
+        # unread: +1 unless an original client's page is open on it (v2 pages send `read`)
+        viewing = sent and any(s.peer == me and not s.v2 for s in self.registry.sockets_for(to))
+        self.lists.note(to, me, content, 0 if viewing else 1)
         self.lists.note(me, to)
-        self._ack(socket, msg_id, "delivered")
+        self._ack(socket, frame["msgId"], "delivered" if sent else "stored")
+        if not sent and self.notifier is not None and self.notifier.enabled:
+            self.later(self.notifier.chat_stored(to, me, content), "chat notice")
 
     async def _check_content(self, me, frame):
         """With moderation.chat on, a risky text message is refused (WeChat failing: let pass,
@@ -159,38 +196,65 @@ class ChatDelivery:
             socket.send({"type": "ack", "msgId": msg_id, "status": status,
                          "sendTime": display(utcnow())})
 
-    async def drain_if_viewing(self, to, sender):
-        for socket in self.registry.sockets_for(to):
-            if socket.peer == sender:
-                await self.deliver_offline(socket, sender)
-
-    async def deliver_offline(self, socket, peer):
-        """Write the messages kept for socket.me from peer, oldest first; delete only those
-        written. One drain per (user, peer) at a time, so two sockets never both get a row."""
-        async with self.bus.drain_lock((socket.me, peer)):
-            rows = await self.run_db(chat.pending_offline, socket.me, peer)
-            written = []
-            try:
-                for message_id, frame in rows:
-                    await socket.write_message(encode(frame))
-                    written.append(message_id)
-            except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
-                log.info("chat user=%s closed during offline delivery; %d kept",
-                         socket.me, len(rows) - len(written))
-            if written:
-                await self.run_db(chat.delete_offline, written)
-                self.counts["delivered"] += len(written)
-
-    async def store_fallback(self, frame):
-        """A frame published to this process for a user whose sockets closed meanwhile: keep it
-        in the offline store (a full store is logged: the sender was already told delivered)."""
+    # -- opening a conversation: the replay, then live frames ---------------------------------
+    async def replay(self, socket, since=None):
+        """Write the conversation to a socket that just registered: the last `history`
+        messages and every one not yet received (or, for v2 with since=, all after it), oldest
+        first. Live frames for the socket wait until the replay is written and are deduped by
+        seq, so nothing is missing, doubled, or ahead of older ones."""
+        socket.replaying = True
         try:
-            await self.run_db(chat.store_offline, frame["fromOpenid"], frame["toOpenid"],
-                              frame["content"], frame.get("type", "text"), frame.get("msgId"),
-                              self.limit)
-            self.counts["stored"] += 1
+            frames, top = await self.run_db(chat.replay, socket.me, socket.peer, self.history,
+                                            since)
         except Exception as e:
-            log.warning("chat fallback store failed for user=%s: %s", frame["toOpenid"], e)
+            log.warning("chat replay for user=%s failed (%s); closing", socket.me, e)
+            socket.replaying = False
+            socket.close(1011, "try again")
+            return
+        for frame in frames:
+            socket.write_frame(frame)
+        self.counts["held"] += len(socket.held)  # live frames that came during the replay
+        socket.end_replay()
+        self.counts["replayed"] += len(frames)
+        if not self.bus.local:  # presence reaches other processes a little later
+            for delay in CATCH_UP:
+                asyncio.get_running_loop().call_later(
+                    delay, lambda: asyncio.ensure_future(self._catch_up(socket, top)))
+
+    async def _catch_up(self, socket, top):
+        """Messages committed by another process that did not yet see this socket's presence
+        when it published: read again what is after the replay's newest seq (deduped)."""
+        if socket.ws_connection is None or socket.ws_connection.is_closing():
+            return
+        try:
+            frames, _ = await self.run_db(chat.replay, socket.me, socket.peer, 0, top)
+        except Exception as e:
+            log.info("chat catch-up for user=%s failed: %s", socket.me, e)
+            return
+        for frame in frames:
+            socket.write_frame(frame)
+
+    def receipt(self, socket, kind, seq, seqs=()):
+        """A confirmation from a socket: `received` (v1: its pong; v2: the frame) or `read`."""
+        me, peer = socket.me, socket.peer
+        if kind == "read":
+            asyncio.ensure_future(self._read(me, peer, seq, seqs))
+        else:
+            self.writer.submit_quiet({"op": "received", "me": me, "peer": peer, "upto": seq,
+                                      "seqs": list(seqs)})
+
+    async def _read(self, me, peer, seq, seqs):
+        """Write the read receipt (after the pending list changes, so the unread count it sets
+        is not added to again), then tell the peer's newer clients (read ticks)."""
+        self.writer.submit_quiet({"op": "received", "me": me, "peer": peer, "seqs": list(seqs)})
+        await self.lists.flush()
+        try:
+            await self.writer.submit({"op": "read", "me": me, "peer": peer, "seq": seq})
+        except ServiceError as e:
+            log.info("chat read receipt of user=%s not written: %s", me, e)
+            return
+        frame = {"type": "read", "fromOpenid": me, "toOpenid": peer, "seq": seq, "content": ""}
+        await self.bus.send_to_user(peer, frame)
 
     async def broadcast(self, text, sender="admin"):
         """An admin notice to every live socket, shown by the original client as a bubble."""

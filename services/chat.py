@@ -4,10 +4,10 @@ Plain functions. The parse step runs on the IOLoop (no I/O); the rest run on the
 """
 import json
 
-from peewee import IntegrityError, fn
+from peewee import fn
 
-from models import db, in_transaction, utcnow
-from models.chat import ChatList, OfflineMessage
+from models import db, in_transaction, is_mysql, utcnow
+from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED
 from services import subscriptions, validate
 from services.clock import display, display_now
@@ -41,6 +41,11 @@ def parse_frame(raw, me, peer, max_chars):
     kind = frame.get("type", "text")
     if kind == "ping":
         return {"type": "ping"}
+    if kind in ("received", "read"):  # receipts of newer clients
+        seq = frame.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2 ** 63:
+            raise ChatRefusal("bad_frame", "seq must be a message's seq number")
+        return {"type": kind, "seq": seq}
     if kind not in TYPES:
         raise ChatRefusal("bad_type", "unknown message type")
     sender = frame.get("fromOpenid", me)
@@ -66,13 +71,12 @@ def parse_frame(raw, me, peer, max_chars):
             "msgId": None if msg_id is None else str(msg_id)}
 
 
-def message_frame(sender, to, content, kind="text", msg_id=None, sent_at=None):
-    """The frame a recipient receives: the original's fields plus sendTime, type and msgId."""
-    frame = {"fromOpenid": sender, "toOpenid": to, "content": content,
-             "sendTime": display(sent_at) if sent_at else display_now(), "type": kind}
-    if msg_id is not None:
-        frame["msgId"] = msg_id
-    return frame
+def message_frame(sender, to, content, kind="text", msg_id=None, sent_at=None, seq=None):
+    """The frame a recipient receives: the original's fields plus sendTime, type, seq and msgId
+    (null when the sender gave none); the original client reads only fromOpenid and content."""
+    return {"fromOpenid": sender, "toOpenid": to, "content": content,
+            "sendTime": display(sent_at) if sent_at else display_now(), "type": kind,
+            "seq": seq, "msgId": msg_id}
 
 
 def refusal_frame(me, code, text, msg_id=None):
@@ -99,8 +103,9 @@ def user_exists(openid):
     return User.select().where(User.openid == openid).exists()
 
 
-def open_conversation(me, peer):
-    """Opening /wx/me/peer: both must exist; both list rows exist; my unread about peer resets."""
+def open_conversation(me, peer, reset_unread=True):
+    """Opening /wx/me/peer: both must exist; both list rows exist; my unread about peer resets
+    (not for a v2 client: its `read` receipts set it)."""
     check_sender(me)
     users = User.names([me, peer])
     if peer not in users:
@@ -111,8 +116,13 @@ def open_conversation(me, peer):
         # one lock order for both rows: two sockets opening the conversation at once
         for owner, other in sorted([(me, users[peer]), (peer, users[me])], key=lambda x: x[0]):
             _ensure_row(owner, other, now)
-        ChatList.update(unread=0).where(ChatList.to_openid == me,
-                                        ChatList.from_openid == peer).execute()
+        if reset_unread:
+            ChatList.update(unread=0).where(ChatList.to_openid == me,
+                                            ChatList.from_openid == peer).execute()
+        ChatList.update(hidden=0).where(  # a deleted row comes back, as a re-created one did
+            ((ChatList.to_openid == me) & (ChatList.from_openid == peer))
+            | ((ChatList.to_openid == peer) & (ChatList.from_openid == me)),
+            ChatList.hidden == 1).execute()
         subscriptions.conversation_opened(me, peer)
     in_transaction(write)
 
@@ -127,61 +137,188 @@ def _ensure_row(owner, peer_user, now):
                         from_status=peer_user.state, send_time=now).on_conflict_ignore().execute()
 
 
+# -- the message store (group commits: realtime/message_writer.py batches the calls) --------
+
+def store_batch(ops, limit):
+    """Apply a batch of queued operations in ONE transaction; returns one result per op.
+
+    ops: {"op": "msg", "from", "to", "content", "type", "msgId", "time", "offline"} (a message:
+    {"seq", "status": "new"|"duplicate", "time"}, or a ChatRefusal when the offline cap is
+    full), {"op": "received", "me", "peer", "upto", "seqs"} and {"op": "read", "me", "peer",
+    "seq"} (receipts: None). A deadlock victim is retried whole (in_transaction), so the
+    results are those of the attempt that committed."""
+    sql = _sql()
+
+    def write():
+        out = []
+        for op in ops:
+            kind = op["op"]
+            if kind == "msg":
+                out.append(_insert(sql, op, limit))
+            elif kind == "received":
+                _mark_received(op["me"], op["peer"], op.get("upto"), op.get("seqs"))
+                out.append(None)
+            else:
+                out.append(_mark_read(op["me"], op["peer"], op["seq"]))
+        return out
+    return in_transaction(write)
+
+
 def store_offline(sender, to, content, kind, msg_id, limit):
-    """Keep a message for an offline recipient; returns its id. ChatRefusal when the cap is full.
-
-    A resend with the same msgId to the same recipient returns the stored id again (one row,
-    found only when an insert conflicts, so a new message costs two statements); a msgId is
-    unique per sender and recipient, so the same msgId to someone else is another message. The slot unique key makes the cap exact
-    under concurrent senders, in one process or many.
-    """
-    taken = {m.slot for m in OfflineMessage.select(OfflineMessage.slot).where(
-        OfflineMessage.to_openid == to, OfflineMessage.from_openid == sender)}
-    for slot in range(1, limit + 1):
-        if slot in taken:
-            continue
-        try:
-            with db.atomic():
-                return OfflineMessage.create(from_openid=sender, to_openid=to, content=content,
-                                             type=kind, client_msg_id=msg_id,
-                                             slot=slot).message_id
-        except IntegrityError:  # the slot was taken meanwhile, or this msgId is stored
-            resent = _stored_id(sender, to, msg_id)
-            if resent is not None:
-                return resent
-    resent = _stored_id(sender, to, msg_id)  # a resend while the store is full is no refusal
-    if resent is not None:
-        return resent
-    raise ChatRefusal("offline_limit", OFFLINE_FULL_TEXT % limit)
+    """Store one message for an offline recipient (its own transaction); returns its seq, the
+    stored seq for a resend, or raises ChatRefusal when the cap is full."""
+    result = store_batch([{"op": "msg", "from": sender, "to": to, "content": content,
+                           "type": kind, "msgId": msg_id, "time": utcnow().replace(microsecond=0),
+                           "offline": True}], limit)[0]
+    if isinstance(result, Exception):
+        raise result
+    return result["seq"]
 
 
-def _stored_id(sender, to, msg_id):
+def delete_offline(seqs):
+    """The messages were received: their offline slots are free (the old store's name)."""
+    if seqs:
+        (ChatMessage.update(received=1, offline_slot=None)
+         .where(ChatMessage.seq.in_(list(seqs))).execute())
+
+
+def _sql():
+    ignore = "INSERT IGNORE" if is_mysql() else "INSERT OR IGNORE"
+    p = db.obj.param
+    return {"insert": ignore + " INTO chat_message (pair, from_openid, to_openid, content, type,"
+                      " client_msg_id, send_time, received, offline_slot) VALUES (%s)"
+                      % ", ".join([p] * 9),
+            "taken": "SELECT offline_slot FROM chat_message WHERE to_openid = %s AND"
+                     " from_openid = %s AND offline_slot IS NOT NULL" % (p, p),
+            "same": "SELECT seq, send_time FROM chat_message WHERE from_openid = %s AND"
+                    " to_openid = %s AND client_msg_id = %s" % (p, p, p)}
+
+
+def _insert(sql, op, limit):
+    """One message: inserted (with a free offline slot when the recipient is offline), found
+    as a resend of the same (sender, recipient, msgId), or refused when the cap is full. An
+    ignored insert (a unique key said no) costs no savepoint and leaves the transaction whole."""
+    me, to, msg_id = op["from"], op["to"], op["msgId"]
+    row = [pair_key(me, to), me, to, op["content"], op["type"], msg_id, str(op["time"]), 0]
+    if not op["offline"]:
+        slots = [None]
+    else:
+        taken = {r[0] for r in db.execute_sql(sql["taken"], (to, me)).fetchall()}
+        slots = [s for s in range(1, limit + 1) if s not in taken]
+    for slot in slots:
+        cursor = db.execute_sql(sql["insert"], row + [slot])
+        if cursor.rowcount == 1:
+            return {"seq": cursor.lastrowid, "status": "new", "time": op["time"]}
+        same = _same(sql, me, to, msg_id)
+        if same is not None:
+            return same
+    same = _same(sql, me, to, msg_id)  # a resend while the store is full is no refusal
+    if same is not None:
+        return same
+    if not op["offline"]:
+        raise RuntimeError("a live message was not inserted")  # no key can refuse it
+    return ChatRefusal("offline_limit", OFFLINE_FULL_TEXT % limit)
+
+
+def _same(sql, me, to, msg_id):
     if msg_id is None:
         return None
-    old = OfflineMessage.get_or_none(OfflineMessage.from_openid == sender,
-                                     OfflineMessage.to_openid == to,
-                                     OfflineMessage.client_msg_id == msg_id)
-    return old.message_id if old else None
+    row = db.execute_sql(sql["same"], (me, to, msg_id)).fetchone()
+    return {"seq": row[0], "status": "duplicate", "time": row[1]} if row else None
+
+
+def _mark_received(me, peer, upto=None, seqs=None):
+    """Messages to `me` confirmed: from `peer` up to seq `upto`, and/or the given seqs. A
+    received message frees its offline slot."""
+    where = []
+    if upto is not None:
+        where.append((ChatMessage.from_openid == peer) & (ChatMessage.seq <= upto))
+    if seqs:
+        where.append(ChatMessage.seq.in_(sorted(seqs)))
+    if not where:
+        return
+    cond = where[0] if len(where) == 1 else (where[0] | where[1])
+    (ChatMessage.update(received=1, offline_slot=None)
+     .where(ChatMessage.to_openid == me, ChatMessage.received == 0, cond).execute())
+
+
+def _mark_read(me, peer, seq):
+    """`me` read the conversation with peer up to seq: received too; unread = what is after."""
+    _mark_received(me, peer, upto=seq)
+    row = ChatList.get_or_none(ChatList.to_openid == me, ChatList.from_openid == peer)
+    after = max(seq, row.cleared_seq if row else 0)
+    unread = (ChatMessage.select().where(ChatMessage.to_openid == me,
+                                         ChatMessage.from_openid == peer,
+                                         ChatMessage.seq > after).count())
+    ChatList.update(unread=unread).where(ChatList.to_openid == me,
+                                         ChatList.from_openid == peer).execute()
+    return unread
+
+
+def _frame(m):
+    return message_frame(m.from_openid, m.to_openid, m.content, m.type, m.client_msg_id,
+                         m.send_time, m.seq)
+
+
+def cleared_seq(owner, peer):
+    """The newest seq the owner hid with deleteList1 (0: none)."""
+    row = (ChatList.select(ChatList.cleared_seq)
+           .where(ChatList.to_openid == owner, ChatList.from_openid == peer).first())
+    return row.cleared_seq if row else 0
+
+
+def replay(me, peer, history, since=None):
+    """What a socket of `me` on the conversation with peer gets on open, oldest first, and the
+    conversation's newest seq: with `since` (v2) every message after it; else the last
+    `history` messages of both directions plus every message to me from peer not yet
+    received. Never what `me` cleared."""
+    cleared = cleared_seq(me, peer)
+    mine = ChatMessage.of_pair(me, peer).where(ChatMessage.seq > cleared)
+    top = ChatMessage.select(fn.MAX(ChatMessage.seq)).where(
+        ChatMessage.pair == pair_key(me, peer)).scalar() or 0
+    if since is not None:
+        rows = list(mine.where(ChatMessage.seq > since).order_by(ChatMessage.seq))
+        return [_frame(m) for m in rows], max([top, since] + [m.seq for m in rows])
+    rows = {}
+    if history > 0:
+        for m in mine.order_by(ChatMessage.seq.desc()).limit(history):
+            rows[m.seq] = m
+    for m in (ChatMessage.select()
+              .where(ChatMessage.to_openid == me, ChatMessage.from_openid == peer,
+                     ChatMessage.received == 0, ChatMessage.seq > cleared)):
+        rows[m.seq] = m
+    return [_frame(rows[s]) for s in sorted(rows)], max([top] + list(rows))
+
+
+def history(me, peer, before=None, limit=20):
+    """GET /wx/chat/history: me's messages with peer older than `before`, newest first."""
+    query = ChatMessage.of_pair(me, peer).where(ChatMessage.seq > cleared_seq(me, peer))
+    if before is not None:
+        query = query.where(ChatMessage.seq < before)
+    rows = list(query.order_by(ChatMessage.seq.desc()).limit(limit + 1))
+    return {"messages": [_frame(m) for m in rows[:limit]], "more": len(rows) > limit}
 
 
 def pending_offline(to, sender):
-    """Messages kept for `to` from `sender`, oldest first, as frames with their ids."""
-    rows = (OfflineMessage.select()
-            .where(OfflineMessage.to_openid == to, OfflineMessage.from_openid == sender)
-            .order_by(OfflineMessage.message_id))
-    return [(m.message_id, message_frame(m.from_openid, m.to_openid, m.content, m.type,
-                                         m.client_msg_id, m.send_time)) for m in rows]
-
-
-def delete_offline(ids):
-    """Remove delivered messages (only those written to a socket)."""
-    if ids:
-        OfflineMessage.delete().where(OfflineMessage.message_id.in_(list(ids))).execute()
+    """Messages stored for `to` from `sender` while `to` was offline and not yet received,
+    oldest first, as (seq, frame)."""
+    rows = (ChatMessage.select()
+            .where(ChatMessage.to_openid == to, ChatMessage.from_openid == sender,
+                   ChatMessage.offline_slot.is_null(False))
+            .order_by(ChatMessage.seq))
+    return [(m.seq, _frame(m)) for m in rows]
 
 
 def offline_waiting():
-    """How many offline messages wait for delivery (dashboard, metrics)."""
-    return OfflineMessage.select().count()
+    """How many messages stored for offline recipients wait to be received (dashboard, metrics)."""
+    return ChatMessage.select().where(ChatMessage.offline_slot.is_null(False)).count()
+
+
+def unreceived(to, sender):
+    """Seqs of messages to `to` from `sender` not yet received (tests, diagnostics)."""
+    return [m.seq for m in ChatMessage.select(ChatMessage.seq)
+            .where(ChatMessage.to_openid == to, ChatMessage.from_openid == sender,
+                   ChatMessage.received == 0).order_by(ChatMessage.seq)]
 
 
 def apply_list_updates(updates):
@@ -195,7 +332,7 @@ def apply_list_updates(updates):
     def write():
         missing = {}
         for (owner, peer), change in sorted(updates.items()):  # one lock order everywhere
-            fields = {ChatList.send_time: change["send_time"]}
+            fields = {ChatList.send_time: change["send_time"], ChatList.hidden: 0}
             if change["last_context"] is not None:
                 fields[ChatList.last_context] = change["last_context"]
             if change["unread"]:
@@ -230,8 +367,16 @@ def conversation_list(owner):
 
 
 def delete_conversation(owner, peer):
-    """Remove only the owner's row; a later message from peer brings it back."""
-    ChatList.delete().where(ChatList.to_openid == owner, ChatList.from_openid == peer).execute()
+    """Hide only the owner's row and, for the owner only, every message of the conversation up
+    to now (cleared_seq); they count as received. A later message brings the row back with
+    only what follows."""
+    def write():
+        top = max(cleared_seq(owner, peer), ChatMessage.select(fn.MAX(ChatMessage.seq)).where(
+            ChatMessage.pair == pair_key(owner, peer)).scalar() or 0)
+        ChatList.update(hidden=1, cleared_seq=top, last_context="", unread=0).where(
+            ChatList.to_openid == owner, ChatList.from_openid == peer).execute()
+        _mark_received(owner, peer, upto=top)
+    in_transaction(write)
 
 
 def unread_total(owner):

@@ -5,7 +5,7 @@ from peewee import fn
 
 from models import utcnow
 from models.admin import AdminAction
-from models.chat import OfflineMessage
+from models.chat import ChatMessage
 from models.goods import Goods
 from models.user import BLOCKED, User
 from services import chat, content_checks, reports
@@ -33,7 +33,8 @@ def figures():
         "goods_deleted": Goods.select().where(Goods.deleted == True).count(),  # noqa: E712
         "goods_of_blocked": Goods.live().where(Goods.openid.in_(blocked)).count(),
         "pending_goods": goods.get(0, 0), "pending_users": users.get(3, 0),
-        "offline_waiting": OfflineMessage.select().count(),
+        "offline_waiting": ChatMessage.select().where(
+            ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
     }

@@ -2,7 +2,7 @@
 and snapshots (security_helpers.snapshot). A new table goes here too (test_migrations checks
 the columns of each against a migrated database)."""
 from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
-from models.chat import ChatList, OfflineMessage
+from models.chat import ChatList, ChatMessage
 from models.comment import Comment, Liked, Notice, Reply
 from models.goods import Favourite, Goods, Image, SearchCounted, SearchKeyword
 from models.report import Report
@@ -12,5 +12,5 @@ from models.wechat import MediaCheck, WechatToken
 from models.user import User
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
-          ChatList, OfflineMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
+          ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
           WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch]

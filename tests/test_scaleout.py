@@ -4,6 +4,7 @@ Process 1 is the test's own server (pytest-tornado), process 2 a `main.py serve`
 same database (SQLite file or MariaDB) and the same Redis.
 """
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -153,7 +154,8 @@ async def test_redis_outage_loses_no_message_and_recovers(api, app, process2, re
             break
         await asyncio.sleep(0.2)
     await send(a, toOpenid="bob", content="after outage", msgId="o2")
-    assert (await read(a, 10))["status"] == "delivered"
+    f = await read(a, 10)
+    assert f.get("status") == "delivered", f
     assert (await read(b, 10))["content"] == "after outage"
     assert await silent(a, 0.1)
 
@@ -310,3 +312,38 @@ async def test_the_same_msg_id_to_two_recipients_across_processes(api, app, proc
         == ["for erin"]
     e = await process2.api.ws("erin", "alice", t["erin"])
     assert (await read(e))["content"] == "for erin"
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_history_across_processes_replays_once_and_a_resend_elsewhere_is_a_duplicate(
+        api, app, process2):
+    """Issue 16 on two processes: messages accepted by process 1 for bob on process 2 are shown
+    again, in order and once, when bob reopens on process 2; a resend of one of them through
+    process 2 is recognised by the database's unique key (no second row, no second bubble)."""
+    from services import chat
+    t = await users(api, "alice", "bob")
+    a1 = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    b = await process2.api.ws("bob", "alice", t["bob"])
+    await settle()
+    for i in range(6):
+        await send(a1, toOpenid="bob", content="x%d" % i, msgId="x%d" % i)
+        assert (await read(a1))["status"] == "delivered"
+    assert [(await read(b))["content"] for _ in range(6)] == ["x%d" % i for i in range(6)]
+    b.close()  # at once: not yet confirmed by a pong
+    a2 = await process2.api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    history = [json.loads(m) for m in [await a2.read_message() for _ in range(6)]]
+    assert [f["content"] for f in history] == ["x%d" % i for i in range(6)]
+    await send(a2, toOpenid="bob", content="x2", msgId="x2")
+    frame = await read(a2)
+    assert frame["type"] == "ack" and frame["status"] == "duplicate", frame
+    b2 = await process2.api.ws("bob", "alice", t["bob"])
+    got = []
+    try:
+        while True:
+            got.append((await read(b2, 0.5))["content"])
+    except asyncio.TimeoutError:
+        pass
+    assert got == ["x%d" % i for i in range(6)]
+    rows = await app.run_db(lambda: chat.ChatMessage.select().where(
+        chat.ChatMessage.from_openid == "alice").count())
+    assert rows == 6

@@ -59,6 +59,7 @@ CALLER = {
     "/wx/lt/haveRead": ("GET", "query", "openid", {"type": "0"}),
     "/wx/lt/list": ("GET", "query", "openid", {}),
     "/wx/lt/deleteList1": ("GET", "query", "myOpenid", {"beDeleteOpenid": "alice"}),
+    "/wx/chat/history": ("GET", "query", "openid", {"peer": "alice"}),
     "/wx/report": ("POST", "json", "openid",
                    {"targetType": "goods", "targetId": "approved", "reason": "spam"}),
     "/wx/notify/subscribe": ("POST", "json", "openid", {"templateIds": ["tmpl-1"]}),

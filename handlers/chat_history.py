@@ -1,0 +1,20 @@
+"""Older chat messages over REST: GET /wx/chat/history (the caller's own conversations only)."""
+from handlers.base import ApiHandler
+from services import chat, validate
+
+
+class ChatHistoryHandler(ApiHandler):
+    """GET /wx/chat/history?peer=&before=&limit= : extend.messages newest first, extend.more."""
+
+    async def get(self):
+        me = self.caller(self.arg("openid"))
+        peer = validate.openid(self.arg("peer"), "peer")
+        before = validate.integer(self.arg("before"), "before", required=False, low=1)
+        limit = validate.integer(self.arg("limit"), "limit", required=False, default=20,
+                                 low=1, high=100)
+        self.ok(await self.run_db(chat.history, me, peer, before, limit))
+
+
+default_handlers = [
+    (r"/wx/chat/history", ChatHistoryHandler),
+]

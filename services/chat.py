@@ -322,6 +322,17 @@ def history(me, peer, before=None, limit=20):
     return {"messages": [_frame(m) for m in rows[:limit]], "more": len(rows) > limit}
 
 
+def purge_before(cutoff, batch=500):
+    """Delete up to `batch` stored messages sent before `cutoff` (chat.history_days), oldest
+    first, in one short transaction; how many went. Called again until it returns < batch."""
+    seqs = [m.seq for m in ChatMessage.select(ChatMessage.seq)
+            .where(ChatMessage.send_time < cutoff).order_by(ChatMessage.seq).limit(batch)]
+    if seqs:
+        with db.atomic():
+            ChatMessage.delete().where(ChatMessage.seq.in_(seqs)).execute()
+    return len(seqs)
+
+
 def pending_offline(to, sender):
     """Messages stored for `to` from `sender` while `to` was offline and not yet received,
     oldest first, as (seq, frame)."""

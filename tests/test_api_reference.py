@@ -197,3 +197,158 @@ def test_every_route_is_described_with_its_methods_and_nothing_else(app):
                   if getattr(handler, m) is not getattr(tornado.web.RequestHandler, m)}
         documented = {m for m in spec["paths"][described[path]] if m in METHODS}
         assert served == documented, (path, served, documented)
+
+
+# -- limits, required fields and answers, against the running server ---------------------------
+from services import admin_accounts, tokens  # noqa: E402
+from tests.security_helpers import scene  # noqa: E402
+from tests.test_input_rules import (PASSWORD, contract_calls, encode, roomy,  # noqa: E402,F401
+                                    valid_bodies, without)
+
+TOO_LONG = re.compile(r"is too long \(at most (\d+) characters\)")
+# required only with auth.require_token off (the description tells the default: the token)
+CALLER_PARAMS = {"openid", "myOpenid", "fromOpenid"}
+
+
+def body_schema(spec, path):
+    """The resolved JSON body schema of a POST (None when it takes none)."""
+    body = resolve(spec, spec["paths"][path].get("post", {}).get("requestBody", {}))
+    media = body.get("content", {}).get("application/json")
+    return resolve(spec, media["schema"]) if media else None
+
+
+def too_long_limit(reply):
+    """The limit a "too long" refusal names, or None."""
+    found = TOO_LONG.search((reply.json or {}).get("msg", "")) if reply.status == 400 else None
+    return int(found.group(1)) if found else None
+
+
+def answer_errors(spec, path, method, reply):
+    """What in a real answer the description does not allow (strictly: no unnamed field)."""
+    responses = spec["paths"][path][method]["responses"]
+    response = resolve(spec, responses.get(str(reply.status), responses.get("default")))
+    media = response["content"]["application/json"]
+    return strict_errors(spec, media["schema"], reply.json)
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_body_limits_and_required_fields_are_the_servers(api, app, config):
+    """Every maxLength / maxItems of a JSON body is the server's own limit (one more is refused
+    naming that limit; exactly it is not "too long"), and a field the description calls optional
+    is not required by the server (test_input_rules.py proves the required ones are)."""
+    spec = load_spec()
+    s = await scene(api, app)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    admin = tokens.issue(config["auth"]["token_secret"], "root", 3600, role="admin")
+    probed = set()
+
+    async def post(path, body):
+        token = None if path == "/wx/admin/adminLogin" else \
+            admin if path.startswith("/wx/admin/") else s["tokens"]["bob"]
+        return await api.fetch("POST", path, token=token, body=encode(body),
+                               headers={"Content-Type": "application/json"})
+
+    for path, valid in valid_bodies(s).items():
+        schema = body_schema(spec, path)
+        if schema is None:
+            continue
+        props = {k: resolve(spec, v) for k, v in schema.get("properties", {}).items()}
+        for name, prop in props.items():
+            shape = prop.get("oneOf", [prop])[0]
+            items = resolve(spec, shape.get("items", {}))
+            if "maxLength" in shape:
+                limit, long, ok = shape["maxLength"], "x" * (shape["maxLength"] + 1), \
+                    "x" * shape["maxLength"]
+            elif "maxLength" in items:
+                limit, long, ok = items["maxLength"], ["x" * (items["maxLength"] + 1)], \
+                    ["x" * items["maxLength"]]
+            else:
+                limit = None
+            if limit is not None:
+                refused = await post(path, dict(valid, **{name: long}))
+                assert too_long_limit(refused) == limit, (path, name, limit, refused)
+                at_limit = await post(path, dict(valid, **{name: ok}))
+                assert too_long_limit(at_limit) is None, (path, name, at_limit)
+                probed.add((path, name))
+            if "maxItems" in shape:
+                refused = await post(path, dict(valid, **{name: [1] * (shape["maxItems"] + 1)}))
+                assert refused.status == 400 and str(shape["maxItems"]) in refused.json["msg"], \
+                    (path, name, refused)
+                probed.add((path, name))
+        for name in set(props) - set(schema.get("required", [])) - CALLER_PARAMS:
+            reply = await post(path, without(valid, name))
+            assert not (reply.status == 400 and "%s is required" % name in reply.json["msg"]), \
+                (path, name, "the description says optional", reply)
+        for name, limit in spec["paths"][path]["post"].get("x-info-maxLength", {}).items():
+            info = valid["info"]
+            refused = await post(path, dict(valid, info=dict(info, **{name: "x" * (limit + 1)})))
+            assert too_long_limit(refused) == limit, (path, name, refused)
+            probed.add((path, "info." + name))
+    assert {("/wx/goods/goodsIssue", f) for f in ("goodsName", "goodsTitle", "goodsDec",
+                                                  "goodsXueyuan", "goodsAddress")} <= probed
+
+
+def query_params(spec, path, method="get"):
+    """{name: resolved parameter} of an operation's query parameters."""
+    params = [resolve(spec, p) for p in spec["paths"][path][method].get("parameters", [])]
+    return {p["name"]: p for p in params if p["in"] == "query"}
+
+
+@pytest.mark.gen_test(timeout=300)
+async def test_query_limits_required_parameters_and_answers_are_the_servers(api, app, wechat):
+    """Each call of the published client (tokens off, as it sends them): a query parameter one
+    past its maxLength is refused naming that limit (by at least one call of the path), a
+    required one missing is refused, an optional one missing is not required; and every answer,
+    success or refusal, fits the description strictly (no field it does not name)."""
+    spec = load_spec()
+    s = await scene(api, app)
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    app.config["auth"]["require_token"] = False
+    calls = [("GET", "/wx/user/getOpenid", {"code": "ok-carol", "appid": "a", "secret": "b"}),
+             ("GET", "/wx/user/devLogin", {"openid": "dave"}),
+             ("GET", "/healthz", {}), ("GET", "/wx/goods/hotWords", {"limit": "5"}),
+             ("GET", "/wx/goods/query", {"flag": "书", "goodsXueyuan": "计算机学院",
+                                         "goodsAddress": "东区宿舍", "sort": "newest"}),
+             ("GET", "/wx/chat/history", {"openid": "bob", "peer": "alice"}),
+             ("GET", "/wx/images/studentId", {"openid": "bob"}),
+             ("POST", "/wx/report", {"openid": "alice", "targetType": "goods",
+                                     "targetId": str(s["approved"]), "reason": "spam"}),
+             ("POST", "/wx/notify/subscribe", {"openid": "alice", "templateIds": ["TPL-CHAT"]})
+             ] + contract_calls(s)
+    limits, enforced, answered = {}, set(), set()
+    for method, path, params in calls:
+        if method == "POST":
+            reply = await api.post_json(path, params)
+            assert answer_errors(spec, path, "post", reply) == [], (path, reply)
+            answered.add((path, "post"))
+            continue
+        described = query_params(spec, path)
+        for name, param in described.items():
+            limit = param["schema"].get("maxLength")
+            if limit is None:
+                continue
+            limits[(path, name)] = limit
+            refused = await api.fetch("GET", path, dict(params, **{name: "x" * (limit + 1)}))
+            assert answer_errors(spec, path, "get", refused) == [], (path, refused)
+            if too_long_limit(refused) == limit:
+                enforced.add((path, name))
+            at_limit = await api.fetch("GET", path, dict(params, **{name: "x" * limit}))
+            assert too_long_limit(at_limit) is None, (path, name, at_limit)
+        for name in params:
+            if name not in described:
+                continue
+            reply = await api.fetch("GET", path, without(params, name))
+            assert answer_errors(spec, path, "get", reply) == [], (path, name, reply)
+            if described[name].get("required"):
+                assert reply.status == 400, (path, name, "described as required", reply)
+            elif name not in CALLER_PARAMS:
+                assert not (reply.status == 400 and "%s is required" % name
+                            in reply.json["msg"]), (path, name, "described optional", reply)
+        reply = await api.fetch("GET", path, params)
+        assert answer_errors(spec, path, "get", reply) == [], (path, params, reply)
+        answered.add((path, "get"))
+    assert set(limits) - enforced == set(), "the server does not enforce these maxLength"
+    form = await api.fetch("POST", "/wx/admin/adminLogin", body="username=root&passwd=" +
+                           PASSWORD, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.code == 200 and answer_errors(spec, "/wx/admin/adminLogin", "post", form) == []
+    assert len(answered) >= 45, len(answered)

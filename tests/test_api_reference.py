@@ -210,6 +210,11 @@ TOO_LONG = re.compile(r"is too long \(at most (\d+) characters\)")
 CALLER_PARAMS = {"openid", "myOpenid", "fromOpenid"}
 
 
+@pytest.fixture(autouse=True)
+def callback_token(settings_env):
+    settings_env["MARKET_MODERATION_CALLBACK_TOKEN"] = "callback-token"
+
+
 def body_schema(spec, path):
     """The resolved JSON body schema of a POST (None when it takes none)."""
     body = resolve(spec, spec["paths"][path].get("post", {}).get("requestBody", {}))
@@ -352,3 +357,76 @@ async def test_query_limits_required_parameters_and_answers_are_the_servers(api,
                            PASSWORD, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert form.code == 200 and answer_errors(spec, "/wx/admin/adminLogin", "post", form) == []
     assert len(answered) >= 45, len(answered)
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_uploads_images_chat_and_the_callback_answer_as_described(api, app, config,
+                                                                       settings_env):
+    """The answers the published client's calls above leave empty, filled: photos (goods and
+    student ID), a signed private photo, banners, a detail with photos, chat history with a
+    message, hot words, and WeChat's callback (text/plain)."""
+    import asyncio
+    import hashlib
+    import json
+    import urllib.parse
+    from services import banners
+    from tests.test_images import picture, upload
+    spec = load_spec()
+    s = await scene(api, app)
+    bob, alice = s["tokens"]["bob"], s["tokens"]["alice"]
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    admin = tokens.issue(config["auth"]["token_secret"], "root", 3600, role="admin")
+
+    def fits(path, reply, method="get"):
+        assert answer_errors(spec, path, method, reply) == [], (path, reply)
+
+    photo = await upload(api, bob, "bob", picture("JPEG"), flag=0)
+    fits("/wx/images/upload", photo, "post")
+    assert photo.code == 200 and photo.extend["gid"] == s["pending"]
+    student = await upload(api, bob, "bob", picture("PNG"), flag=1, filename="id.png",
+                           ctype="image/png")
+    fits("/wx/images/upload", student, "post")
+    private = urllib.parse.urlsplit(student.extend["imageUrl"])
+    image = await api.fetch("GET", private.path + "?" + private.query)
+    assert image.status == 200 and image.headers["Content-Type"] in \
+        spec["paths"]["/wx/images/private/{name}"]["get"]["responses"]["200"]["content"]
+    await app.run_db(banners.add, "root", urllib.parse.urlsplit(photo.extend["imageUrl"]).path)
+    for path, token, params in [
+            ("/wx/images/getHomeImages", None, {}),
+            ("/wx/goods/getDeGoodfwl", admin, {"gid": s["pending"]}),
+            ("/wx/images/studentId", bob, {"openid": "bob"}),
+            ("/wx/admin/getDeUserAndImage", admin, {"openid": "bob"}),
+            ("/wx/admin/getAllUserSimInfo", admin, {}),
+            ("/wx/goods/getSimpleGoods", admin, {"state": "0"})]:
+        reply = await api.get(path, token, **params)
+        assert reply.code == 200 and reply.extend, (path, reply)
+        fits(path, reply)
+    ws = await api.ws("alice", "bob", alice)
+    ws.write_message(json.dumps({"fromOpenid": "alice", "toOpenid": "bob", "content": "还在吗"}))
+    for _ in range(100):
+        history = await api.get("/wx/chat/history", bob, openid="bob", peer="alice")
+        if history.extend["messages"]:
+            break
+        await asyncio.sleep(0.05)
+    ws.close()
+    assert history.extend["messages"][0]["content"] == "还在吗"
+    fits("/wx/chat/history", history)
+    for _ in range(2):
+        await api.get("/wx/goods/query", alice, flag="书")
+    words = await api.get("/wx/goods/hotWords")
+    assert words.extend["hotWords"], words
+    fits("/wx/goods/hotWords", words)
+    # WeChat's callback answers text/plain, as described (and refuses without its signature)
+    callback = spec["paths"]["/wx/wechat/callback"]
+    token = config["moderation"]["callback_token"]
+    stamp, nonce = "1700000000", "n0nce"
+    signature = hashlib.sha1("".join(sorted([token, stamp, nonce])).encode()).hexdigest()
+    query = {"signature": signature, "timestamp": stamp, "nonce": nonce}
+    for method, body in (("GET", None), ("POST", b"{}")):
+        reply = await api.fetch(method, "/wx/wechat/callback", dict(query, echostr="42"),
+                                body=body)
+        assert reply.status == 200 and reply.headers["Content-Type"].split(";")[0] in \
+            callback[method.lower()]["responses"]["200"]["content"], reply
+        refused = await api.fetch(method, "/wx/wechat/callback", {"echostr": "42"}, body=body)
+        assert refused.status == 403
+        fits("/wx/wechat/callback", refused, method.lower())

@@ -356,6 +356,9 @@ async def test_query_limits_required_parameters_and_answers_are_the_servers(api,
     form = await api.fetch("POST", "/wx/admin/adminLogin", body="username=root&passwd=" +
                            PASSWORD, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert form.code == 200 and answer_errors(spec, "/wx/admin/adminLogin", "post", form) == []
+    wrong = await api.fetch("POST", "/wx/admin/adminLogin", body="username=root&passwd=nope",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong.code == 100 and answer_errors(spec, "/wx/admin/adminLogin", "post", wrong) == []
     assert len(answered) >= 45, len(answered)
 
 

@@ -33,6 +33,9 @@ async def test_docs_render_in_a_real_browser_without_csp_violations(api):
         reply = await page.goto(api.base + "/docs")
         csp = reply.headers["content-security-policy"]
         assert "script-src 'self';" in csp and "unsafe" not in csp, csp
+        await page.wait_for_load_state("networkidle")
+        refused = [p for p in problems if "Content Security Policy" in p or "Refused" in p]
+        assert refused == [], refused
         await expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=20_000)
         paths = await page.locator(".opblock-summary-path").all_inner_texts()
         assert "/wx/goods/goodsIssue" in [p.strip() for p in paths], paths[:5]

@@ -407,15 +407,19 @@ async def test_uploads_images_chat_and_the_callback_answer_as_described(api, app
         reply = await api.get(path, token, **params)
         assert reply.code == 200 and reply.extend, (path, reply)
         fits(path, reply)
+    chat_picture = await upload(api, alice, "alice", picture("JPEG"), flag=3)
+    fits("/wx/images/upload", chat_picture, "post")
     ws = await api.ws("alice", "bob", alice)
-    ws.write_message(json.dumps({"fromOpenid": "alice", "toOpenid": "bob", "content": "还在吗"}))
+    for frame in ({"content": "还在吗"}, {"type": "image", "content": chat_picture.extend["name"]},
+                  {"type": "goods", "content": str(s["approved"])}):
+        ws.write_message(json.dumps(dict(frame, fromOpenid="alice", toOpenid="bob")))
     for _ in range(100):
         history = await api.get("/wx/chat/history", bob, openid="bob", peer="alice")
-        if history.extend["messages"]:
+        if len(history.extend["messages"]) == 3:
             break
         await asyncio.sleep(0.05)
     ws.close()
-    assert history.extend["messages"][0]["content"] == "还在吗"
+    assert [m["type"] for m in history.extend["messages"]] == ["goods", "image", "text"], history
     fits("/wx/chat/history", history)
     for _ in range(2):
         await api.get("/wx/goods/query", alice, flag="书")

@@ -1,14 +1,24 @@
 """The API reference for integrators: /docs (Swagger UI from our own origin, under its own CSP,
 in a real headless Chromium), /openapi.yaml (the repository's file), the start page /, and
-docs/openapi.yaml against the code: valid OpenAPI 3, every route described and nothing else."""
+docs/openapi.yaml against the code: valid OpenAPI 3, every route and method described and nothing
+else, every maxLength/maxItems and optional field the server's own, every real answer (and every
+example) fitting its described schema strictly. Both databases."""
+import asyncio
+import hashlib
+import json
 import os
 import re
+import urllib.parse
 
 import pytest
 import yaml
 from playwright.async_api import expect
 
+from services import admin_accounts, tokens
+from tests.security_helpers import scene
 from tests.test_admin_pages import Browser
+from tests.test_input_rules import (PASSWORD, contract_calls, encode, roomy,  # noqa: F401
+                                    valid_bodies, without)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -203,10 +213,6 @@ def test_every_route_is_described_with_its_methods_and_nothing_else(app):
 
 
 # -- limits, required fields and answers, against the running server ---------------------------
-from services import admin_accounts, tokens  # noqa: E402
-from tests.security_helpers import scene  # noqa: E402
-from tests.test_input_rules import (PASSWORD, contract_calls, encode, roomy,  # noqa: E402,F401
-                                    valid_bodies, without)
 
 TOO_LONG = re.compile(r"is too long \(at most (\d+) characters\)")
 # required only with auth.require_token off (the description tells the default: the token)
@@ -371,10 +377,6 @@ async def test_uploads_images_chat_and_the_callback_answer_as_described(api, app
     """The answers the published client's calls above leave empty, filled: photos (goods and
     student ID), a signed private photo, banners, a detail with photos, chat history with a
     message, hot words, and WeChat's callback (text/plain)."""
-    import asyncio
-    import hashlib
-    import json
-    import urllib.parse
     from services import banners
     from tests.test_images import picture, upload
     spec = load_spec()

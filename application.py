@@ -61,6 +61,7 @@ HANDLER_MODULES = [
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",
     "handlers.admin_moderation_pages",
+    "handlers.docs",
     "handlers.chat_socket",
 ]
 

@@ -137,7 +137,8 @@ def goods_dict(goods, owner=None, photos=()):
             "hidden": goods.hidden, "hold_reason": goods.hold_reason,
             "issue_time": display(goods.issue_time),
             "open_sum": goods.open_sum, "owner_name": owner.wxname if owner else "",
-            "owner_state": owner.state if owner else None, "photos": list(photos)}
+            "owner_state": owner.state if owner else None, "photos": list(photos),
+            "sale_state": goods.sale_state, "touched_at": goods.touched_at}
 
 
 def search_goods(q="", state=None, deleted=None, page=0, size=30):

@@ -152,10 +152,10 @@ def _price_drop(goods, old, new, now):
     fans = [f.openid for f in Favourite.select(Favourite.openid).where(
         Favourite.gid == goods.gid, Favourite.openid != goods.openid).limit(5000)]
     content = "降价 ¥%s → ¥%s" % (old, new)
-    if fans:
+    for i in range(0, len(fans), 100):  # SQLite's bound-variable limit
         Notice.insert_many([{"openid": o, "type": NOTICE_PRICE_DROP, "actor_openid": goods.openid,
                              "gid": goods.gid, "content": content, "send_time": now}
-                            for o in fans]).execute()
+                            for o in fans[i:i + 100]]).execute()
     return fans
 
 

@@ -370,3 +370,19 @@ async def test_admin_listings_page_shows_sale_state_and_expiry(api, app):
         ("expires" in sale_row or "到期" in sale_row)
     info = await app.run_db(lambda: Goods.get_by_id(on_sale))
     assert clock.display(info.touched_at + datetime.timedelta(days=90))[:16] in sale_row
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_approval_starts_the_expiry_period(api, app, config):
+    """A listing reviewed late is not reminded (or expired) at once: approving it touches it."""
+    from tests.test_goods import admin_token
+    sam = await api.login("sam")
+    gid = await publish(api, sam, "sam")
+    clock.travel(days=89)
+    assert await app.sweeper.flush() == (0, 0)  # pending: neither reminded nor expired
+    reply = await api.get("/wx/admin/setState", admin_token(config), gid=gid, state=1)
+    assert reply.code == 200, reply
+    assert await app.sweeper.flush() == (0, 0)
+    assert gid in await listed_gids(api, "/wx/goods/getSimpleGoods", state=1)
+    clock.travel(days=89 + 84)
+    assert await app.sweeper.flush() == (0, 1)

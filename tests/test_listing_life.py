@@ -386,3 +386,10 @@ async def test_an_approval_starts_the_expiry_period(api, app, config):
     assert gid in await listed_gids(api, "/wx/goods/getSimpleGoods", state=1)
     clock.travel(days=89 + 84)
     assert await app.sweeper.flush() == (0, 1)
+
+
+def test_remind_days_must_be_shorter_than_expire_days(tmp_path):
+    from settings import ConfigError, load_config
+    assert load_config(None, environ={}, base_dir=str(tmp_path))["goods"]["expire_days"] == 90
+    with pytest.raises(ConfigError, match="remind_days"):
+        load_config(None, environ={"MARKET_GOODS_REMIND_DAYS": "90"}, base_dir=str(tmp_path))

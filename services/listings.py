@@ -79,7 +79,9 @@ def _owned(gid, openid, lock=True):
 
 def texts_to_check(gid, openid, fields):
     """The listing's checked texts after the edit when the edit changes one of them, else None
-    (no content check needed). Refuses another's listing before anything is sent to WeChat."""
+    (no content check needed). Refuses a blocked caller and another's listing before anything
+    is sent to WeChat."""
+    require_active(openid)
     goods = _owned(gid, openid, lock=False)
     if not any(c in fields and fields[c] != getattr(goods, c) for c in CHECKED):
         return None

@@ -10,6 +10,7 @@ from peewee import Case
 
 from models import is_mysql, write_txn
 from models.comment import NOTICE_EXPIRY, NOTICE_PRICE_DROP, Notice
+from models.search import GoodsSearch
 from models.goods import (APPROVED, EXPIRED, GOODS_PHOTO, ON_SALE, PENDING, RESERVED, SOLD,
                           Favourite, Goods, Image)
 from services import clock, validate
@@ -214,15 +215,18 @@ def _due(older_than, batch, reminded=None):
 def expire_batch(expire_days, batch=100):
     """Listings on sale untouched for `expire_days` become expired (out of the lists and
     search); at most `batch` in one transaction. Returns how many."""
-    now = clock.now()
-    cutoff = now - datetime.timedelta(days=expire_days)
-    count = 0
-    with write_txn():
-        for g in _due(cutoff, batch):
-            count += Goods.update(sale_state=EXPIRED).where(
-                Goods.gid == g.gid, Goods.sale_state == ON_SALE,
-                Goods.touched_at < cutoff).execute()
-            search_index.remove(g.gid)
+    cutoff = clock.now() - datetime.timedelta(days=expire_days)
+    with write_txn():  # three statements a batch (one UPDATE a listing: ~1.2 ms each on MariaDB)
+        gids = [g.gid for g in _due(cutoff, batch)]
+        if not gids:
+            return 0
+        count = Goods.update(sale_state=EXPIRED).where(  # one touched meanwhile stays on sale
+            Goods.gid.in_(gids), Goods.sale_state == ON_SALE, Goods.touched_at < cutoff).execute()
+        expired = [g.gid for g in Goods.select(Goods.gid).where(
+            Goods.gid.in_(gids), Goods.sale_state == EXPIRED)]
+        if expired:
+            GoodsSearch.delete().where(GoodsSearch.gid.in_(expired)).execute()
+            search_index.candidate_cache.clear()
     return count
 
 

@@ -13,7 +13,7 @@ PENDING, APPROVED, REJECTED = 0, 1, 2
 # stay readable in detail, favourites, chats and reports
 ON_SALE, RESERVED, SOLD, EXPIRED = 0, 1, 2, 3
 # Image.flag
-GOODS_PHOTO, STUDENT_ID, BANNER = 0, 1, 2
+GOODS_PHOTO, STUDENT_ID, BANNER, CHAT_IMAGE = 0, 1, 2, 3  # CHAT_IMAGE: private, in a chat
 
 
 class Goods(BaseModel):

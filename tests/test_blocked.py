@@ -25,7 +25,7 @@ READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo"
          "/wx/admin/userIsOk", "/wx/admin/isAdmin", "/wx/goods/getMyIssGoods",
          "/wx/goods/getMyCheckSimGoods", "/wx/user/whyNot", "/wx/user/getFavorites",
          "/wx/user/getMyCarSimpleInfo", "/wx/images/studentId", "/wx/lt/getNoticeInfo",
-         "/wx/lt/list"}
+         "/wx/lt/list", "/wx/chat/history"}
 
 
 def test_every_caller_route_is_classified_for_blocked_users():

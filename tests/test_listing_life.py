@@ -393,3 +393,26 @@ def test_remind_days_must_be_shorter_than_expire_days(tmp_path):
     assert load_config(None, environ={}, base_dir=str(tmp_path))["goods"]["expire_days"] == 90
     with pytest.raises(ConfigError, match="remind_days"):
         load_config(None, environ={"MARKET_GOODS_REMIND_DAYS": "90"}, base_dir=str(tmp_path))
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_sold_listing_stays_readable_in_chats_and_reports(api, app):
+    """A chat's goods card carries the listing's saleState; a sold listing can still be
+    reported."""
+    from tests.chat_helpers import read, send
+    from tests.test_chat_media import acked
+    ann, sam = await api.login("ann"), await api.login("sam")
+    gid = await publish(api, sam, "sam", goodsTitle="山地车")
+    await approve(app, gid)
+    assert (await api.post_json("/wx/goods/state", {"gid": gid, "saleState": 2}, sam)).code == 200
+    a = await api.ws("ann", "sam", ann, query={"v": "2"})
+    b = await api.ws("sam", "ann", sam, query={"v": "2"})
+    await send(a, toOpenid="sam", type="goods", content=str(gid), msgId="g-1")
+    assert (await acked(a))["status"] == "delivered"
+    card = (await read(b))["goods"]
+    assert card["available"] and card["title"] == "山地车" and card["saleState"] == 2
+    a.close()
+    b.close()
+    report = await api.post_json("/wx/report", {"openid": "ann", "targetType": "goods",
+                                                "targetId": str(gid), "reason": "spam"}, ann)
+    assert report.code == 200, report

@@ -15,6 +15,7 @@ import tornado.ioloop
 import tornado.web
 
 from actions.context import Context
+from actions.listings import ListingSweeper
 from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
@@ -46,6 +47,7 @@ HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
     "handlers.goods",
+    "handlers.listings",
     "handlers.images",
     "handlers.comments",
     "handlers.inbox",
@@ -96,6 +98,7 @@ class MarketApp(tornado.web.Application):
         self.notifier = Notifier(config, self.wechat, self.run_db)
         self.actions = Context(config, self.run_db, None, self.content, self.notifier,
                                self.sign_in_throttle)
+        self.sweeper = ListingSweeper(self.actions)  # listings' expiry and reminders
         self.chat = self.actions.chat = ChatDelivery(
             config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
             self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
@@ -164,6 +167,7 @@ class MarketApp(tornado.web.Application):
         self.chat_retention.start()
         self.message_day_timer.start()
         self.views.start()
+        self.sweeper.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
     def _observe_message_day(self):
@@ -180,6 +184,7 @@ class MarketApp(tornado.web.Application):
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        await self.sweeper.stop()  # before the follow-ups: a sweep may start some
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat_retention.stop()
         await self.chat.stop()  # the queued messages commit

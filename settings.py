@@ -144,6 +144,9 @@ SCHEMA = {
         "page_size": (_positive(_int), 10),
         "max_price": (_positive(_float), 1_000_000.0),
         "search_cache_seconds": (_float, 10.0),
+        "expire_days": (_positive(_int), 90),
+        "remind_days": (_positive(_int), 7),
+        "sweep_seconds": (_positive(_float), 600.0),
     },
     "limits": {
         "login_per_minute_user": (_positive(_int), 10),
@@ -163,6 +166,8 @@ SCHEMA = {
         "chat_page": (_str, "pages/message/message"),
         "review_template": (_str, ""),
         "verify_template": (_str, ""),
+        "listing_template": (_str, ""),
+        "price_template": (_str, ""),
         "state": (_choice("developer", "trial", "formal"), "formal"),
     },
     "reports": {
@@ -252,6 +257,8 @@ def _finish(config, base):
         raise ConfigError("database.url: must start with sqlite:/// or mysql://")
     config["uploads"]["dir"] = os.path.join(base, config["uploads"]["dir"])
     config["data_dir"] = os.path.join(base, "data")
+    if config["goods"]["remind_days"] >= config["goods"]["expire_days"]:
+        raise ConfigError("goods.remind_days: must be less than goods.expire_days")
     tls = config["server"]["tls"]
     if bool(tls["cert"]) != bool(tls["key"]):
         raise ConfigError("server.tls: set both cert and key, or neither")

@@ -12,7 +12,7 @@ from actions.images import do_add_banner, do_remove_banner
 from actions.moderation import do_check_user, do_review_goods, do_set_goods_deleted
 from handlers.base import PageHandler, safe_next
 from handlers.images import upload_body_bytes
-from services import banners, images, moderation, validate
+from services import banners, images, listings, moderation, validate
 from services.errors import Invalid
 
 # Public uploads at /uploads/NAME on this same host (the pages' CSP allows 'self').
@@ -61,6 +61,7 @@ class GoodsPage(ModerationPage):
         q, state = self.get_argument("q", ""), self.get_argument("state", "")
         deleted = {"yes": True, "no": False}.get(self.get_argument("deleted", ""))
         found = await self.run_db(moderation.search_goods, q, state, deleted, self.page_number())
+        listings.annotate(found["items"], self.config["goods"]["expire_days"])  # sale, expires
         self.page("goods.html", found=found, q=q, state=state,
                   deleted=self.get_argument("deleted", ""), page_no=self.page_number(),
                   photo_url=photo_url, title="Listings")

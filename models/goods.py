@@ -9,6 +9,9 @@ from models.user import BLOCKED, User
 
 # Goods.state
 PENDING, APPROVED, REJECTED = 0, 1, 2
+# Goods.sale_state (m0014): only ON_SALE listings are in the public lists and search; the others
+# stay readable in detail, favourites, chats and reports
+ON_SALE, RESERVED, SOLD, EXPIRED = 0, 1, 2, 3
 # Image.flag
 GOODS_PHOTO, STUDENT_ID, BANNER, CHAT_IMAGE = 0, 1, 2, 3  # CHAT_IMAGE: private, in a chat
 
@@ -30,11 +33,16 @@ class Goods(BaseModel):
     deleted = BooleanField(default=False)
     hidden = BooleanField(default=False)
     hold_reason = CharField(max_length=255, default="")  # why content security held it
+    sale_state = IntegerField(default=ON_SALE)       # m0014: on sale / reserved / sold / expired
+    touched_at = DateTimeField(default=utcnow)       # the owner's last publish, edit, renewal
+    reminded_at = DateTimeField(null=True)           # "still selling?" sent for this period
+    price_alert_day = DateField(null=True)           # China day of the last price-drop alert
 
     class Meta:
         table_name = "goods"
-        indexes = ((("state", "deleted", "hidden", "gid", "openid"), False),  # m0011: covers lists
-                   (("openid", "deleted", "gid"), False))
+        indexes = ((("state", "deleted", "hidden", "sale_state", "gid", "openid"), False),  # m0014
+                   (("openid", "deleted", "gid"), False),
+                   (("sale_state", "touched_at"), False))
 
     @classmethod
     def live(cls, *fields):
@@ -42,11 +50,17 @@ class Goods(BaseModel):
         return cls.select(*fields).where(cls.deleted == False)  # noqa: E712
 
     @classmethod
-    def public(cls):
-        """Listings anyone may see: approved, not deleted, not hidden, owner not blocked."""
+    def shown(cls):
+        """Listings anyone may read (detail, favourites, comments): approved, not deleted, not
+        hidden, owner not blocked; reserved, sold and expired ones included."""
         blocked = User.select(User.openid).where(User.state == BLOCKED)
         return cls.live().where(cls.state == APPROVED, cls.hidden == False,  # noqa: E712
                                 cls.openid.not_in(blocked))
+
+    @classmethod
+    def public(cls):
+        """Listings of the public lists and search: shown() and on sale."""
+        return cls.shown().where(cls.sale_state == ON_SALE)
 
 
 class Image(BaseModel):
@@ -108,7 +122,8 @@ class SearchCounted(BaseModel):
 # public: approved, live, visible, the owner not blocked: FROM goods g PUBLIC_JOIN WHERE PUBLIC_SQL
 # (an anti-join: MariaDB materialised `openid NOT IN (SELECT …)` on every execution, ~0.5 ms)
 PUBLIC_JOIN = "LEFT JOIN {q}user{q} bu ON bu.openid = g.openid AND bu.state = %d" % BLOCKED
-PUBLIC_SQL = "g.state = %d AND g.deleted = 0 AND g.hidden = 0 AND bu.id IS NULL" % APPROVED
+PUBLIC_SQL = ("g.state = %d AND g.deleted = 0 AND g.hidden = 0 AND g.sale_state = %d "
+              "AND bu.id IS NULL" % (APPROVED, ON_SALE))
 # a list item's columns: gid, name, title, description, prices, first visible photo (thumb or url)
 SUMMARY_SQL = ("g.gid, g.goods_name, g.goods_title, g.goods_dec, g.goods_price_new, "
                "g.goods_price_old, (SELECT CASE WHEN i.thumb <> '' THEN i.thumb ELSE i.url END "
@@ -122,7 +137,7 @@ APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}good
                      "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
 DETAIL_SQL = ("SELECT g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec, "
               "g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address, g.state, "
-              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname FROM {q}goods{q} g "
+              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname, g.sale_state FROM {q}goods{q} g "
               "LEFT JOIN {q}user{q} u ON u.openid = g.openid WHERE g.gid = {p} AND g.deleted = 0")
 PHOTOS_SQL = ("SELECT url FROM {q}image{q} WHERE gid = {p} AND flag = %d AND hidden = 0 "
               "ORDER BY id" % GOODS_PHOTO)

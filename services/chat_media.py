@@ -74,16 +74,19 @@ def present(frames, base, secret, now=None):
 
 
 def goods_cards(gids, base):
-    """{gid: {gid, title, price, thumbUrl, state}} for the listings a chat names."""
+    """{gid: {gid, title, price, thumbUrl, available, saleState}} for the listings a chat
+    names."""
     cards = {}
     for g in Goods.select(Goods.gid, Goods.goods_title, Goods.goods_price_new, Goods.state,
-                          Goods.hidden, Goods.deleted).where(Goods.gid.in_(sorted(gids))):
+                          Goods.hidden, Goods.deleted, Goods.sale_state).where(
+                              Goods.gid.in_(sorted(gids))):
         if g.deleted or g.hidden:  # taken down or held: nothing of it is shown
             cards[g.gid] = {"gid": g.gid, "title": "", "price": "", "thumbUrl": "",
                             "available": False}
             continue
         cards[g.gid] = {"gid": g.gid, "title": g.goods_title, "price": str(g.goods_price_new),
-                        "thumbUrl": "", "available": True}
+                        "thumbUrl": "", "available": True,
+                        "saleState": g.sale_state}  # issue 18: reserved / sold shown as such
     for i in (Image.select(Image.gid, Image.thumb, Image.url)
               .where(Image.gid.in_(sorted(cards)), Image.flag == GOODS_PHOTO,
                      Image.hidden == False)  # noqa: E712

@@ -32,18 +32,21 @@ def parse_gids(value):
 
 
 def _public_favourites(openid):
-    return (Goods.public().join(Favourite, on=(Favourite.gid == Goods.gid))
+    """Favourites still readable: reserved, sold and expired ones stay, with their saleState."""
+    return (Goods.shown().join(Favourite, on=(Favourite.gid == Goods.gid))
             .where(Favourite.openid == openid).order_by(Favourite.id.desc()))
 
 
 def gids(openid):
-    """/user/getFavorites: extend.favorites, the gids of favourite listings still public."""
+    """/user/getFavorites: extend.favorites, the gids of favourite listings still readable
+    (reserved, sold and expired included)."""
     return [g.gid for g in _public_favourites(openid).limit(MAX_FAVOURITES)]
 
 
 def replace(openid, gid_list):
-    """/user/addGoodsToCar: the favourites become exactly the known public gids of the list."""
-    known = {g.gid for g in Goods.public().where(Goods.gid.in_(gid_list))} if gid_list else set()
+    """/user/addGoodsToCar: the favourites become exactly the known readable gids of the list
+    (a reserved or sold listing stays a favourite while the phone resyncs)."""
+    known = {g.gid for g in Goods.shown().where(Goods.gid.in_(gid_list))} if gid_list else set()
     wanted = [gid for gid in gid_list if gid in known]
     with write_txn():
         Favourite.delete().where(Favourite.openid == openid).execute()
@@ -54,4 +57,4 @@ def replace(openid, gid_list):
 
 def goods(openid, base):
     """/user/getMyCarSimpleInfo: the favourite listings, most recently added first."""
-    return summaries(_public_favourites(openid).limit(MAX_UNPAGED), base)
+    return summaries(_public_favourites(openid).limit(MAX_UNPAGED), base, with_sale=True)

@@ -46,7 +46,7 @@ def publish(openid, fields, hold_reason=""):
     user = require_active(openid)
     with write_txn():  # the row and its search-index entry commit together
         goods = Goods.create(openid=user.openid, state=PENDING, issue_time=utcnow(),
-                             hold_reason=hold_reason[:255], **fields)
+                             touched_at=clock.now(), hold_reason=hold_reason[:255], **fields)
         search_index.reindex(goods.gid)
     return goods.gid
 
@@ -64,8 +64,10 @@ def _first_images(gids):
     return first
 
 
-def summaries(goods_list, base, with_state=False):
-    """List items {gid, goodsName, goodsTitle, goodsDec, goodsPriceNew, goodsPriceOld, homeImage}."""
+def summaries(goods_list, base, with_state=False, with_sale=False):
+    """List items {gid, goodsName, goodsTitle, goodsDec, goodsPriceNew, goodsPriceOld, homeImage}
+    (+ state; + saleState, issue 18, additive, in the owner's lists and favourites: 0 on sale,
+    1 reserved, 2 sold, 3 expired)."""
     goods_list = list(goods_list)
     first = _first_images([g.gid for g in goods_list])
     items = []
@@ -75,6 +77,8 @@ def summaries(goods_list, base, with_state=False):
                 "goodsDec": g.goods_dec, "goodsPriceNew": float(g.goods_price_new),
                 "goodsPriceOld": float(g.goods_price_old),
                 "homeImage": upload_url(base, (image.thumb or image.url) if image else "")}
+        if with_sale:
+            item["saleState"] = g.sale_state
         if with_state:
             item["state"] = g.state
         items.append(item)
@@ -117,7 +121,7 @@ def free(base, page_num, size, filters=None):
 def mine_approved(openid, base, page_num, size):
     """getMyIssGoods: the caller's approved listings."""
     query = Goods.live().where(Goods.openid == openid, Goods.state == APPROVED)
-    return summaries(_newest(query, page_num, size), base)
+    return summaries(_newest(query, page_num, size), base, with_sale=True)
 
 
 def of_user(openid, base, page_num, size, filters=None):
@@ -133,7 +137,7 @@ def mine_with_state(openid, base, page_num=None, size=10):
         query = _newest(query, 0, MAX_UNPAGED)
     else:
         query = _newest(query, page_num, size)
-    return summaries(query, base, with_state=True)
+    return summaries(query, base, with_state=True, with_sale=True)
 
 
 # -- one listing ---------------------------------------------------------------------------
@@ -144,7 +148,7 @@ def _visible(gid, viewer, admin):
         raise NotFound("no such goods")
     if admin or (viewer and viewer == goods.openid):
         return goods
-    if not Goods.public().where(Goods.gid == gid).exists():
+    if not Goods.shown().where(Goods.gid == gid).exists():  # reserved and sold stay readable
         raise NotFound("no such goods")
     return goods
 
@@ -179,7 +183,7 @@ def detail(gid, viewer, admin, base, views=None):
         Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
         open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
     (gid, openid, name, title, dec, new, old, xueyuan, address, state, issued, _, _,
-     seller_state, wxname) = row
+     seller_state, wxname, sale_state) = row
     photos = goods_sql.run(goods_sql.PHOTOS_SQL, (gid,))
     return {
         "gid": gid, "goodsName": name, "goodsTitle": title,
@@ -189,7 +193,7 @@ def detail(gid, viewer, admin, base, views=None):
         "imageUrl": [upload_url(base, url) for url, in photos],
         "imageCheckStatus": 1 if seller_state == VERIFIED else 0,
         "issueTime": clock.display(goods_sql.issue_time(issued)), "openSum": open_sum,
-        "openid": openid, "wxname": wxname or "",
+        "openid": openid, "wxname": wxname or "", "saleState": sale_state,
     }
 
 

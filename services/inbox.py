@@ -1,5 +1,6 @@
-"""The inbox: type 0 comments and replies, type 1 likes; unread lines until haveRead."""
-from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Notice
+"""The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
+drops of favourites (issue 18, newer clients); unread lines until haveRead."""
+from models.comment import NOTICE_COMMENT, NOTICE_EXPIRY, NOTICE_LIKE, NOTICE_PRICE_DROP, Notice
 from models.goods import Goods
 from models.user import User
 from services import clock, validate
@@ -8,8 +9,10 @@ MAX_LINES = 200
 
 
 def kind(value):
-    """The inbox `type`: 0 (comments and replies) or 1 (likes)."""
-    return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE))
+    """The inbox `type`: 0 (comments and replies), 1 (likes), 2 (expiry reminders), 3 (price
+    drops)."""
+    return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE, NOTICE_EXPIRY,
+                                           NOTICE_PRICE_DROP))
 
 
 def unread(openid, notice_type):

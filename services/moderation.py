@@ -3,7 +3,7 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
-from services import search, validate
+from services import clock, search, validate
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -41,7 +41,9 @@ def review_goods(actor, gid, state, reason=None):
         if goods.deleted:
             raise Invalid("this listing was deleted")
         kept = reason if state == REJECTED else ""
-        Goods.update(state=state, reason=kept).where(Goods.gid == goods.gid).execute()
+        fresh = {"touched_at": clock.now(), "reminded_at": None} if state == APPROVED else {}
+        Goods.update(state=state, reason=kept, **fresh).where(  # an approval: a new expiry
+            Goods.gid == goods.gid).execute()                    # period (issue 18)
         search.reindex(goods.gid)
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
                "goods:%d" % goods.gid, reason, goods.state, state)
@@ -137,7 +139,8 @@ def goods_dict(goods, owner=None, photos=()):
             "hidden": goods.hidden, "hold_reason": goods.hold_reason,
             "issue_time": display(goods.issue_time),
             "open_sum": goods.open_sum, "owner_name": owner.wxname if owner else "",
-            "owner_state": owner.state if owner else None, "photos": list(photos)}
+            "owner_state": owner.state if owner else None, "photos": list(photos),
+            "sale_state": goods.sale_state, "touched_at": goods.touched_at}
 
 
 def search_goods(q="", state=None, deleted=None, page=0, size=30):

@@ -23,7 +23,7 @@ import time
 import unicodedata
 
 from models import is_mysql
-from models.goods import APPROVED, Goods
+from models.goods import APPROVED, ON_SALE, Goods
 from models import search as search_sql
 from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
 from services import validate
@@ -309,14 +309,16 @@ def filters(arg, max_price):
 
 # -- keeping the index in step ---------------------------------------------------------------
 def _public_row(goods):
-    return goods.state == APPROVED and not goods.deleted and not goods.hidden
+    return goods.state == APPROVED and not goods.deleted and not goods.hidden \
+        and goods.sale_state == ON_SALE
 
 
 def reindex(gid):
-    """Bring one listing's index row in step with it: indexed while approved, live and visible,
+    """Bring one listing's index row in step with it: indexed while approved, live, visible and
+    on sale (issue 18),
     absent otherwise. Call inside (or right after) the transaction that changed the listing."""
     goods = (Goods.select(Goods.gid, Goods.goods_name, Goods.goods_title, Goods.goods_dec,
-                          Goods.state, Goods.deleted, Goods.hidden)
+                          Goods.state, Goods.deleted, Goods.hidden, Goods.sale_state)
              .where(Goods.gid == gid).first())
     if goods is None or not _public_row(goods):
         return remove(gid)

@@ -16,10 +16,11 @@ BLOCKED_MSG = "this account is blocked"
 # photos, comments, replies, likes, reports): refused while blocked.
 SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",
         "/wx/images/upload", "/wx/pl/addMainComments", "/wx/pl/addSonCommments",
-        "/wx/liked/like", "/wx/report"}
+        "/wx/liked/like", "/wx/report", "/wx/goods/edit"}
 # The user's own state, or withdrawing their own contribution: allowed while blocked.
 OWN = {"/wx/user/deleteMyIssue", "/wx/user/deleteCheckFail", "/wx/user/addGoodsToCar",
-       "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe"}
+       "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe",
+       "/wx/goods/state", "/wx/goods/renew"}  # a blocked owner's listings are hidden anyway
 READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo",
          "/wx/admin/userIsOk", "/wx/admin/isAdmin", "/wx/goods/getMyIssGoods",
          "/wx/goods/getMyCheckSimGoods", "/wx/user/whyNot", "/wx/user/getFavorites",

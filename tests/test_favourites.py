@@ -25,7 +25,7 @@ async def test_replace_list_and_read_favourites(api, app):
     assert sorted(favs.extend["favorites"]) == [a, c]
     items = await api.get("/wx/user/getMyCarSimpleInfo", ben, openid="ben")
     assert items.code == 200 and list(items.extend) == ["0", "1"]
-    assert set(items.extend["0"]) == ITEM_KEYS
+    assert set(items.extend["0"]) == ITEM_KEYS | {"saleState"}  # issue 18, additive
     assert {i["gid"] for i in items.extend.values()} == {a, c}
     replaced = await api.post_json("/wx/user/addGoodsToCar", {"openid": "ben", "gid": [b]}, ben)
     assert replaced.extend["favorites"] == [b]

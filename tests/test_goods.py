@@ -86,7 +86,7 @@ async def test_publish_validates_and_starts_pending(api, app):
     assert (await api.get("/wx/goods/getSimpleGoods", state=1)).code == 100
     mine = listed(await api.get("/wx/goods/getMyCheckSimGoods", token, openid="alice"))
     assert [(m["gid"], m["state"]) for m in mine] == [(gid, 0)]
-    assert set(mine[0]) == ITEM_KEYS | {"state"}
+    assert set(mine[0]) == ITEM_KEYS | {"state", "saleState"}  # saleState: issue 18, additive
 
 
 @pytest.mark.gen_test

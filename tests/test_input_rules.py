@@ -21,6 +21,9 @@ NOT_JSON = {
     "/wx/wechat/callback": "WeChat's signature first: test_security_identity.py",
 }
 READ_ONLY = {"/wx/admin/getAllUserSimInfo", "/wx/admin/getDeUserAndImage"}  # POST reads as GET
+# a renewal within the second of the listing's last touch changes nothing MariaDB's DATETIME
+# keeps (touched_at to the second): tests/test_listing_life.py proves renewals with its clock
+SAME_SECOND = {"/wx/goods/renew"}
 
 
 @pytest.fixture(autouse=True)
@@ -80,6 +83,9 @@ def valid_bodies(s):
         "/wx/pl/addSonCommments": {"commentId": s["comment"], "content": "回复"},
         "/wx/report": {"targetType": "goods", "targetId": str(s["approved"]), "reason": "spam"},
         "/wx/notify/subscribe": {"templateIds": ["TPL-CHAT"]},
+        "/wx/goods/edit": {"gid": s["approved"], "goodsPriceNew": "5"},  # issue 18
+        "/wx/goods/state": {"gid": s["approved"], "saleState": 1},
+        "/wx/goods/renew": {"gid": s["approved"]},
         "/wx/admin/adminLogin": {"username": "root", "passwd": PASSWORD},
         "/wx/admin/getNotice": {"mid": 1, "noticeInfo": "公告"},
         "/wx/admin/getAllUserSimInfo": {},
@@ -145,7 +151,7 @@ async def test_missing_fields_change_nothing_on_every_json_post(api, app, config
         reply = await api.fetch("POST", path, token=token, body=encode(valid),
                                 headers={"Content-Type": "application/json"})
         assert reply.status == 200 and reply.code == 200, (path, reply)
-        if path not in READ_ONLY:
+        if path not in READ_ONLY | SAME_SECOND:
             assert await app.run_db(snapshot) != before, path
 
 

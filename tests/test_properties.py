@@ -57,6 +57,9 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/admin/userIsOk": ("GET", "query", ["openid"]),
     "/wx/admin/isAdmin": ("GET", "query", ["openid"]),
     "/wx/goods/goodsIssue": ("POST", "json", GOODS),
+    "/wx/goods/edit": ("POST", "json", ["gid", "photos"] + GOODS),  # issue 18
+    "/wx/goods/state": ("POST", "json", ["openid", "gid", "saleState"]),
+    "/wx/goods/renew": ("POST", "json", ["openid", "gid"]),
     "/wx/goods/getSimpleGoods": ("GET", "query", ["state", "pageNum"] + FILTERS),
     "/wx/goods/getSimFrGoods": ("GET", "query", ["pageNum"] + FILTERS),
     "/wx/goods/getMyIssGoods": ("GET", "query", ["openid", "pageNum"]),

@@ -63,6 +63,9 @@ CALLER = {
     "/wx/report": ("POST", "json", "openid",
                    {"targetType": "goods", "targetId": "approved", "reason": "spam"}),
     "/wx/notify/subscribe": ("POST", "json", "openid", {"templateIds": ["tmpl-1"]}),
+    "/wx/goods/edit": ("POST", "json", "openid", {"gid": "approved", "goodsPriceNew": "1"}),
+    "/wx/goods/state": ("POST", "json", "openid", {"gid": "approved", "saleState": 2}),
+    "/wx/goods/renew": ("POST", "json", "openid", {"gid": "approved"}),
 }
 # Caller routes an admin token may also use (owner or admin).
 ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}
@@ -419,6 +422,14 @@ async def test_ids_of_someone_elses_things_do_not_open_them(api, app):
             query = dict(params, **({"openid": "alice"} if with_openid else {}))
             reply = await api.get(path, alice, **query)
             assert reply.status in (403, 404) and reply.code == 100, (path, reply)
+    for path, body in [("/wx/goods/edit", {"gid": s["approved"], "goodsTitle": "alice's"}),
+                       ("/wx/goods/edit", {"gid": s["pending"], "goodsPriceNew": "1"}),
+                       ("/wx/goods/state", {"gid": s["approved"], "saleState": 2}),
+                       ("/wx/goods/renew", {"gid": s["approved"]})]:  # issue 18: owner only
+        for with_openid in (True, False):
+            reply = await api.post_json(path, dict(body, **({"openid": "alice"} if with_openid
+                                                            else {})), alice)
+            assert reply.status == 403 and reply.code == 100, (path, reply)
     reply = await api.post_json("/wx/pl/addMainComments", {"info": json.dumps(
         {"goodId": s["pending"], "fromOpenid": "alice", "content": "on a hidden listing"})}, alice)
     assert reply.status == 404, reply

@@ -43,6 +43,25 @@ class Notifier:
                 "time3": {"value": display(utcnow())[:16]}}
         return await self._send(openid, template, "pages/index/index", data)
 
+    async def listing_reminder(self, openid, gid, title, expires):
+        """"还在卖吗？": the owner's listing expires at `expires` unless renewed (issue 18)."""
+        data = {"thing1": {"value": title[:20] or "商品"}, "thing2": {"value": "还在卖吗？点此续期"},
+                "time3": {"value": expires[:16]}}
+        return await self._granted(openid, "listing_template", gid, data)
+
+    async def price_drop(self, openid, gid, title, old, new):
+        """A listing in `openid`'s favourites got cheaper (issue 18)."""
+        data = {"thing1": {"value": title[:20] or "商品"},
+                "amount2": {"value": "¥%s" % new}, "amount3": {"value": "¥%s" % old}}
+        return await self._granted(openid, "price_template", gid, data)
+
+    async def _granted(self, openid, key, gid, data):
+        """Send template `key` to `openid` if enabled, set and granted (one grant spent)."""
+        template = self.config[key]
+        if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
+            return False
+        return await self._send(openid, template, "pages/index/index", data)
+
     async def _send(self, openid, template, page, data):
         body = {"touser": openid, "template_id": template, "page": page, "data": data,
                 "miniprogram_state": self.config["state"], "lang": "zh_CN"}

@@ -47,9 +47,12 @@ def edit_fields(body, max_price):
     if "photos" in body:
         _not_null(body, "photos")
         photos = body["photos"]
-        if not isinstance(photos, list) or len(photos) > 50 or \
-                not all(isinstance(p, str) and 0 < len(p) <= 300 for p in photos):
+        if isinstance(photos, list) and len(photos) > 50:
+            raise Invalid("photos: at most 50")
+        if not isinstance(photos, list) or not all(isinstance(p, str) and p for p in photos):
             raise Invalid("photos must be a list of the photo URLs to keep")
+        if any(len(p) > 300 for p in photos):
+            raise Invalid("a photo URL is too long (at most 300 characters)")
         fields["photos"] = photos
     if not fields:
         raise Invalid("nothing to change: send at least one field")

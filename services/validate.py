@@ -86,10 +86,10 @@ def lone_surrogate(value):
     return False
 
 
-def no_lone_surrogate(value, what="body"):
+def no_lone_surrogate(value, name="body"):
     """value itself, or Invalid when it holds a lone surrogate (see lone_surrogate)."""
     if lone_surrogate(value):
-        raise Invalid("%(field)s contains invalid text (a lone surrogate)", field=label(what))
+        raise Invalid("%(field)s contains invalid text (a lone surrogate)", field=label(name))
     return value
 
 

@@ -69,8 +69,8 @@ def _text(node, place, constants, found, resolve_names=True):
         _text(node.args[0], place, constants, found)
     elif isinstance(node, ast.BinOp) and isinstance(node.left, ast.Constant) \
             and isinstance(node.left.value, str):
-        found.problems.append((place, "text built with an operator (%% or +): give the "
-                                      "template and named parameters, Invalid(\"%%(x)s ...\", x=...)"))
+        found.problems.append((place, "text built with an operator (%% or +): give the template "
+                                      "and named parameters, Invalid(\"%%(x)s ...\", x=...)"))
     elif isinstance(node, ast.JoinedStr):
         found.problems.append((place, "f-string as a user-facing text: use a template with "
                                       "named parameters"))

@@ -45,7 +45,8 @@ class Notifier:
         template = self.config["%s_template" % kind]
         if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
             return False
-        data = {"thing1": {"value": self.tr(title)[:20]}, "phrase2": {"value": self.tr(outcome)[:5]},
+        data = {"thing1": {"value": self.tr(title)[:20]},
+                "phrase2": {"value": self.tr(outcome)[:5]},
                 "time3": {"value": display(utcnow())[:16]}}
         return await self._send(openid, template, "pages/index/index", data)
 
@@ -58,7 +59,7 @@ class Notifier:
 
     async def _send(self, openid, template, page, data):
         body = {"touser": openid, "template_id": template, "page": page, "data": data,
-                "miniprogram_state": self.config["state"], "lang": "zh_CN"}
+                "miniprogram_state": self.config["state"], "lang": self.locale}
         try:
             answer = await self.wechat.call("/cgi-bin/message/subscribe/send", body)
         except WechatError as e:

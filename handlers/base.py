@@ -166,9 +166,14 @@ class ApiHandler(AppHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
             status_code, msg = exc.status, exc
-        elif isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
-            msg = self.tr(exc.log_message)
-            msg = msg % exc.args if exc.args else msg
+        elif isinstance(exc, tornado.web.HTTPError):
+            msg = self._reason
+            if exc.log_message and status_code < 500:
+                msg = self.tr(exc.log_message)  # "Missing argument %s": the template first
+                try:
+                    msg = msg % exc.args if exc.args else msg
+                except (TypeError, ValueError):
+                    msg = exc.log_message % exc.args
         else:
             msg = "internal error" if status_code >= 500 else self._reason
         self.write_refusal(status_code, msg)

@@ -167,3 +167,19 @@ async def test_admin_pages_carry_the_language(api):
     assert b'<html lang="en-US">' in english.body and b"Sign in" in english.body
     missing = await api.get("/admin/no-such-page")
     assert missing.status == 404 and "没有这个页面。".encode() in missing.body
+
+
+@pytest.fixture
+def english_default(settings_env):
+    """locale.default: en_US (config.yaml), set through its environment variable."""
+    settings_env["MARKET_LOCALE_DEFAULT"] = "en_US"
+
+
+@pytest.mark.gen_test
+async def test_locale_default_setting_makes_english_the_default(english_default, api, app):
+    assert app.config["locale"]["default"] == "en_US"
+    unknown = await api.get("/wx/nothing/here/at/all")
+    assert unknown.json == {"code": 100, "msg": "no such endpoint"}
+    chinese = await api.fetch("GET", "/wx/nothing/here/at/all",
+                              headers={"Accept-Language": "zh-CN"})
+    assert chinese.json == {"code": 100, "msg": "没有这个接口"}  # a client asking still gets it

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import tornado.httpserver
 import tornado.ioloop
+import tornado.locale
 import tornado.web
 
 from actions.context import Context
@@ -68,6 +69,14 @@ HANDLER_MODULES = [
 ]
 
 
+@functools.cache
+def load_locales():
+    """The translations (locale/zh_CN.csv: "English source","中文" per line), read once per
+    process: tornado.locale keeps them in the module (README.md, "Languages")."""
+    tornado.locale.load_translations(os.path.join(ROOT, "locale"))
+    return tornado.locale.get_supported_locales()
+
+
 class MarketApp(tornado.web.Application):
     """The Tornado application plus what its handlers share: config, executor, limits, registry.
     Every object that lives as long as the process is made here and stopped in shutdown()."""
@@ -75,6 +84,7 @@ class MarketApp(tornado.web.Application):
     def __init__(self, config, database, handler_modules=HANDLER_MODULES):
         self.config = config
         self.database = database
+        load_locales()
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
         # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,

@@ -180,6 +180,9 @@ SCHEMA = {
     "metrics": {
         "allow": (_list, ("127.0.0.1/32", "::1/128")),
     },
+    "locale": {  # the language of texts a person reads (docs: README.md, "Languages")
+        "default": (_choice("zh_CN", "en_US"), "zh_CN"),
+    },
 }
 
 

@@ -3,12 +3,17 @@ seller or user, and close a blocked user's chat sockets."""
 from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
 from services import content_checks, moderation
+from services.errors import Phrase
+
+# what a subscribe message says (English source; translated by the notifier, locale/zh_CN.csv)
+PASSED, NOT_PASSED, STUDENT_ID_CHECK = Phrase("passed"), Phrase("not passed"), Phrase(
+    "student ID check")
 
 
 async def do_review_goods(ctx, actor, gid, state, reason=None):
     """Approve or reject a listing; then the seller's subscribe message (if they granted one)."""
     result = await ctx.run_db(moderation.review_goods, actor, gid, state, reason)
-    outcome = "通过" if result["state"] == APPROVED else "未通过"
+    outcome = PASSED if result["state"] == APPROVED else NOT_PASSED
     ctx.later(ctx.notifier.result(result["openid"], "review", result["goodsName"], outcome),
               "review notice")
     return result
@@ -39,8 +44,8 @@ def user_checked(ctx, result):
     if result["state"] == BLOCKED:
         ctx.chat.close_user(result["openid"])
     elif result["state"] in (VERIFIED, REJECTED) and result.get("old_state") != result["state"]:
-        outcome = "通过" if result["state"] == VERIFIED else "未通过"
-        ctx.later(ctx.notifier.result(result["openid"], "verify", "学生认证", outcome),
+        outcome = PASSED if result["state"] == VERIFIED else NOT_PASSED
+        ctx.later(ctx.notifier.result(result["openid"], "verify", STUDENT_ID_CHECK, outcome),
                   "verification notice")
 
 

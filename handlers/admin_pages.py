@@ -21,7 +21,7 @@ class LoginPage(PageHandler):
             self.redirect(safe_next(self.get_argument("next", None)))
             return
         self.page("login.html", error=None, username="", next=self.get_argument("next", ""),
-                  title="Sign in")
+                  title=self.tr("Sign in"))
 
     async def post(self):
         username = self.get_argument("username", "").strip()[:64]
@@ -32,12 +32,13 @@ class LoginPage(PageHandler):
                                      "pages")
         except TooMany as e:
             self.set_status(429)
-            self.page("login.html", error=e.msg, username=username, next=nxt, title="Sign in")
+            self.page("login.html", error=self.tr(e), username=username, next=nxt,
+                      title=self.tr("Sign in"))
             return
         if not found:
             self.set_status(401)
-            self.page("login.html", error="Wrong username or password.", username=username,
-                      next=nxt, title="Sign in")
+            self.page("login.html", error=self.tr("Wrong username or password."),
+                      username=username, next=nxt, title=self.tr("Sign in"))
             return
         self.start_session(found["username"], found["epoch"])
         self.redirect(safe_next(nxt))

@@ -8,6 +8,7 @@ import logging
 import re
 import time
 
+import tornado.locale
 import tornado.web
 
 from services import admin_accounts, validate
@@ -16,6 +17,28 @@ from services.tokens import verify
 
 log = logging.getLogger("market.http")
 log_admin = logging.getLogger("market.admin")
+LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
+
+
+def choose_locale(accept_language, default):
+    """The locale code for an Accept-Language header: the first language by preference (q)
+    that is Chinese (zh_CN) or English (en_US); `default` (locale.default) when it names
+    neither. So Chinese is the default and English is there for a client that asks for it."""
+    tags = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        if tag and q > 0:
+            tags.append((-q, i, tag.split("-")[0].strip().lower()))
+    for _, _, primary in sorted(tags):
+        if primary in LANGUAGES:
+            return LANGUAGES[primary]
+    return default
 
 
 class AppHandler(tornado.web.RequestHandler):
@@ -60,11 +83,30 @@ class AppHandler(tornado.web.RequestHandler):
             self._claims = verify(self.config["auth"]["token_secret"], token) if token else None
         return self._claims
 
+    # -- the reader's language (tornado.locale; locale/zh_CN.csv, loaded in application.py) --
+    def get_user_locale(self):
+        """zh_CN unless Accept-Language asks for English first (or locale.default says so)."""
+        return self.get_browser_locale()
+
+    def get_browser_locale(self, default=None):
+        """The locale from Accept-Language: only Chinese or English, never Tornado's en_US
+        fallback for a header that names neither (that gets locale.default)."""
+        return tornado.locale.get(choose_locale(self.request.headers.get("Accept-Language"),
+                                                default or self.config["locale"]["default"]))
+
+    def tr(self, text):
+        """A refusal (ServiceError: its template and parameters) or an English text, in the
+        reader's language. Texts without a catalogue line stay as they are."""
+        if isinstance(text, ServiceError):
+            return text.text(self.locale.translate)
+        return self.locale.translate(text) if text else text
+
     def write_refusal(self, status, msg):
-        """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes)."""
+        """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes);
+        `msg` (English text or a ServiceError) is translated for the reader."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"code": 100, "msg": msg}, ensure_ascii=False))
+        self.finish(json.dumps({"code": 100, "msg": self.tr(msg)}, ensure_ascii=False))
 
     def log_exception(self, typ, value, tb):
         """Refusals are ordinary: one line, no traceback. Anything else is logged in full."""
@@ -106,23 +148,32 @@ class ApiHandler(AppHandler):
 
     # -- answers ---------------------------------------------------------------------------
     def ok(self, extend=None, msg="success", **top):
-        """Answer code 200 with `extend` (and any top-level fields)."""
+        """Answer code 200 with `extend` (and any top-level fields); `msg` is translated (the
+        default "success" is a status word and stays as it is)."""
+        msg = msg if msg == "success" else self.tr(msg)
         self.finish(json.dumps(dict(code=200, msg=msg, extend=extend or {}, **top),
                                ensure_ascii=False, default=str))
 
     def fail(self, msg, status=200, extend=None):
-        """Answer code 100: a refusal the client expects (no more pages, already registered)."""
+        """Answer code 100: a refusal the client expects (no more pages, already registered);
+        `msg` is English text (translated here) or a ServiceError."""
         self.set_status(status)
-        self.finish(json.dumps({"code": 100, "msg": msg, "extend": extend or {}},
+        self.finish(json.dumps({"code": 100, "msg": self.tr(msg), "extend": extend or {}},
                                ensure_ascii=False))
 
     def write_error(self, status_code, **kwargs):
         """Every error as the envelope; never a traceback."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
-            status_code, msg = exc.status, exc.msg
+            status_code, msg = exc.status, exc
         elif isinstance(exc, tornado.web.HTTPError):
-            msg = exc.log_message if exc.log_message and status_code < 500 else self._reason
+            msg = self._reason
+            if exc.log_message and status_code < 500:
+                msg = self.tr(exc.log_message)  # "Missing argument %s": the template first
+                try:
+                    msg = msg % exc.args if exc.args else msg
+                except (TypeError, ValueError):
+                    msg = exc.log_message % exc.args
         else:
             msg = "internal error" if status_code >= 500 else self._reason
         self.write_refusal(status_code, msg)
@@ -134,7 +185,7 @@ class ApiHandler(AppHandler):
         try:
             return self.get_argument(name, default)
         except tornado.web.HTTPError:
-            raise Invalid("%s is not valid text" % name)
+            raise Invalid("%(field)s is not valid text", field=validate.label(name))
 
     def json_body(self):
         """The request body as a JSON object, or Invalid."""
@@ -263,7 +314,8 @@ class PageHandler(AppHandler):
     def page(self, template, **values):
         """Render a page with the common values (admin, flash message, helpers)."""
         values.setdefault("title", "")
-        self.render(template, admin=self.current_user, done=DONE.get(self.get_argument("ok", "")),
+        done = DONE.get(self.get_argument("ok", ""))
+        self.render(template, admin=self.current_user, done=done and self.tr(done),
                     state_name=state_name, goods_state=goods_state, **values)
 
     def arg_text(self, name, max_len, required=False):
@@ -275,7 +327,7 @@ class PageHandler(AppHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
             self.set_status(exc.status)
-            status_code, message = exc.status, exc.msg
+            status_code, message = exc.status, exc
         elif status_code == 403 and isinstance(exc, tornado.web.HTTPError) and \
                 "xsrf" in (exc.log_message or "").lower():
             message = "This form is out of date or came from another site. Reload and try again."
@@ -287,7 +339,7 @@ class PageHandler(AppHandler):
             message = "Something went wrong on the server; it has been logged."
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         self.render("error.html", admin=getattr(self, "_current_user", None), status=status_code,
-                    message=message, title="Error", done=None)
+                    message=self.tr(message), title=self.tr("Error"), done=None)
 
 
 class NotFoundHandler(ApiHandler):

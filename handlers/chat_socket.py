@@ -65,7 +65,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
                               self.get_query_argument("v", "1") != "2")
         except ServiceError as e:
             log.info("chat handshake refused: %s %s", e.status, e.msg)
-            self.write_refusal(e.status, e.msg)
+            self.write_refusal(e.status, e)
             return
         self.v2 = self.get_query_argument("v", "1") == "2"
         self.since = None
@@ -143,7 +143,8 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
     def refused(self, e, msg_id):
         code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
         self.application.chat.counts["refused"] += 1
-        self.send(chat.refusal_frame(self.me, code, e.msg, msg_id))
+        # in the language of the upgrade request's Accept-Language (AppHandler.tr)
+        self.send(chat.refusal_frame(self.me, code, self.tr(e), msg_id))
         self.refusals += 1
         if self.refusals >= REFUSALS_BEFORE_CLOSE:
             self.close(1008, "too many refused messages")

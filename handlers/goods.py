@@ -63,7 +63,8 @@ class IssueHandler(MarketHandler):
         one refusal path of this call: shape, content check and rule alike)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError) and exc.status < 500:
-            return self.fail(exc.msg, exc.status, {"error": exc.msg})
+            text = self.tr(exc)
+            return self.fail(text, exc.status, {"error": text})
         super().write_error(status_code, **kwargs)
 
 

@@ -47,13 +47,14 @@ class UploadHandler(MarketHandler):
         self.limit_address()  # (ApiHandler.prepare is a coroutine: not called from here)
         declared = self.request.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > upload_body_bytes(self.config):
-            raise TooLarge("the upload is larger than %d bytes" % upload_body_bytes(self.config))
+            raise TooLarge("the upload is larger than %(max)d bytes",
+                           max=upload_body_bytes(self.config))
         if self.claims is None and not self.config["auth"]["require_token"]:
             return  # tokens off: the caller is the form's openid, known after the body
         openid = self.caller(None)  # 401 without a token, 403 for a non-user token
         self.count_upload(openid)
         if self.application.uploads_in_flight[openid] >= UPLOADS_AT_ONCE:
-            raise TooMany("at most %d uploads at once" % UPLOADS_AT_ONCE)
+            raise TooMany("at most %(n)d uploads at once", n=UPLOADS_AT_ONCE)
         self.application.uploads_in_flight[openid] += 1
         self._holder = openid
 

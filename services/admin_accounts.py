@@ -57,10 +57,10 @@ def create_admin(username, password):
             # an older account may predate NAME (say `rôot`): a new name must not look like it
             for (other,) in Admin.select(Admin.username).tuples():
                 if _skeleton(other) == _skeleton(name):
-                    raise Conflict("admin %s already exists" % other)
+                    raise Conflict("admin %(name)s already exists", name=other)
             return Admin.create(username=name, passwd=_hasher.hash(password))
     except IntegrityError:
-        raise Conflict("admin %s already exists" % name)
+        raise Conflict("admin %(name)s already exists", name=name)
 
 
 def check_password(username, password):
@@ -96,13 +96,13 @@ def set_password(username, password):
     done = Admin.update(passwd=_hasher.hash(password), session_epoch=Admin.session_epoch + 1).where(
         Admin.username == normalise_name(username)).execute()
     if not done:
-        raise NotFound("no admin %s" % normalise_name(username))
+        raise NotFound("no admin %(name)s", name=normalise_name(username))
 
 
 def remove_admin(username):
     """Delete the admin account (its sessions end with it). NotFound if there is none."""
     if not Admin.delete().where(Admin.username == normalise_name(username)).execute():
-        raise NotFound("no admin %s" % normalise_name(username))
+        raise NotFound("no admin %(name)s", name=normalise_name(username))
 
 
 def list_admins():
@@ -129,7 +129,7 @@ def add_admin_openid(actor, openid):
             AdminOpenid.create(openid=openid)
             record(actor, "openid.add", "user:" + openid)
     except IntegrityError:
-        raise Conflict("%s is already an admin openid" % openid)
+        raise Conflict("%(openid)s is already an admin openid", openid=openid)
     return {"openid": openid}
 
 
@@ -138,6 +138,6 @@ def remove_admin_openid(actor, openid):
     openid = validate.openid(openid)
     with write_txn():
         if not AdminOpenid.delete().where(AdminOpenid.openid == openid).execute():
-            raise NotFound("%s is not an admin openid" % openid)
+            raise NotFound("%(openid)s is not an admin openid", openid=openid)
         record(actor, "openid.remove", "user:" + openid)
     return {"openid": openid}

@@ -15,14 +15,15 @@ from services.errors import Forbidden, NotFound, ServiceError
 
 SYSTEM = "system"
 TYPES = ("text", "image", "goods")
-OFFLINE_FULL_TEXT = "对方不在线，最多发送%d条离线消息"
+# the Chinese text is fixed by the contract (docs/chat-protocol.md): locale/zh_CN.csv holds it
+OFFLINE_FULL_TEXT = "the recipient is offline: at most %(limit)d offline messages"
 
 
 class ChatRefusal(ServiceError):
     """A frame refused with a machine code (for v2 clients) and a text (shown as a bubble)."""
 
-    def __init__(self, code, msg):
-        super().__init__(msg)
+    def __init__(self, code, msg, **params):
+        super().__init__(msg, **params)
         self.code = code
 
 
@@ -62,7 +63,8 @@ def parse_frame(raw, me, peer, max_chars):
     if not isinstance(content, str) or not content.strip():
         raise ChatRefusal("bad_content", "content must be non-empty text")
     if len(content) > max_chars:
-        raise ChatRefusal("too_long", "the message is too long (at most %d characters)" % max_chars)
+        raise ChatRefusal("too_long", "the message is too long (at most %(max)d characters)",
+                          max=max_chars)
     msg_id = frame.get("msgId")
     if msg_id is not None and (not isinstance(msg_id, (str, int)) or isinstance(msg_id, bool)
                                or len(str(msg_id)) > 64):
@@ -240,7 +242,7 @@ def _insert(sql, op, limit):
         return same
     if not op["offline"]:
         raise RuntimeError("a live message was not inserted")  # no key can refuse it
-    return ChatRefusal("offline_limit", OFFLINE_FULL_TEXT % limit)
+    return ChatRefusal("offline_limit", OFFLINE_FULL_TEXT, limit=limit)
 
 
 def _same(sql, me, to, msg_id):

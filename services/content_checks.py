@@ -14,7 +14,8 @@ from services import search
 PASS, REVIEW, RISKY = "pass", "review", "risky"
 AVATAR = 0  # MediaCheck.image_id of a profile picture (a URL, not an uploaded image)
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_SOCIAL = 1, 2, 3, 4
-RISKY_TEXT = "内容含有违规信息，请修改后再发布"
+# the Chinese (内容含有违规信息，请修改后再发布) is fixed (docs/trust.md): locale/zh_CN.csv holds it
+RISKY_TEXT = "the content breaks the rules: change it and publish again"
 HELD_TEXT = "WeChat content check unavailable: held for a moderator"
 
 

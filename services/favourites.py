@@ -22,7 +22,7 @@ def parse_gids(value):
     if not isinstance(value, list):
         raise Invalid("gid must be a list of goods ids")
     if len(value) > MAX_FAVOURITES:
-        raise Invalid("at most %d favourites" % MAX_FAVOURITES)
+        raise Invalid("at most %(n)d favourites", n=MAX_FAVOURITES)
     gids = []
     for item in value:
         gid = validate.integer(item, "gid", low=1, high=2 ** 31 - 1)

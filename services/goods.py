@@ -235,7 +235,7 @@ def delete_own(gid, openid):
 # -- search --------------------------------------------------------------------------------
 def keywords(flag):
     """The distinct search words of `flag` (split on whitespace), at most MAX_KEYWORDS."""
-    text = validate.text(flag, "flag", 100)
+    text = validate.text(flag, "keyword", 100)
     words = []
     for word in text.split():
         if word.lower() not in [w.lower() for w in words]:

@@ -74,7 +74,7 @@ def check_bytes(raw, max_bytes):
     if not raw:
         raise Invalid("file is empty")
     if len(raw) > max_bytes:
-        raise TooLarge("the image is larger than %d bytes" % max_bytes)
+        raise TooLarge("the image is larger than %(max)d bytes", max=max_bytes)
 
 
 def _process(raw, max_bytes, max_pixels):
@@ -267,7 +267,7 @@ def _room_on_newest_goods(openid, per_goods, lock):
         raise NotFound("publish the goods before uploading its photos")
     count = Image.select().where(Image.gid == goods.gid, Image.flag == GOODS_PHOTO).count()
     if count >= per_goods:
-        raise Conflict("at most %d photos per goods" % per_goods)
+        raise Conflict("at most %(n)d photos per goods", n=per_goods)
     return goods
 
 

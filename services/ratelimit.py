@@ -4,7 +4,7 @@ make_app."""
 import time
 
 from services.admin_accounts import normalise_name
-from services.errors import TooMany
+from services.errors import Phrase, TooMany
 
 
 class Bucket:
@@ -47,7 +47,7 @@ class Limiter:
     def hit(self, name, key, per_minute, what="requests"):
         """Spend one token of bucket (name, key) or raise TooMany."""
         if not self.bucket(name, key, per_minute / 60.0, per_minute).take():
-            raise TooMany("too many %s, slow down" % what)
+            raise TooMany("too many %(what)s, slow down", what=Phrase(what))
 
 
 class SignInThrottle:
@@ -90,7 +90,8 @@ class SignInThrottle:
         """Raise TooMany while this name from this address (or either alone) is slowed down."""
         wait = self.wait_seconds(address, username, now)
         if wait > 0:
-            raise TooMany("too many failed sign-ins: try again in %d s" % (int(wait) + 1))
+            raise TooMany("too many failed sign-ins: try again in %(seconds)d s",
+                          seconds=int(wait) + 1)
 
     def failed(self, address, username, now=None):
         """Count one failed attempt against each of the three counters."""

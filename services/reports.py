@@ -14,10 +14,11 @@ from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
 from services import moderation, validate
 from services.clock import display
-from services.errors import Invalid, NotFound, TooMany
+from services.errors import Invalid, NotFound, Phrase, TooMany
 from services.users import require_active
 
 TARGETS = ("goods", "user", "comment", "chat")
+WHAT = {"goods": Phrase("listing"), "comment": Phrase("comment")}  # what "no such ..." names
 ACTIONS = ("dismiss", "take_down", "block")
 CONTEXT_MESSAGES = 10
 
@@ -27,7 +28,8 @@ def create(reporter, body, per_hour):
     a blocked user can't file one."""
     kind = body.get("targetType")
     if kind not in TARGETS:
-        raise Invalid("targetType must be one of " + ", ".join(TARGETS))
+        raise Invalid("%(field)s must be one of %(options)s", field=validate.label("targetType"),
+                      options=", ".join(TARGETS))
     target = validate.text(body.get("targetId"), "targetId", 64)
     reason = validate.text(body.get("reason"), "reason", 500)
     since = utcnow() - datetime.timedelta(hours=1)
@@ -157,5 +159,5 @@ def _author(kind, target):
     else:
         return target
     if found is None:
-        raise NotFound("no such %s" % kind)
+        raise NotFound("no such %(what)s", what=WHAT[kind])
     return found.openid if kind == "goods" else found.from_openid

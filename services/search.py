@@ -292,7 +292,7 @@ def filters(arg, max_price):
             found[name] = validate.price(arg(name), name, max_price)
     if found.get("priceMin") is not None and found.get("priceMax") is not None \
             and found["priceMin"] > found["priceMax"]:
-        raise Invalid("priceMin is above priceMax")
+        raise Invalid("the lowest price is above the highest price")
     if arg("free") not in (None, ""):
         found["free"] = bool(validate.choice(arg("free"), "free", (0, 1)))
     for name, limit in (("goodsXueyuan", 100), ("goodsAddress", 200)):
@@ -302,7 +302,8 @@ def filters(arg, max_price):
     sort = arg("sort")
     if sort not in (None, ""):
         if sort not in SEARCH_SORTS:
-            raise Invalid("sort must be one of " + ", ".join(SEARCH_SORTS))
+            raise Invalid("%(field)s must be one of %(options)s", field=validate.label("sort"),
+                          options=", ".join(SEARCH_SORTS))
         found["sort"] = sort
     return found or None
 

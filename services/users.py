@@ -87,7 +87,7 @@ def update_school_info(openid, body):
     fields = {}
     for key, max_len in SCHOOL.items():
         if key not in body:
-            raise Invalid("%s is required" % key)
+            raise Invalid("%(field)s is required", field=validate.label(key))
         fields[key] = validate.text(body[key], key, max_len, required=False)
     user = require_active(openid)
     User.update(updated_at=utcnow(), **fields).where(User.id == user.id).execute()

@@ -2,31 +2,69 @@
 import re
 from decimal import Decimal, InvalidOperation
 
-from services.errors import Invalid
+from services.errors import Invalid, Phrase
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DB_INT_MAX = 2 ** 63 - 1  # the largest integer a database column (BIGINT, SQLite INTEGER) holds
 
+# What a person calls each field a refusal names (English source text; the Chinese is in
+# locale/zh_CN.csv): "请填写商品标题", never "goodsTitle is required". tests/test_locale.py
+# checks that every field name the code passes to these checks has a label here.
+LABELS = {
+    "goodsName": Phrase("item name"), "goodsTitle": Phrase("title"),
+    "goodsDec": Phrase("description"), "goodsPriceNew": Phrase("price"),
+    "goodsPriceOld": Phrase("original price"), "goodsXueyuan": Phrase("college"),
+    "goodsAddress": Phrase("meeting place"), "priceMin": Phrase("lowest price"),
+    "priceMax": Phrase("highest price"), "free": Phrase("free items only"),
+    "sort": Phrase("sort order"), "keyword": Phrase("search words"), "q": Phrase("search words"),
+    "gid": Phrase("listing"), "goodId": Phrase("listing"), "openid": Phrase("user"),
+    "fromOpenid": Phrase("sender"), "toOpenid": Phrase("recipient"),
+    "peer": Phrase("chat partner"), "beDeleteOpenid": Phrase("conversation to delete"),
+    "myOpenid": Phrase("user"), "code": Phrase("login code"), "content": Phrase("content"),
+    "info": Phrase("comment"), "inId": Phrase("comment"), "commentId": Phrase("comment"),
+    "objId": Phrase("comment"), "flag": Phrase("photo kind"), "file": Phrase("file"),
+    "wxname": Phrase("WeChat nickname"), "headImg": Phrase("avatar"), "sex": Phrase("gender"),
+    "uname": Phrase("name"), "qq": Phrase("QQ number"), "wx": Phrase("WeChat ID"),
+    "school": Phrase("school"), "xuehao": Phrase("student number"), "uclass": Phrase("class"),
+    "pageNum": Phrase("page number"), "page": Phrase("page number"), "limit": Phrase("count"),
+    "before": Phrase("starting message"), "since": Phrase("starting message"),
+    "state": Phrase("state"), "type": Phrase("type"), "reason": Phrase("reason"),
+    "targetType": Phrase("what is reported"), "targetId": Phrase("what is reported"),
+    "messages": Phrase("chat messages"), "sendTime": Phrase("send time"),
+    "templateId": Phrase("template"), "templateIds": Phrase("templates"),
+    "mid": Phrase("announcement slot"), "noticeInfo": Phrase("announcement text"),
+    "text": Phrase("text"), "word": Phrase("word"), "id": Phrase("id"), "url": Phrase("link"),
+    "thumb": Phrase("thumbnail"), "username": Phrase("username"), "passwd": Phrase("password"),
+    "action": Phrase("action"), "image": Phrase("image"), "comment": Phrase("comment"),
+    "reply": Phrase("reply"), "body": Phrase("the request"),
+}
+
+
+def label(name):
+    """The field as a person names it (a Phrase, translated with the message)."""
+    return LABELS.get(name) or Phrase(name)
+
 
 def text(value, name, max_len, required=True, default=""):
     """A string of at most max_len characters, without control characters (newlines allowed)."""
     if value is None or value == "":
         if required:
-            raise Invalid("%s is required" % name)
+            raise Invalid("%(field)s is required", field=label(name))
         return default
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise Invalid("%s must be text" % name)
+        raise Invalid("%(field)s must be text", field=label(name))
     value = value.strip()
     if required and not value:
-        raise Invalid("%s is required" % name)
+        raise Invalid("%(field)s is required", field=label(name))
     if len(value) > max_len:
-        raise Invalid("%s is too long (at most %d characters)" % (name, max_len))
+        raise Invalid("%(field)s is too long (at most %(max)d characters)", field=label(name),
+                      max=max_len)
     if _CONTROL.search(value):
-        raise Invalid("%s contains control characters" % name)
+        raise Invalid("%(field)s contains control characters", field=label(name))
     return value
 
 
@@ -48,10 +86,10 @@ def lone_surrogate(value):
     return False
 
 
-def no_lone_surrogate(value, what="the body"):
+def no_lone_surrogate(value, name="body"):
     """value itself, or Invalid when it holds a lone surrogate (see lone_surrogate)."""
     if lone_surrogate(value):
-        raise Invalid("%s contains invalid text (a lone surrogate)" % what)
+        raise Invalid("%(field)s contains invalid text (a lone surrogate)", field=label(name))
     return value
 
 
@@ -59,10 +97,10 @@ def openid(value, name="openid", required=True):
     """An openid-shaped string: letters, digits, - and _, at most 64."""
     if value is None or value == "":
         if required:
-            raise Invalid("%s is required" % name)
+            raise Invalid("%(field)s is required", field=label(name))
         return None
     if not isinstance(value, str) or not OPENID.match(value):
-        raise Invalid("%s is not a valid openid" % name)
+        raise Invalid("%(field)s is not a valid openid", field=label(name))
     return value
 
 
@@ -70,34 +108,34 @@ def integer(value, name, required=True, default=None, low=None, high=None):
     """An int from a number or a numeric string, within [low, high]."""
     if value is None or value == "":
         if required:
-            raise Invalid("%s is required" % name)
+            raise Invalid("%(field)s is required", field=label(name))
         return default
     if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-        raise Invalid("%s must be an integer" % name)
+        raise Invalid("%(field)s must be an integer", field=label(name))
     try:
         number = int(value.strip()) if isinstance(value, str) else int(value)
     except (TypeError, ValueError, OverflowError):
-        raise Invalid("%s must be an integer" % name)
+        raise Invalid("%(field)s must be an integer", field=label(name))
     if (low is not None and number < low) or (high is not None and number > high) \
             or not -DB_INT_MAX - 1 <= number <= DB_INT_MAX:  # SQLite raises OverflowError past it
-        raise Invalid("%s is out of range" % name)
+        raise Invalid("%(field)s is out of range", field=label(name))
     return number
 
 
 def price(value, name, high):
     """A decimal >= 0 with at most 2 places, at most `high`."""
     if value is None or value == "" or isinstance(value, bool):
-        raise Invalid("%s is required" % name)
+        raise Invalid("%(field)s is required", field=label(name))
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise Invalid("%s must be a number" % name)
+        raise Invalid("%(field)s must be a number", field=label(name))
     if not number.is_finite() or number < 0:
-        raise Invalid("%s must be 0 or more" % name)
+        raise Invalid("%(field)s must be 0 or more", field=label(name))
     if number > Decimal(str(high)):
-        raise Invalid("%s is too large" % name)
+        raise Invalid("%(field)s is too large", field=label(name))
     if number != number.quantize(Decimal("0.01")):
-        raise Invalid("%s has more than 2 decimal places" % name)
+        raise Invalid("%(field)s has more than 2 decimal places", field=label(name))
     return number.quantize(Decimal("0.01"))
 
 
@@ -105,5 +143,6 @@ def choice(value, name, options):
     """An int that must be one of `options`."""
     number = integer(value, name)
     if number not in options:
-        raise Invalid("%s must be one of %s" % (name, ", ".join(map(str, options))))
+        raise Invalid("%(field)s must be one of %(options)s", field=label(name),
+                      options=", ".join(map(str, options)))
     return number

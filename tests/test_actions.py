@@ -167,7 +167,7 @@ async def test_set_state_cannot_reject_without_a_reason(api, app):
                    {"gid": gid, "state": "2", "reason": "   "}):
         reply = await api.get("/wx/admin/setState", admin, **params)
         assert reply.status == 400 and reply.json == {
-            "code": 100, "msg": "give the reason the seller will read"}, reply
+            "code": 100, "msg": "请填写卖家将看到的原因"}, reply
     listing = await app.run_db(Goods.get_by_id, gid)
     assert listing.state == PENDING and listing.reason == ""
     assert await app.run_db(AdminAction.select().where(

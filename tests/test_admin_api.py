@@ -62,7 +62,7 @@ async def test_repeated_failed_logins_are_slowed_down(api, app):
         assert reply.code == 100 and reply.status == 200
     refused = await api.post_form("/wx/admin/adminLogin", {"username": "root",
                                                            "passwd": PASSWORD})
-    assert refused.status == 429 and refused.code == 100 and "try again" in refused.json["msg"]
+    assert refused.status == 429 and refused.code == 100 and "秒后再试" in refused.json["msg"]
 
 
 @pytest.mark.gen_test

@@ -300,7 +300,7 @@ async def test_session_cookie_xsrf_and_redirects(api, app):
     assert (await s.post("/admin/logout", {})).status == 302
     assert (await s.get("/admin/")).status == 302
     unknown = await s.get("/admin/no/such/page")
-    assert unknown.status == 404 and b"no such page" in unknown.body
+    assert unknown.status == 404 and "没有这个页面".encode() in unknown.body
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -310,7 +310,7 @@ async def test_failed_sign_ins_are_slowed_down(api, app):
     for _ in range(5):
         assert (await s.sign_in(password="wrong")).status == 401
     slowed = await s.sign_in()
-    assert slowed.status == 429 and b"try again" in slowed.body
+    assert slowed.status == 429 and "秒后再试".encode() in slowed.body  # try again in N s
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -359,7 +359,7 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     assert b"user.unblock" in user_page.body and b"spam" in user_page.body
     # rejecting needs a reason; take down and restore from the listings page
     reply = await s.post("/admin/goods/%d/review" % gid, {"decision": "reject"})
-    assert reply.status == 400 and b"reason" in reply.body
+    assert reply.status == 400 and "原因".encode() in reply.body  # give the reason
     assert (await s.post("/admin/goods/%d/delete" % gid, {"back": "//evil.example"})).headers[
         "Location"] == "/admin/goods?ok=deleted"
     assert (await s.post("/admin/goods/%d/restore" % gid, {})).status == 302
@@ -402,7 +402,7 @@ async def test_sign_out_ends_every_copy_of_the_session_and_the_admin_tokens(api,
         away = await jar.get("/admin/")
         assert away.status == 302 and away.headers["Location"].startswith("/admin/login"), away
     refused = await api.get("/wx/admin/getAllUserSimInfo", token)
-    assert refused.status == 401 and refused.code == 100 and "log in again" in refused.json["msg"]
+    assert refused.status == 401 and refused.code == 100 and "重新登录" in refused.json["msg"]
     again = Session(api)  # signing in again works, and its cookie opens the pages
     assert (await again.sign_in()).status == 302 and (await again.get("/admin/")).status == 200
     assert (await api.get("/wx/admin/getAllUserSimInfo", await admin_token(api))).code == 200

@@ -11,7 +11,7 @@ from services import tokens
 from tests.security_helpers import scene, snapshot
 from tests.test_security_identity import CALLER, call, tiny_png
 
-BLOCKED_MSG = "this account is blocked"
+BLOCKED_MSG = "该账号已被封禁"  # "this account is blocked"
 # Writes others see (profile names and avatars, school details moderators read, listings,
 # photos, comments, replies, likes, reports): refused while blocked.
 SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",

@@ -92,7 +92,7 @@ async def test_comment_refusals(api, app):
     assert (await reply(api, sue, "uri", in_id, "uri")).status == 403
     await set_user_state(app, "uri", 10)
     blocked = await comment(api, uri, "uri", gid)
-    assert blocked.status == 403 and "blocked" in blocked.json["msg"]
+    assert blocked.status == 403 and "封禁" in blocked.json["msg"]
     assert (await reply(api, uri, "uri", in_id, "uri")).status == 403
     app.config["limits"]["comment_per_minute_user"] = 1
     app.limiter.buckets.clear()

@@ -104,7 +104,7 @@ async def test_mariadb_stopped_rest_503_chat_unavailable_then_recovers(api, app,
                                     headers={"Content-Type": "application/json"})
             assert reply.status == 503, (path, reply)
             assert reply.json["code"] == 100, reply
-            assert reply.json["msg"] == "the database is unavailable, try again shortly", reply
+            assert reply.json["msg"] == "服务暂时不可用，请稍后再试", reply
         # an upload is refused before anything reaches the disk
         files_before = stored_files(app.config)
         body, ctype = multipart({"openid": "alice", "flag": "1"},

@@ -105,7 +105,7 @@ async def test_publish_identity_and_blocked_users(api, app):
     app.limiter.buckets.clear()
     await set_user_state(app, "bob", 10)
     blocked = await api.post_json("/wx/goods/goodsIssue", goods_body("bob"), token)
-    assert blocked.status == 403 and "blocked" in blocked.json["msg"]
+    assert blocked.status == 403 and "封禁" in blocked.json["msg"]
     assert await app.run_db(lambda: Goods.select().count()) == 0
 
 

@@ -209,7 +209,7 @@ async def test_frames_past_the_screen_and_frames_together_count_against_the_cap(
     ]
     for data in refused:
         reply = await upload(api, token, "sam", data)
-        assert reply.status == 400 and reply.json["msg"] == "the image has too many pixels", reply
+        assert reply.status == 400 and reply.json["msg"] == "图片像素太多了", reply
     assert not os.path.exists(config["uploads"]["dir"])  # nothing stored
     app.config["uploads"]["max_pixels"] = 64_000_000
     bomb = await upload(api, token, "sam", gif((16, 16), [(0, 0, 16, 16), (0, 0, 8500, 8500)]))
@@ -315,7 +315,7 @@ async def test_decodes_at_once_are_bounded_and_past_the_queue_busy(one_decoder, 
     replies = await asyncio.gather(*[upload(api, token, "sam", data) for _ in range(6)])
     assert sorted(r.status for r in replies) == [200, 200, 503, 503, 503, 503], replies
     busy = [r for r in replies if r.status == 503]
-    assert all(r.code == 100 and "busy" in r.json["msg"] for r in busy)
+    assert all(r.code == 100 and "服务器正忙" in r.json["msg"] for r in busy)
     assert app.decoding == 0
     assert (await upload(api, token, "sam", apng((8, 8), 1))).status == 200  # free again
 

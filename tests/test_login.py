@@ -97,7 +97,7 @@ async def test_token_checks(api, config):
     assert (await api.get("/wx/user/getUserInfo", tampered, openid="erin")).status == 401
     expired = tokens.issue(secret, "erin", 60, now=time.time() - 3600)
     reply = await api.get("/wx/user/getUserInfo", expired, openid="erin")
-    assert reply.status == 401 and "expired" in reply.json["msg"]
+    assert reply.status == 401 and "过期" in reply.json["msg"]
     other_key = tokens.issue("another-secret-of-enough-length-for-hs256", "erin", 60)
     assert (await api.get("/wx/user/getUserInfo", other_key, openid="erin")).status == 401
     wrong = await api.get("/wx/user/getUserInfo", token, openid="frank")

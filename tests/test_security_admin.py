@@ -71,7 +71,7 @@ async def test_user_written_text_is_text_on_every_admin_page(api, app, config):
                "headImg": 'https://img.example/a.png"><script>alert(1)</script>'}
     for scheme in ("javascript:alert(1)", "data:text/html,<script>alert(1)</script>"):
         refused = await api.post_json("/wx/user/register", dict(profile, headImg=scheme), alice)
-        assert refused.status == 400 and "headImg" in refused.json["msg"], refused
+        assert refused.status == 400 and "头像" in refused.json["msg"], refused
     assert (await api.post_json("/wx/user/register", profile, alice)).code == 200
     await api.post_json("/wx/user/updateUserInfo", {"openid": "alice", "school": payload("school"),
                                                     "uclass": BREAKER}, alice)

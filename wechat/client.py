@@ -25,8 +25,8 @@ TOKEN_ERRORS = (40001, 42001, 40014)
 class WechatError(Unavailable):
     """WeChat could not be reached or answered an error (errcode kept for the caller)."""
 
-    def __init__(self, msg, errcode=None):
-        super().__init__(msg)
+    def __init__(self, msg, errcode=None, **params):
+        super().__init__(msg, **params)
         self.errcode = errcode
 
 
@@ -40,9 +40,9 @@ async def fetch_json(url, timeout, body=None):
             connect_timeout=timeout, request_timeout=timeout)
         answer = json.loads(response.body)
     except HTTPClientError as e:
-        raise WechatError("WeChat answered HTTP %s" % e.code)
+        raise WechatError("WeChat answered HTTP %(code)s", code=e.code)
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise WechatError("WeChat unreachable (%s)" % type(e).__name__)
+        raise WechatError("WeChat unreachable (%(error)s)", error=type(e).__name__)
     if not isinstance(answer, dict):
         raise WechatError("WeChat answered garbage")
     return answer
@@ -98,8 +98,8 @@ class WechatApi:
             answer = await self._fetch(self._url("/cgi-bin/token",
                                                  dict(grant_type="client_credential", **creds)))
         if not isinstance(answer.get("access_token"), str):
-            raise WechatError("WeChat refused the access token (%s)" % answer.get("errcode"),
-                              answer.get("errcode"))
+            raise WechatError("WeChat refused the access token (%(code)s)", answer.get("errcode"),
+                              code=answer.get("errcode"))
         return answer["access_token"], answer.get("expires_in", 7200)
 
     async def call(self, path, body):

@@ -4,12 +4,16 @@ notify.enabled."""
 import collections
 import logging
 
+import tornado.locale
+
 from models import utcnow
 from services.clock import display
+from services.errors import Phrase
 from services.subscriptions import NO_GRANT, claim_chat_notice, drop_grant, use_grant
 from wechat.client import WechatError
 
 log = logging.getLogger("market.notify")
+NO_NAME = Phrase("classmate")  # the sender's name when they have none
 
 
 class Notifier:
@@ -17,6 +21,7 @@ class Notifier:
 
     def __init__(self, config, wechat, run_db):
         self.config = config["notify"]
+        self.locale = config["locale"]["default"]  # no request here: the configured language
         self.enabled = self.config["enabled"]
         self.wechat = wechat
         self.run_db = run_db
@@ -30,7 +35,8 @@ class Notifier:
         name = await self.run_db(claim_chat_notice, to, sender, template)
         if name is None:
             return False
-        data = {"thing1": {"value": name[:20] or "同学"}, "thing2": {"value": content[:20]},
+        data = {"thing1": {"value": name[:20] or self.tr(NO_NAME)},
+                "thing2": {"value": content[:20]},
                 "time3": {"value": display(utcnow())[:16]}}
         return await self._send(to, template, self.config["chat_page"], data)
 
@@ -39,7 +45,8 @@ class Notifier:
         template = self.config["%s_template" % kind]
         if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
             return False
-        data = {"thing1": {"value": title[:20]}, "phrase2": {"value": outcome[:5]},
+        data = {"thing1": {"value": self.tr(title)[:20]},
+                "phrase2": {"value": self.tr(outcome)[:5]},
                 "time3": {"value": display(utcnow())[:16]}}
         return await self._send(openid, template, "pages/index/index", data)
 
@@ -62,9 +69,16 @@ class Notifier:
             return False
         return await self._send(openid, template, "pages/index/index", data)
 
+    def tr(self, text):
+        """A Phrase (English source) in the configured language; other text (a listing's
+        name) as it is."""
+        if isinstance(text, Phrase):
+            return tornado.locale.get(self.locale).translate(text)
+        return text
+
     async def _send(self, openid, template, page, data):
         body = {"touser": openid, "template_id": template, "page": page, "data": data,
-                "miniprogram_state": self.config["state"], "lang": "zh_CN"}
+                "miniprogram_state": self.config["state"], "lang": self.locale}
         try:
             answer = await self.wechat.call("/cgi-bin/message/subscribe/send", body)
         except WechatError as e:

@@ -61,7 +61,8 @@ def edit_fields(body, max_price):
 
 def _not_null(body, key):
     if body[key] is None:
-        raise Invalid("%s must not be null (leave it out to keep it)" % key)
+        raise Invalid("%(field)s must not be null (leave it out to keep it)",
+                      field=validate.label(key))
 
 
 def sale_state_of(value):
@@ -101,7 +102,7 @@ def _photos_kept(goods, wanted):
     for ref in wanted:
         name = ref.rsplit("/", 1)[-1].split("?", 1)[0]
         if name not in by_name:
-            raise Invalid("photos: %s is not a photo of this listing" % name[:80])
+            raise Invalid("photos: %(name)s is not a photo of this listing", name=name[:80])
         keep.add(by_name[name])
     return [i.id for i in current if i.id not in keep]
 

@@ -33,6 +33,7 @@ LABELS = {
     "state": Phrase("state"), "type": Phrase("type"), "reason": Phrase("reason"),
     "targetType": Phrase("what is reported"), "targetId": Phrase("what is reported"),
     "messages": Phrase("chat messages"), "sendTime": Phrase("send time"),
+    "saleState": Phrase("sale state"), "seq": Phrase("reported message"), "photos": Phrase("photos"),
     "templateId": Phrase("template"), "templateIds": Phrase("templates"),
     "mid": Phrase("announcement slot"), "noticeInfo": Phrase("announcement text"),
     "text": Phrase("text"), "word": Phrase("word"), "id": Phrase("id"), "url": Phrase("link"),

@@ -3,6 +3,7 @@ seller or user, and close a blocked user's chat sockets."""
 from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
 from services import content_checks, moderation
+from services.errors import ServiceError
 
 
 async def do_review_goods(ctx, actor, gid, state, reason=None):
@@ -12,6 +13,20 @@ async def do_review_goods(ctx, actor, gid, state, reason=None):
     ctx.later(ctx.notifier.result(result["openid"], "review", result["goodsName"], outcome),
               "review notice")
     return result
+
+
+async def do_review_many(ctx, actor, gids, state, reason=None):
+    """Approve or reject several listings, each as do_review_goods does (its own transaction,
+    audit line and seller notice); one refused (deleted meanwhile, already gone) doesn't stop
+    the others. {"done": [gid], "refused": {gid: msg}}."""
+    done, refused = [], {}
+    for gid in gids[:moderation.BULK_MAX]:
+        try:
+            await do_review_goods(ctx, actor, gid, state, reason)
+            done.append(gid)
+        except ServiceError as e:
+            refused[gid] = e.msg
+    return {"done": done, "refused": refused}
 
 
 async def do_set_goods_deleted(ctx, actor, gid, deleted, reason=None):

@@ -342,7 +342,11 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     assert (await api.fetch("POST", "/admin/banners", body=not_image, headers=headers,
                             follow_redirects=False)).status in (400, 415)
     banner_id = (await app.run_db(banners.current))[0]["id"]
-    assert (await s.post("/admin/banners/%d/delete" % banner_id, {})).status == 302
+    asked = await s.post("/admin/banners/%d/delete" % banner_id, {})  # the confirmation page
+    assert asked.status == 200 and b'name="confirm"' in asked.body
+    assert len((await api.get("/wx/images/getHomeImages")).extend) == 1
+    assert (await s.post("/admin/banners/%d/delete" % banner_id,
+                         {"reason": "活动结束", "confirm": "yes"})).status == 302
     assert (await api.get("/wx/images/getHomeImages")).extend == {}
     # blocking the seller takes their listings out of the public list; unblocking restores
     gid = (await app.run_db(lambda: Goods.select().first())).gid
@@ -351,16 +355,18 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     listed = lambda r: [g["gid"] for g in (r.extend or {}).values()]  # noqa: E731
     assert listed(await api.get("/wx/goods/getSimpleGoods", state=1)) == [gid]
     await s.get("/admin/users/seller")
-    assert (await s.post("/admin/users/seller/block", {"reason": "spam"})).status == 302
+    assert (await s.post("/admin/users/seller/block", {"reason": "spam", "confirm": "yes"})
+            ).status == 302
     assert listed(await api.get("/wx/goods/getSimpleGoods", state=1)) == []
     assert (await s.post("/admin/users/seller/unblock", {})).status == 302
     assert listed(await api.get("/wx/goods/getSimpleGoods", state=1)) == [gid]
     user_page = await s.get("/admin/users/seller")
     assert b"user.unblock" in user_page.body and b"spam" in user_page.body
     # rejecting needs a reason; take down and restore from the listings page
-    reply = await s.post("/admin/goods/%d/review" % gid, {"decision": "reject"})
-    assert reply.status == 400 and b"reason" in reply.body
-    assert (await s.post("/admin/goods/%d/delete" % gid, {"back": "//evil.example"})).headers[
+    reply = await s.post("/admin/goods/%d/review" % gid, {"decision": "reject", "confirm": "yes"})
+    assert reply.status == 400 and b'class="error"' in reply.body and b'name="confirm"' in reply.body
+    assert (await s.post("/admin/goods/%d/delete" % gid, {"back": "//evil.example", "reason": "x",
+                                                          "confirm": "yes"})).headers[
         "Location"] == "/admin/goods?ok=deleted"
     assert (await s.post("/admin/goods/%d/restore" % gid, {})).status == 302
     assert not (await app.run_db(Goods.get_by_id, gid)).deleted
@@ -369,7 +375,7 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     await app.run_db(lambda: Goods.update(hidden=True, hold_reason="图片检测: risky").where(
         Goods.gid == held).execute())
     queue = (await s.get("/admin/review")).body.decode()
-    assert "Held by the content check: 图片检测: risky" in queue
+    assert "被内容检测暂扣: 图片检测: risky" in queue  # Chinese first (locale/zh_CN.csv)
     found = await s.get("/admin/goods", q="script")
     assert b"&lt;script&gt;" in found.body and b"<script>" not in found.body
 

@@ -303,7 +303,7 @@ async def test_session_cookie_xsrf_and_redirects(api, app):
     assert (await s.post("/admin/logout", {})).status == 302
     assert (await s.get("/admin/")).status == 302
     unknown = await s.get("/admin/no/such/page")
-    assert unknown.status == 404 and b"no such page" in unknown.body
+    assert unknown.status == 404 and "没有这个页面".encode() in unknown.body
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -41,6 +41,19 @@ async def do_check_user(ctx, actor, openid, action, reason=None):
     return result
 
 
+async def do_check_users_many(ctx, actor, openids, action, reason=None):
+    """verify / reject several users, each as do_check_user does; one refused doesn't stop the
+    others. {"done": [openid], "refused": {openid: msg}}."""
+    done, refused = [], {}
+    for openid in openids[:moderation.BULK_MAX]:
+        try:
+            await do_check_user(ctx, actor, openid, action, reason)
+            done.append(openid)
+        except ServiceError as e:
+            refused[openid] = e.msg
+    return {"done": done, "refused": refused}
+
+
 async def do_check_user_by_state(ctx, actor, openid, state, reason=None):
     """/wx/admin/userCheck's form of do_check_user (state 1, 2, 10; 0 unblocks)."""
     result = await ctx.run_db(moderation.check_user_by_state, actor, openid, state, reason)

@@ -9,8 +9,8 @@ import functools
 import tornado.web
 
 from actions.images import do_add_banner, do_remove_banner
-from actions.moderation import (do_check_user, do_review_goods, do_review_many,
-                                do_set_goods_deleted)
+from actions.moderation import (do_check_user, do_check_users_many, do_review_goods,
+                                do_review_many, do_set_goods_deleted)
 from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from handlers.images import upload_body_bytes
@@ -181,6 +181,34 @@ class UserAction(ModerationPage):
         self.back("/admin/users/" + result["openid"], action)
 
 
+class UsersBulk(ModerationPage):
+    """POST /admin/verify/bulk openid=…&openid=… action=verify|reject: verify the ticked students
+    at once; rejecting them needs one reason and the confirmation."""
+
+    @tornado.web.authenticated
+    async def post(self):
+        action = self.get_argument("action", "")
+        if action not in ("verify", "reject"):
+            raise Invalid("choose verify or reject")
+        openids = [validate.openid(o) for o in self.get_arguments("openid")]
+        if not openids:
+            self.back("/admin/users?state=3", "none")
+            return
+        if len(openids) > moderation.BULK_MAX:
+            raise Invalid("at most %d users at once" % moderation.BULK_MAX)
+        if action == "verify":
+            await do_check_users_many(self.actions, self.current_user, openids, "verify")
+            self.back("/admin/users?state=3", "verify_many")
+            return
+        ask = dict(USER_ASKS["reject"], title="Reject %(n)d student verifications?",
+                   button="Reject %(n)d verifications", lead_args={"n": len(openids)},
+                   cancel="/admin/users?state=3", reason_label="Reason the user reads",
+                   items=[{"text": o, "meta": ""} for o in openids])
+        if await self.run_confirmed(ask, lambda reason: do_check_users_many(
+                self.actions, self.current_user, openids, "reject", reason)):
+            self.back("/admin/users?state=3", "reject_many")
+
+
 class BannersPage(ModerationPage):
     """GET /admin/banners; POST uploads one image (checked by the image pipeline)."""
     max_body_bytes = staticmethod(upload_body_bytes)  # an image and its form, not the 1 MiB
@@ -236,6 +264,7 @@ default_handlers = [
     (r"/admin/goods/(\d+)/review", ReviewAction),
     (r"/admin/goods/(\d+)/(delete|restore)", GoodsAction),
     (r"/admin/users", UsersPage),
+    (r"/admin/verify/bulk", UsersBulk),
     (r"/admin/users/" + OPENID, UserPage),
     (r"/admin/users/" + OPENID + r"/(verify|reject|block|unblock)", UserAction),
     (r"/admin/banners", BannersPage),

@@ -263,6 +263,33 @@ async def test_bulk_approve_and_reject_from_the_queue(api, app, config):
 
 
 @pytest.mark.gen_test(timeout=120)
+async def test_bulk_verify_and_reject_students(api, app, config):
+    t = await users(api, "alice", "bob", "carol")
+    await seed(app, config)
+    await app.run_db(lambda: User.update(state=3).where(
+        User.openid.in_(["alice", "bob", "carol"])).execute())
+    async with Phone(api.base) as page:
+        await page.goto(api.base + "/admin/users?state=3")
+        for openid in ("alice", "bob"):
+            await page.check("#user-%s input[type=checkbox]" % openid)
+        await page.click("#bulk button[value=verify]")
+        await expect(page.locator(".done")).to_contain_text("所选用户已认证")
+        assert "state=3" in page.url  # back to the filtered queue
+        await page.check("#user-carol input[type=checkbox]")
+        await page.click("#bulk button[value=reject]")
+        await expect(page.locator("h1")).to_have_text("驳回 1 位学生的认证？")
+        assert (await app.run_db(User.by_openid, "carol")).state == 3
+        await page.fill("textarea[name=reason]", "学生证照片看不清")
+        await page.click("button[name=confirm]")
+        await expect(page.locator(".done")).to_contain_text("所选认证已驳回")
+        await expect(page.locator(".empty")).to_have_text("没有符合的用户。")
+    states = {o: (await api.get("/wx/admin/userIsOk", t[o], openid=o)).extend
+              for o in ("alice", "bob", "carol")}
+    assert states["alice"]["state"] == states["bob"]["state"] == 1
+    assert states["carol"] == {"state": 2, "result": {"noticeInfo": "学生证照片看不清"}}
+
+
+@pytest.mark.gen_test(timeout=120)
 async def test_totals_page_numbers_and_filters_kept(api, app, config):
     await users(api, "seller")
     await seed(app, config, pending=25, approved=40, photos=False)
@@ -363,6 +390,8 @@ async def test_phone_layout_menu_tap_targets_and_screenshots(api, app, config, t
         await page.goto(api.base + "/admin/goods")
         assert await page.locator("ul.goods li img.thumb").count() == 30
         height = await page.evaluate("() => document.documentElement.scrollHeight")
+        header = (await page.locator("header").bounding_box())["height"]
+        print("phone: listings page %d px for 30 listings, header %d px" % (height, header))
         assert height < 3600, height
         await shot(page, "phone-goods", tmp_path)
         # the menu opens as a disclosure, its links 44 px tall, no script involved

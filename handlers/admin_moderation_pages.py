@@ -14,7 +14,7 @@ from actions.moderation import (do_check_user, do_check_users_many, do_review_go
 from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from handlers.images import upload_body_bytes
-from services import banners, images, moderation, validate
+from services import audit, banners, images, moderation, validate
 from services.errors import Invalid, NotFound
 
 # Public uploads at /uploads/NAME on this same host (the pages' CSP allows 'self').
@@ -148,7 +148,7 @@ class UserPage(ModerationPage):
         secret = self.settings["cookie_secret"]
         for image in user["student_ids"]:
             image["src"] = images.photo_url("", secret, image["url"])
-        self.page("user.html", user=user, title="User " + user["openid"])
+        self.page("user.html", user=user, phrases=audit.PHRASES, title="User " + user["openid"])
 
 
 USER_ASKS = {

@@ -364,7 +364,7 @@ async def test_openids_banners_users_and_listing_pages(api, app, config):
     assert (await s.post("/admin/users/seller/unblock", {})).status == 302
     assert listed(await api.get("/wx/goods/getSimpleGoods", state=1)) == [gid]
     user_page = await s.get("/admin/users/seller")
-    assert b"user.unblock" in user_page.body and b"spam" in user_page.body
+    assert "解封了用户".encode() in user_page.body and b"spam" in user_page.body
     # rejecting needs a reason; take down and restore from the listings page
     reply = await s.post("/admin/goods/%d/review" % gid, {"decision": "reject", "confirm": "yes"})
     assert reply.status == 400 and b'class="error"' in reply.body and b'name="confirm"' in reply.body

@@ -2,7 +2,8 @@
 from services import announcements
 
 
-async def do_update_announcement(ctx, actor, mid, text):
-    """Set slot `mid` ('' clears it); all three slots, as /wx/admin/getNotice answers."""
+async def do_update_announcement(ctx, actor, mid, text, reason=""):
+    """Set slot `mid` ('' clears it, audited with `reason`); all three slots, as
+    /wx/admin/getNotice answers."""
     await ctx.content.require_announcement(text)
-    return await ctx.run_db(announcements.update, actor, mid, text)
+    return await ctx.run_db(announcements.update, actor, mid, text, reason)

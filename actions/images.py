@@ -39,9 +39,9 @@ async def do_add_banner(ctx, actor, processed):
     return await ctx.run_db(banners.store, actor, processed, images.folders(ctx.config)[0])
 
 
-async def do_remove_banner(ctx, actor, image_id):
-    """Remove a home banner (audited)."""
-    return await ctx.run_db(banners.remove, actor, image_id)
+async def do_remove_banner(ctx, actor, image_id, reason=""):
+    """Remove a home banner (audited with the reason)."""
+    return await ctx.run_db(banners.remove, actor, image_id, reason)
 
 
 async def do_apply_media_result(ctx, trace_id, suggest, label):

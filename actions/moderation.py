@@ -3,7 +3,7 @@ seller or user, and close a blocked user's chat sockets."""
 from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
 from services import content_checks, moderation
-from services.errors import Phrase
+from services.errors import Phrase, ServiceError
 
 # what a subscribe message says (English source; translated by the notifier, locale/zh_CN.csv)
 PASSED, NOT_PASSED, STUDENT_ID_CHECK = Phrase("passed"), Phrase("not passed"), Phrase(
@@ -19,6 +19,20 @@ async def do_review_goods(ctx, actor, gid, state, reason=None):
     return result
 
 
+async def do_review_many(ctx, actor, gids, state, reason=None):
+    """Approve or reject several listings, each as do_review_goods does (its own transaction,
+    audit line and seller notice); one refused (deleted meanwhile, already gone) doesn't stop
+    the others. {"done": [gid], "refused": {gid: msg}}."""
+    done, refused = [], {}
+    for gid in gids[:moderation.BULK_MAX]:
+        try:
+            await do_review_goods(ctx, actor, gid, state, reason)
+            done.append(gid)
+        except ServiceError as e:
+            refused[gid] = e.msg
+    return {"done": done, "refused": refused}
+
+
 async def do_set_goods_deleted(ctx, actor, gid, deleted, reason=None):
     """Take a listing down (soft delete) or restore it."""
     return await ctx.run_db(moderation.set_goods_deleted, actor, gid, deleted, reason)
@@ -29,6 +43,19 @@ async def do_check_user(ctx, actor, openid, action, reason=None):
     result = await ctx.run_db(moderation.check_user, actor, openid, action, reason)
     user_checked(ctx, result)
     return result
+
+
+async def do_check_users_many(ctx, actor, openids, action, reason=None):
+    """verify / reject several users, each as do_check_user does; one refused doesn't stop the
+    others. {"done": [openid], "refused": {openid: msg}}."""
+    done, refused = [], {}
+    for openid in openids[:moderation.BULK_MAX]:
+        try:
+            await do_check_user(ctx, actor, openid, action, reason)
+            done.append(openid)
+        except ServiceError as e:
+            refused[openid] = e.msg
+    return {"done": done, "refused": refused}
 
 
 async def do_check_user_by_state(ctx, actor, openid, state, reason=None):

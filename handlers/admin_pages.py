@@ -6,11 +6,14 @@ import tornado.web
 
 from actions.admins import (do_add_admin_openid, do_remove_admin_openid, do_sign_in,
                             do_sign_out)
+from handlers.admin_forms import AdminPage
 from handlers.base import COOKIE, PageHandler, safe_next
-from services import admin_accounts, audit, dashboard, validate
+from services import admin_accounts, audit, dashboard
 from services.clock import display
 from services.errors import TooMany
 from services import reports
+
+AUDIT_PAGE = 50
 
 
 class LoginPage(PageHandler):
@@ -73,14 +76,14 @@ class DashboardPage(PageHandler):
                   notices=dict(self.application.notifier.counts), title="Dashboard")
 
 
-class AuditPage(PageHandler):
-    """GET /admin/audit?q=&page= : every admin action, newest first."""
+class AuditPage(AdminPage):
+    """GET /admin/audit?q=&page= : every admin action in words, newest first, with pages."""
 
     @tornado.web.authenticated
     async def get(self):
         q = self.get_argument("q", "")
-        page = validate.integer(self.get_argument("page", "0"), "page", low=0, high=100_000)
-        self.page("audit.html", log=await self.run_db(audit.lines, q, page), q=q, page_no=page,
+        log = await self.run_db(audit.lines, q, self.page_number(), AUDIT_PAGE)
+        self.page("audit.html", log=log, q=q, pager=self.pager(log["total"], AUDIT_PAGE),
                   title="Audit log")
 
 

@@ -4,9 +4,21 @@ import tornado.web
 
 from actions.moderation import do_release_held
 from actions.reports import do_act_on_reports
+from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from services import content_checks, reports, validate
 from services.errors import Invalid
+
+REPORT_ASKS = {
+    "block": {"title": "Block the author?", "button": "Block author",
+              "lead": "The author's chat connections close at once; they can no longer publish, "
+                      "comment or chat, and the reports are closed.",
+              "reason_label": "Reason the user reads"},
+    "take_down": {"title": "Take it down?", "button": "Take down",
+                  "lead": "It leaves every public page; the author's inbox gets the reason, and "
+                          "the reports are closed.",
+                  "reason_label": "Reason the author reads"},
+}
 
 
 class ReportsPage(PageHandler):
@@ -17,13 +29,21 @@ class ReportsPage(PageHandler):
         self.page("reports.html", title="Reports", groups=await self.run_db(reports.queue))
 
 
-class ReportAction(PageHandler):
-    """POST /admin/reports/{type}/{id}/{dismiss|take_down|block} with a reason; audited."""
+class ReportAction(AdminPage):
+    """POST /admin/reports/{type}/{id}/{dismiss|take_down|block}; audited. Dismissing is one
+    tap; taking down and blocking need a reason and a confirmation."""
 
     @tornado.web.authenticated
     async def post(self, kind, target, action):
-        reason = self.arg_text("reason", 500)
-        await do_act_on_reports(self.actions, self.current_user, kind, target, action, reason)
+        act = lambda reason: do_act_on_reports(  # noqa: E731
+            self.actions, self.current_user, kind, target, action, reason)
+        if action == "dismiss":
+            await act(self.arg_text("reason", 500))
+        else:
+            ask = dict(REPORT_ASKS[action], cancel="/admin/reports",
+                       items=[await self.run_db(reports.brief, kind, target)])
+            if not await self.run_confirmed(ask, act):
+                return
         self.redirect("/admin/reports?ok=" + action)
 
 

@@ -253,6 +253,9 @@ DONE = {  # ?ok= codes after a redirect: fixed texts, never text from the reques
     "banner": "Banners updated.", "dismiss": "Reports dismissed.",
     "take_down": "Content taken down.", "released": "Released: visible again.",
     "hide": "Word hidden from the hot words.", "show": "Word shown again.",
+    "approved_many": "Selected listings approved.", "rejected_many": "Selected listings rejected.",
+    "none": "Nothing was selected.", "verify_many": "Selected users verified.",
+    "reject_many": "Selected verifications rejected.",
 }
 
 

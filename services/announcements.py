@@ -13,10 +13,12 @@ def current():
     return {"Info%d" % mid: {"noticeInfo": stored.get(mid, "")} for mid in SLOTS}
 
 
-def update(actor, mid, text):
-    """Set announcement slot `mid` (1..3); an empty text clears it. Answers all three slots."""
+def update(actor, mid, text, reason=""):
+    """Set announcement slot `mid` (1..3); an empty text clears it (audited as notice.clear with
+    `reason`). Answers all three slots."""
     mid = validate.choice(mid, "mid", SLOTS)
     text = validate.text(text, "noticeInfo", NOTICE_CHARS, required=False)
+    reason = validate.text(reason, "reason", 500, required=False)
     with write_txn():
         old = AdminNotice.get_or_none(AdminNotice.mid == mid)
         if old is None:
@@ -24,5 +26,6 @@ def update(actor, mid, text):
         else:
             AdminNotice.update(notice_info=text, updated_at=utcnow()).where(
                 AdminNotice.mid == mid).execute()
-        record(actor, "notice.update", "notice:%d" % mid, text)
+        record(actor, "notice.update" if text else "notice.clear", "notice:%d" % mid,
+               text or reason)
     return current()

@@ -34,11 +34,13 @@ def store(actor, processed, folder):
     return add(actor, processed.name, processed.thumb)
 
 
-def remove(actor, image_id):
-    """Remove a banner row (the stored file stays: other rows or caches may still cite it)."""
+def remove(actor, image_id, reason=""):
+    """Remove a banner row (the stored file stays: other rows or caches may still cite it);
+    the reason goes to the audit log."""
     image_id = validate.integer(image_id, "id", low=1)
+    reason = validate.text(reason, "reason", 500, required=False)
     with write_txn():
         if not Image.delete().where(Image.id == image_id, Image.flag == BANNER).execute():
             raise NotFound("no such banner")
-        record(actor, "banner.remove", "image:%d" % image_id)
+        record(actor, "banner.remove", "image:%d" % image_id, reason)
     return {"id": image_id}

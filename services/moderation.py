@@ -1,6 +1,7 @@
 """Moderation: review and take down listings, verify / reject / block users; every change audited."""
 from models import utcnow, write_txn
 from models.admin import AdminAction, record
+from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
 from services import clock, search, validate
@@ -11,6 +12,9 @@ from services.errors import Invalid, NotFound
 USER_ACTIONS = {"verify": 1, "reject": 2, "block": BLOCKED, "unblock": None}
 STATE_TO_ACTION = {1: "verify", 2: "reject", BLOCKED: "block"}
 REASON_CHARS = 500
+BULK_MAX = 100  # listings one bulk review may name
+# what the seller's inbox (/lt/getNoticeInfo, type 0) says when a moderator takes a listing down
+TAKEN_DOWN = "你的商品已被管理员下架，原因：%s"
 
 
 def _reason(value):
@@ -52,7 +56,9 @@ def review_goods(actor, gid, state, reason=None):
 
 
 def set_goods_deleted(actor, gid, deleted, reason=None):
-    """Take a listing down (soft delete: the row stays for comments and chats) or restore it."""
+    """Take a listing down (soft delete: the row stays for comments and chats) or restore it.
+    A take-down with a reason tells the seller in their inbox (the contract's place for it: a
+    taken-down listing leaves getMyCheckSimGoods, so whyNot can't show it)."""
     reason = _reason(reason)
     with write_txn():
         goods = _goods(gid)
@@ -60,6 +66,9 @@ def set_goods_deleted(actor, gid, deleted, reason=None):
         search.reindex(goods.gid)
         record(actor, "goods.delete" if deleted else "goods.restore", "goods:%d" % goods.gid,
                reason, int(goods.deleted), int(bool(deleted)))
+        if deleted and reason and not goods.deleted:
+            Notice.create(openid=goods.openid, type=NOTICE_COMMENT, actor_openid="admin",
+                          gid=goods.gid, content=TAKEN_DOWN % reason)
     return {"gid": goods.gid, "deleted": bool(deleted)}
 
 
@@ -157,20 +166,34 @@ def search_goods(q="", state=None, deleted=None, page=0, size=30):
         query = query.where(Goods.state == validate.choice(state, "state", (0, 1, 2)))
     if deleted is not None:
         query = query.where(Goods.deleted == bool(deleted))
+    total = query.count()
     rows = list(query.order_by(Goods.gid.desc()).offset(page * size).limit(size + 1))
     owners = User.names(g.openid for g in rows)
     photos = images_of([g.gid for g in rows])
     items = [goods_dict(g, owners.get(g.openid), photos.get(g.gid, ())) for g in rows[:size]]
-    return {"items": items, "more": len(rows) > size}
+    return {"items": items, "more": len(rows) > size, "total": total, "size": size}
 
 
 def pending_goods(page=0, size=20):
     """The review queue: pending listings, oldest first, with their photos."""
-    rows = list(Goods.live().where(Goods.state == PENDING).order_by(Goods.gid).offset(page * size).limit(size + 1))
+    query = Goods.live().where(Goods.state == PENDING)
+    total = query.count()
+    rows = list(query.order_by(Goods.gid).offset(page * size).limit(size + 1))
     owners = User.names(g.openid for g in rows)
     photos = images_of([g.gid for g in rows])
     items = [goods_dict(g, owners.get(g.openid), photos.get(g.gid, ())) for g in rows[:size]]
-    return {"items": items, "more": len(rows) > size}
+    return {"items": items, "more": len(rows) > size, "total": total, "size": size}
+
+
+def briefs(gids):
+    """[{gid, title, thumb, openid}] of listings named by a confirmation page, in gid order."""
+    gids = sorted({validate.integer(g, "gid", low=1) for g in gids})[:BULK_MAX]
+    photos = images_of(gids)
+    return [{"gid": g.gid, "title": g.goods_title or g.goods_name, "name": g.goods_name,
+             "openid": g.openid, "deleted": g.deleted,
+             "thumb": (photos.get(g.gid) or [{}])[0].get("thumb") or
+             (photos.get(g.gid) or [{}])[0].get("url")}
+            for g in Goods.select().where(Goods.gid.in_(gids or [0])).order_by(Goods.gid)]
 
 
 def user_dict(user):
@@ -192,8 +215,10 @@ def search_users(q="", state=None, page=0, size=50):
     if state not in (None, ""):
         query = query.where(User.state == validate.integer(state, "state", low=0, high=99))
     order = (User.state != 3, User.id.desc())
+    total = query.count()
     rows = list(query.order_by(*order).offset(page * size).limit(size + 1))
-    return {"items": [user_dict(u) for u in rows[:size]], "more": len(rows) > size}
+    return {"items": [user_dict(u) for u in rows[:size]], "more": len(rows) > size,
+            "total": total, "size": size}
 
 
 def user_detail(openid):

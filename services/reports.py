@@ -8,7 +8,7 @@ from peewee import fn
 from models import db, utcnow
 from models.admin import record
 from models.chat import ChatMessage
-from models.comment import Comment, Reply
+from models.comment import NOTICE_COMMENT, Comment, Notice, Reply
 from models.goods import Goods
 from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
@@ -21,6 +21,8 @@ TARGETS = ("goods", "user", "comment", "chat")
 WHAT = {"goods": Phrase("listing"), "comment": Phrase("comment")}  # what "no such ..." names
 ACTIONS = ("dismiss", "take_down", "block")
 CONTEXT_MESSAGES = 10
+# what the author's inbox (/lt/getNoticeInfo, type 0) says when a moderator removes a comment
+COMMENT_REMOVED = "你的评论已被管理员删除，原因：%s"
 
 
 def create(reporter, body, per_hour):
@@ -125,6 +127,8 @@ def act(actor, kind, target, action, reason=""):
     if action not in ACTIONS or kind not in TARGETS:
         raise Invalid("unknown action or target")
     reason = validate.text(reason, "reason", 500, required=False)
+    if action != "dismiss" and not reason:  # the author reads it (userIsOk, the inbox)
+        raise Invalid("give the reason")
     blocked = None
     with db.atomic():
         if action == "take_down":
@@ -139,13 +143,33 @@ def act(actor, kind, target, action, reason=""):
     return blocked
 
 
+def brief(kind, target):
+    """{text, meta} naming a reported target on a confirmation page (whose author, what)."""
+    if kind not in TARGETS:
+        raise Invalid("unknown target")
+    author = _author(kind, target)
+    user = User.by_openid(author)
+    who = (user.wxname if user else "") or author
+    if kind == "goods":
+        goods = Goods.get(Goods.gid == int(target))
+        return {"text": "#%d %s" % (goods.gid, goods.goods_title or goods.goods_name), "meta": who}
+    if kind == "comment":
+        return {"text": Comment.get(Comment.in_id == int(target)).content[:80], "meta": who}
+    return {"text": who, "meta": author}
+
+
 def _take_down(actor, kind, target, reason):
     if kind == "goods":
         moderation.set_goods_deleted(actor, target, True, reason)
     elif kind == "comment":
         in_id = validate.integer(target, "targetId", low=1)  # the path allows any word
+        comment = Comment.get_or_none(Comment.in_id == in_id)
+        if comment is None:
+            raise NotFound("no such comment")
         Comment.update(hidden=True).where(Comment.in_id == in_id).execute()
         Reply.update(hidden=True).where(Reply.comment_id == in_id).execute()
+        Notice.create(openid=comment.from_openid, type=NOTICE_COMMENT, actor_openid="admin",
+                      gid=comment.gid, obj_id=in_id, content=COMMENT_REMOVED % reason)
     else:
         raise Invalid("users and chats can't be taken down: dismiss or block")
 

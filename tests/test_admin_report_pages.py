@@ -35,20 +35,21 @@ async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, ap
         assert "1\nlistings held by content checks" in dashboard
         await page.goto(api.base + "/admin/reports")
         card = page.locator("section.report").first
-        assert "2 report(s)" in await card.inner_text()
+        assert "2 次举报" in await card.inner_text()  # Chinese first
         assert "<script>alert(1)</script>仿冒球鞋" in await card.inner_text()  # shown as text
         assert b.dialogs == []
-        await card.locator("input[name=reason]").fill("counterfeit")
-        await card.get_by_role("button", name="Take down").click()
+        await card.locator("form[action$='/take_down'] button").click()
+        await page.fill("textarea[name=reason]", "counterfeit")  # then confirmed
+        await page.click("button[name=confirm]")
         await page.wait_for_url("**/admin/reports?ok=take_down")
-        assert "No open reports." in await page.inner_text("main")
+        assert "没有待处理的举报。" in await page.inner_text("main")
         assert (await app.run_db(Goods.get_by_id, gid)).deleted
         await page.goto(api.base + "/admin/audit")
-        assert "report.take_down" in await page.inner_text("main")
+        assert "根据举报下架了" in await page.inner_text("main")
         await page.goto(api.base + "/admin/held")
         assert "risky" in await page.inner_text("main")
         await page.locator("form", has=page.locator("input[name=gid][value='%d']" % held_gid)) \
-            .first.get_by_role("button", name="Release").click()
+            .first.locator("button").click()
         await page.wait_for_url("**/admin/held?ok=released")
         goods = await app.run_db(Goods.get_by_id, held_gid)
         assert not goods.hidden and not goods.hold_reason

@@ -108,11 +108,11 @@ async def test_a_moderator_hides_a_hot_word_on_the_admin_page(api, app):
     # a word can be hidden before anyone searches it; <script> shows as text
     assert (await s.post("/admin/hotwords", {"word": "<b>作弊</b>", "action": "hide"})).status == 302
     page = (await s.get("/admin/hotwords", ok="hide")).body.decode()
-    assert "Word hidden" in page and "&lt;b&gt;作弊&lt;/b&gt;" in page and "<b>作弊" not in page
+    assert "该词已从热词中隐藏" in page and "&lt;b&gt;作弊&lt;/b&gt;" in page and "<b>作弊" not in page
     assert (await s.post("/admin/hotwords", {"word": "代写", "action": "show"})).status == 302
     assert await hot(api) == ["代写", "台灯"]
     audit = (await s.get("/admin/audit")).body.decode()
-    assert "hotword.hide" in audit and "hotword.show" in audit and "hotword:代写" in audit
+    assert "隐藏了热词" in audit and "重新显示了热词" in audit and "「代写」" in audit  # in words
     # refusals: no such word to show, a bad action, no session, no XSRF token
     assert (await s.post("/admin/hotwords", {"word": "nothing", "action": "show"})).status == 404
     assert (await s.post("/admin/hotwords", {"word": "x", "action": "drop"})).status == 400

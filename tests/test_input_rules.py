@@ -301,5 +301,9 @@ async def test_the_announcement_form_without_text_clears_nothing(api, app):
     refused = await s.post("/admin/notices", {"mid": "1"})
     assert refused.status == 400 and "请填写".encode() in refused.body  # text is required
     assert (await api.get("/wx/admin/getNotice")).extend["Info1"] == {"noticeInfo": "公告"}
-    assert (await s.post("/admin/notices", {"mid": "1", "text": ""})).status == 302
+    # clearing a shown slot asks first (a reason and a confirmation, issue 19)
+    assert (await s.post("/admin/notices", {"mid": "1", "text": ""})).status == 200
+    assert (await api.get("/wx/admin/getNotice")).extend["Info1"] == {"noticeInfo": "公告"}
+    assert (await s.post("/admin/notices", {"mid": "1", "text": "", "reason": "过期",
+                                            "confirm": "yes"})).status == 302
     assert (await api.get("/wx/admin/getNotice")).extend["Info1"] == {"noticeInfo": ""}

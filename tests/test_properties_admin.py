@@ -14,8 +14,9 @@ from tests.security_helpers import route_patterns, scene
 from tests.test_properties import query_values
 from tests.test_security_admin import PASSWORD, Session
 
-FIELDS = ["action", "back", "comment", "decision", "deleted", "gid", "image", "mid", "next", "ok",
-          "openid", "page", "q", "reason", "remove", "reply", "state", "text", "word"]
+FIELDS = ["action", "back", "clear", "comment", "confirm", "decision", "deleted", "gid", "image",
+          "mid", "next", "ok", "openid", "page", "q", "reason", "remove", "reply", "state", "text",
+          "word"]
 SKIP = {"/admin$", "/admin/login$", "/admin/logout$", "/admin/.*$"}  # sign-in: test_admin_pages
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -39,7 +40,8 @@ def pages(s):
                     "/admin/reports/user/bob/block", "/admin/reports/comment/1/take_down",
                     "/admin/reports/chat/bob/dismiss", "/admin/reports/goods/abc/block",
                     "/admin/reports/goods/999999/block", "/admin/reports/comment/abc/take_down",
-                    "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down"],
+                    "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down",
+                    "/admin/review/bulk", "/admin/verify/bulk"],
     }
 
 

@@ -110,6 +110,7 @@ PAGES = {
     "/admin/broadcast$": "/admin/broadcast", "/admin/notices$": "/admin/notices",
     "/admin/audit$": "/admin/audit", "/admin/openids$": "/admin/openids",
     "/admin/review$": "/admin/review", "/admin/goods$": "/admin/goods",
+    "/admin/review/bulk$": "/admin/review/bulk", "/admin/verify/bulk$": "/admin/verify/bulk",
     "/admin/goods/(\\d+)/review$": "/admin/goods/{approved}/review",
     "/admin/goods/(\\d+)/(delete|restore)$": "/admin/goods/{approved}/delete",
     "/admin/users$": "/admin/users", "/admin/users/([A-Za-z0-9_-]{1,64})$": "/admin/users/bob",

@@ -38,9 +38,6 @@ log_db = logging.getLogger("market.db")
 log_net = logging.getLogger("market.net")
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-# Chinese first (issue 19): locale/zh_CN.csv, lines "English source","中文"
-tornado.locale.load_translations(os.path.join(ROOT, "locale"))
-tornado.locale.set_default_locale("zh_CN")
 # The body limit of every route that does not set its own `max_body_bytes(config)` (uploads do):
 # JSON and form bodies are a few kB, so 40 held-open requests cost 40 MiB at most, not 40 x 12.
 BODY_BYTES = 1024 * 1024

@@ -82,7 +82,7 @@ class ReviewBulk(ModerationPage):
             self.redirect("/admin/review?ok=none")
             return
         if len(gids) > moderation.BULK_MAX:
-            raise Invalid("at most %d listings at once" % moderation.BULK_MAX)
+            raise Invalid("at most %(n)d listings at once", n=moderation.BULK_MAX)
         if decision == "approve":
             await do_review_many(self.actions, self.current_user, gids, 1)
             self.redirect("/admin/review?ok=approved_many")
@@ -196,7 +196,7 @@ class UsersBulk(ModerationPage):
             self.back("/admin/users?state=3", "none")
             return
         if len(openids) > moderation.BULK_MAX:
-            raise Invalid("at most %d users at once" % moderation.BULK_MAX)
+            raise Invalid("at most %(n)d users at once", n=moderation.BULK_MAX)
         if action == "verify":
             await do_check_users_many(self.actions, self.current_user, openids, "verify")
             self.back("/admin/users?state=3", "verify_many")

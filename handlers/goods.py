@@ -54,7 +54,7 @@ class IssueHandler(MarketHandler):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
         self.application.limiter.hit("publish", openid,
-                                     self.config["limits"]["publish_per_minute_user"], "listings")
+                                     self.config["limits"]["publish_per_minute_user"], "new listings")
         gid = await do_publish(self.actions, openid, body)
         self.ok({"gid": gid}, msg="published, waiting for review")
 

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import peewee
 import tornado.httpserver
-import tornado.ioloop
 import tornado.web
 
 from actions.context import Context
@@ -23,7 +22,6 @@ from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services import goods, search
-from services.dashboard import DailyCounter
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
@@ -97,11 +95,8 @@ class MarketApp(tornado.web.Application):
         self.chat = self.actions.chat = ChatDelivery(
             config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
             self.actions.later)
-        # the dashboard's "messages today": the since-start total observed each minute
+        # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
-        self.message_day = DailyCounter(self.started)
-        self.message_day_timer = tornado.ioloop.PeriodicCallback(self._observe_message_day,
-                                                                 60_000)
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)
         self.metrics = Metrics(Live(self.registry, self.in_flight_count, self.chat.counts,
                                     self.content.counts, self.notifier.counts),
@@ -157,12 +152,8 @@ class MarketApp(tornado.web.Application):
         await self.bus.start()
         self.list_writer.start()
         self.chat.start()
-        self.message_day_timer.start()
         self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
-
-    def _observe_message_day(self):
-        self.message_day.observe(self.chat.counts["delivered"] + self.chat.counts["stored"])
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
@@ -177,7 +168,6 @@ class MarketApp(tornado.web.Application):
             await asyncio.sleep(0.05)
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat.stop()  # the queued messages commit
-        self.message_day_timer.stop()
         await self.list_writer.stop()
         await self.views.stop()
         await self.bus.stop()

@@ -34,7 +34,8 @@ class Goods(BaseModel):
     class Meta:
         table_name = "goods"
         indexes = ((("state", "deleted", "hidden", "gid", "openid"), False),  # m0011: covers lists
-                   (("openid", "deleted", "gid"), False))
+                   (("openid", "deleted", "gid"), False),
+                   (("issue_time",), False))  # m0017: the dashboard's listings per day
 
     @classmethod
     def live(cls, *fields):

@@ -1,15 +1,20 @@
-"""The dashboard's figures: users and listings by state, the day's messages and admin actions."""
+"""The dashboard's figures: users and listings by state, admin actions today, and the trends of
+the last 30 days (listings, reports, chat messages per day; the review queue), all counted in
+the database."""
 import datetime
 
-from peewee import fn
+from peewee import SQL, NodeList, fn
 
-from models import utcnow
+from models import is_mysql, utcnow
 from models.admin import AdminAction
 from models.chat import ChatMessage
-from models.goods import Goods
+from models.goods import PENDING, Goods
+from models.report import Report
 from models.user import BLOCKED, User
 from services import chat, content_checks, reports
 from services.clock import CHINA
+
+TREND_DAYS = 30
 
 
 def china_midnight_utc(now=None):
@@ -40,34 +45,55 @@ def figures():
     }
 
 
-class DailyCounter:
-    """Turns a since-start total (ChatDelivery.counts) into a count for the current China day.
+def _day(column):
+    """SQL for a naive-UTC DateTimeField's China day ('YYYY-MM-DD' on SQLite, a DATE on MySQL)."""
+    if is_mysql():
+        return fn.DATE(NodeList((column, SQL("+ INTERVAL 8 HOUR"))))
+    # whole seconds: SQLite's date() rounds to the millisecond, so 15:59:59.9999996 UTC (stored
+    # with microseconds) became the next China day
+    return fn.date(fn.substr(column, 1, 19), "+8 hours")
 
-    Built with the time counting began (process start, total 0). `observe(total)` should run
-    each minute: the first observation of a new day becomes that day's baseline, dated midnight
-    when it came within two minutes of it, else dated when it came (so the page says "since").
-    """
 
-    def __init__(self, started):
-        self.day, self.baseline, self.since = self._day(started), 0, started
+def per_day(query, column, start, end):
+    """{'YYYY-MM-DD': rows} of `query` with `column` in [start, end), grouped by China day in
+    SQL: one range scan of the column's index, at most one row a day comes back."""
+    day = _day(column).alias("d")
+    rows = (query.select(day, fn.COUNT(SQL("*"))).where(column >= start, column < end)
+            .group_by(SQL("d")).tuples())
+    return {str(d)[:10]: n for d, n in rows}
 
-    @staticmethod
-    def _day(now):
-        return now.replace(tzinfo=datetime.timezone.utc).astimezone(CHINA).date()
 
-    def observe(self, total, now=None):
-        """Note the running total; at a day change it becomes the new day's baseline."""
-        now = now or utcnow()
-        day = self._day(now)
-        if day != self.day:
-            midnight = china_midnight_utc(now)
-            self.day, self.baseline = day, total
-            self.since = midnight if (now - midnight).total_seconds() <= 120 else now
+def trends(now=None, days=TREND_DAYS):
+    """The last `days` China days up to today: new listings, reports and chat messages per day
+    (stored rows, so every process and restart is counted), and the review queue: how many
+    listings wait, the oldest's wait, and how many wait by the day they were published."""
+    now = now or utcnow()
+    today = china_midnight_utc(now)
+    start, end = today - datetime.timedelta(days=days - 1), today + datetime.timedelta(days=1)
+    labels = [(start + datetime.timedelta(days=i, hours=8)).strftime("%Y-%m-%d")
+              for i in range(days)]
+    series = {
+        "listings": per_day(Goods.select(), Goods.issue_time, start, end),
+        "reports": per_day(Report.select(), Report.created_at, start, end),
+        "messages": per_day(ChatMessage.select(), ChatMessage.send_time, start, end),
+    }
+    waiting = Goods.live().where(Goods.state == PENDING)
+    oldest = waiting.select(fn.MIN(Goods.issue_time)).scalar()
+    by_day = per_day(waiting, Goods.issue_time, start, end)
+    out = {name: [counts.get(d, 0) for d in labels] for name, counts in series.items()}
+    out.update(days=labels, waiting_by_day=[by_day.get(d, 0) for d in labels],
+               waiting=waiting.count(), waiting_before=waiting.where(Goods.issue_time < start).count(),
+               oldest_at=oldest, oldest_hours=_hours(now, oldest))
+    return out
 
-    def today(self, total, now=None):
-        """(messages counted today, naive-UTC time the count covers from: midnight or later)."""
-        self.observe(total, now)
-        return total - self.baseline, self.since
+
+def _hours(now, then):
+    """Whole hours from `then` to `now` (None without `then`; SQLite may hand back text)."""
+    if then is None:
+        return None
+    if isinstance(then, str):
+        then = Goods.issue_time.python_value(then)
+    return max(0, int((now - then).total_seconds() // 3600))
 
 
 def metrics_figures():

@@ -54,6 +54,7 @@ HANDLER_MODULES = [
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
+    "handlers.admin_account_pages",
     "handlers.admin_announcement_pages",
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",

@@ -335,7 +335,8 @@ def test_admin_commands_end_a_running_servers_session(tmp_path):
         assert dashboard(cookie) == 302  # the running server refuses the old session at once
         missing = command("remove-admin", "--username", "ghost")
         assert missing.returncode == 1 and "no admin ghost" in missing.stderr
-        assert command("remove-admin", "--username", "root").returncode == 0
+        assert command("remove-admin", "--username", "root").returncode == 1  # the last owner
+        assert command("remove-admin", "--username", "root", "--force").returncode == 0
         assert command("list-admins").stdout == ""
     finally:
         server.kill()

@@ -55,6 +55,7 @@ HANDLER_MODULES = [
     "handlers.admin_api",
     "handlers.admin_pages",
     "handlers.admin_account_pages",
+    "handlers.admin_export",
     "handlers.admin_announcement_pages",
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",

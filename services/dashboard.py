@@ -2,10 +2,12 @@
 the last 30 days (listings, reports, chat messages per day; the review queue), all counted in
 the database."""
 import datetime
+import threading
+import time
 
-from peewee import SQL, NodeList, fn
+from peewee import SQL, NodeList, Select, fn
 
-from models import is_mysql, utcnow
+from models import db, is_mysql, utcnow
 from models.admin import AdminAction
 from models.chat import ChatMessage
 from models.goods import PENDING, Goods
@@ -56,11 +58,62 @@ def _day(column):
 
 def per_day(query, column, start, end):
     """{'YYYY-MM-DD': rows} of `query` with `column` in [start, end), grouped by China day in
-    SQL: one range scan of the column's index, at most one row a day comes back."""
+    SQL (at most one row a day comes back; for small sets such as the review queue)."""
     day = _day(column).alias("d")
     rows = (query.select(day, fn.COUNT(SQL("*"))).where(column >= start, column < end)
             .group_by(SQL("d")).tuples())
     return {str(d)[:10]: n for d, n in rows}
+
+
+class PastDays:
+    """Counts of whole China days already over, kept `ttl` seconds: they no longer change (rows
+    are written with the time they are written), so a dashboard view counts only today and the
+    days it has not seen, instead of a month of index entries (0.5 s for 300k chat messages on
+    a busy 2-core host). Per database, bounded; `forget()` empties it (tests re-seed old days)."""
+
+    def __init__(self, ttl=600, keep=200):
+        self.ttl, self.keep, self._counts, self._lock = ttl, keep, {}, threading.Lock()
+
+    def get(self, key, clock):
+        with self._lock:
+            found = self._counts.get(key)
+        return found[0] if found and clock - found[1] < self.ttl else None
+
+    def put(self, key, count, clock):
+        with self._lock:
+            if len(self._counts) >= self.keep:
+                self._counts.clear()
+            self._counts[key] = (count, clock)
+
+    def forget(self):
+        with self._lock:
+            self._counts.clear()
+
+
+past_days = PastDays()
+
+
+def range_count(query, column, start):
+    """COUNT(*) of `query` over one day from `start`: a range of the column's index."""
+    return query.select(fn.COUNT(SQL("*"))).where(
+        column >= start, column < start + datetime.timedelta(days=1))
+
+
+def day_counts(name, query, column, starts, today):
+    """[rows of `query` per China day] for days starting at `starts` (naive UTC midnights,
+    oldest first): the days not known yet in one statement of index range counts, one
+    `(SELECT COUNT(*) … WHERE column >= a AND column < b)` per day (a range count of the
+    column's index: no function on each row, which made GROUP BY DATE(…) 2–5× slower)."""
+    clock, tag = time.monotonic(), id(db.obj)
+    counts = [None if day >= today else past_days.get((tag, name, day), clock) for day in starts]
+    todo = [i for i, n in enumerate(counts) if n is None]
+    if todo:
+        subqueries = [range_count(query, column, starts[i]) for i in todo]
+        for i, n in zip(todo, db.execute(Select(columns=subqueries)).fetchone()):
+            counts[i] = n
+            if starts[i] < today:
+                past_days.put((tag, name, starts[i]), n, clock)
+    return counts
 
 
 def trends(now=None, days=TREND_DAYS):
@@ -69,20 +122,21 @@ def trends(now=None, days=TREND_DAYS):
     listings wait, the oldest's wait, and how many wait by the day they were published."""
     now = now or utcnow()
     today = china_midnight_utc(now)
-    start, end = today - datetime.timedelta(days=days - 1), today + datetime.timedelta(days=1)
-    labels = [(start + datetime.timedelta(days=i, hours=8)).strftime("%Y-%m-%d")
-              for i in range(days)]
-    series = {
-        "listings": per_day(Goods.select(), Goods.issue_time, start, end),
-        "reports": per_day(Report.select(), Report.created_at, start, end),
-        "messages": per_day(ChatMessage.select(), ChatMessage.send_time, start, end),
+    starts = [today - datetime.timedelta(days=days - 1 - i) for i in range(days)]
+    labels = [(day + datetime.timedelta(hours=8)).strftime("%Y-%m-%d") for day in starts]
+    out = {
+        "listings": day_counts("listings", Goods.select(), Goods.issue_time, starts, today),
+        "reports": day_counts("reports", Report.select(), Report.created_at, starts, today),
+        "messages": day_counts("messages", ChatMessage.select(), ChatMessage.send_time, starts,
+                               today),
     }
+    # the queue is small and changes all the time: grouped in SQL over the pending rows
     waiting = Goods.live().where(Goods.state == PENDING)
     oldest = waiting.select(fn.MIN(Goods.issue_time)).scalar()
-    by_day = per_day(waiting, Goods.issue_time, start, end)
-    out = {name: [counts.get(d, 0) for d in labels] for name, counts in series.items()}
+    by_day = per_day(waiting, Goods.issue_time, starts[0], today + datetime.timedelta(days=1))
     out.update(days=labels, waiting_by_day=[by_day.get(d, 0) for d in labels],
-               waiting=waiting.count(), waiting_before=waiting.where(Goods.issue_time < start).count(),
+               waiting=waiting.count(),
+               waiting_before=waiting.where(Goods.issue_time < starts[0]).count(),
                oldest_at=oldest, oldest_hours=_hours(now, oldest))
     return out
 

@@ -59,24 +59,29 @@ def _price(value):
 
 
 def _listings(after, size):
-    rows = list(Goods.select().where(Goods.gid > after).order_by(Goods.gid).limit(size))
-    names = User.names(g.openid for g in rows)
-    return [[g.gid, g.openid, names[g.openid].wxname if g.openid in names else "", g.goods_name,
-             g.goods_title, g.goods_dec, _price(g.goods_price_new), _price(g.goods_price_old), g.goods_xueyuan,
-             g.goods_address, g.state, g.reason, g.deleted, g.hidden, g.hold_reason, g.open_sum,
-             g.issue_time] for g in rows]
+    g = Goods
+    rows = list(g.select(g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec,
+                         g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address,
+                         g.state, g.reason, g.deleted, g.hidden, g.hold_reason, g.open_sum,
+                         g.issue_time).where(g.gid > after).order_by(g.gid).limit(size).tuples())
+    names = dict(User.select(User.openid, User.wxname).where(
+        User.openid.in_(list({r[1] for r in rows}) or [""])).tuples())
+    return [[r[0], r[1], names.get(r[1], ""), *r[2:5], _price(r[5]), _price(r[6]), *r[7:]]
+            for r in rows]
 
 
 def _users(after, size):
-    return [[u.id, u.openid, u.wxname, u.uname, u.sex, u.school, u.xuehao, u.uclass, u.qq, u.wx,
-             u.state, u.reason, u.registered, u.created_at, u.updated_at]
-            for u in User.select().where(User.id > after).order_by(User.id).limit(size)]
+    u = User
+    return list(u.select(u.id, u.openid, u.wxname, u.uname, u.sex, u.school, u.xuehao, u.uclass,
+                         u.qq, u.wx, u.state, u.reason, u.registered, u.created_at, u.updated_at)
+                .where(u.id > after).order_by(u.id).limit(size).tuples())
 
 
 def _reports(after, size):
-    return [[r.id, r.reporter, r.target_type, r.target_id, r.reason, r.context, r.status,
-             r.action, r.handled_by, r.created_at, r.handled_at]
-            for r in Report.select().where(Report.id > after).order_by(Report.id).limit(size)]
+    r = Report
+    return list(r.select(r.id, r.reporter, r.target_type, r.target_id, r.reason, r.context,
+                         r.status, r.action, r.handled_by, r.created_at, r.handled_at)
+                .where(r.id > after).order_by(r.id).limit(size).tuples())
 
 
 PAGES = {"listings": _listings, "users": _users, "reports": _reports}

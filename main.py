@@ -1,4 +1,4 @@
-"""Campus second-hand market backend: `python main.py [serve|migrate|create-admin|admin ...] [--config PATH]`."""
+"""Campus second-hand market backend: `python main.py [serve|migrate|admin ...] [--config PATH]`."""
 import argparse
 import asyncio
 import contextlib
@@ -22,7 +22,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,admin,set-password,remove-admin,list-admins}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,admin,"
+                                "set-password,remove-admin,list-admins}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--processes", type=int, help="override server.processes (0 = one per core)")
@@ -46,7 +47,8 @@ def parse_args(argv):
     role.add_argument("name")
     role.add_argument("role", choices=("owner", "moderator"))
     # the first names of these commands, kept as aliases
-    for name, text in (("set-password", "= admin passwd NAME"), ("remove-admin", "= admin remove NAME")):
+    for name, text in (("set-password", "= admin passwd NAME"),
+                       ("remove-admin", "= admin remove NAME")):
         alias = sub.add_parser(name, help=text)
         alias.add_argument("--username", required=True)
         if name == "remove-admin":

@@ -109,7 +109,8 @@ def test_days_already_over_are_counted_once(database):
 
 
 def test_bars_scale_to_a_round_top():
-    assert [scale_top(n) for n in (0, 1, 3, 7, 10, 11, 120, 501)] == [1, 1, 5, 10, 10, 20, 200, 1000]
+    assert [scale_top(n) for n in (0, 1, 3, 7, 10, 11, 120, 501)] == [
+        1, 1, 5, 10, 10, 20, 200, 1000]
     chart = bar_chart(["2026-03-0%d" % d for d in range(1, 5)], [0, 5, 10, 2])
     assert chart["top"] == 10 and chart["total"] == 17 and chart["today"] == 2
     heights = [b["h"] for b in chart["bars"]]
@@ -164,18 +165,21 @@ async def test_the_dashboard_draws_the_last_30_days_in_a_real_browser(api, app, 
                 r = rects.nth(i)
                 n = int(await r.get_attribute("data-count"))
                 if n:
-                    out[await r.get_attribute("data-day")] = (n, float(await r.get_attribute("height")))
+                    height = float(await r.get_attribute("height"))
+                    out[await r.get_attribute("data-day")] = (n, height)
             return out
         listings = await bars("listings")
         assert {d: n for d, (n, h) in listings.items()} == {label(0): 2, label(1): 1, label(6): 4,
                                                             label(3): 1}
         top = listings[label(6)][1]
         assert top > listings[label(0)][1] > listings[label(1)][1] > 0  # heights follow counts
-        assert {d: n for d, (n, h) in (await bars("reports")).items()} == {label(2): 3, label(10): 1}
+        reports = await bars("reports")
+        assert {d: n for d, (n, h) in reports.items()} == {label(2): 3, label(10): 1}
         messages = await bars("messages")
         assert {d: n for d, (n, h) in messages.items()} == {label(0): 2, label(4): 2, label(29): 1}
         assert {d: n for d, (n, h) in (await bars("waiting")).items()} == {label(3): 1}
-        tooltip = await page.locator("#trend-reports rect[data-day='%s'] title" % label(2)).text_content()
+        tooltip = await page.locator(
+            "#trend-reports rect[data-day='%s'] title" % label(2)).text_content()
         assert tooltip == "%s: 3" % label(2)
         text = await page.inner_text("main")
         assert "2\nchat messages today" in text

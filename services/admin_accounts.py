@@ -78,6 +78,7 @@ def create_admin(username, password, role=OWNER, actor=None):
         raise Invalid(NAME_RULE)
     _password_ok(password)
     _role_ok(role)
+    hashed = _hasher.hash(password)  # before the write lock: argon2 takes a while on purpose
     try:
         with write_txn():
             if actor:
@@ -86,7 +87,7 @@ def create_admin(username, password, role=OWNER, actor=None):
             for (other,) in Admin.select(Admin.username).tuples():
                 if _skeleton(other) == _skeleton(name):
                     raise Conflict("admin %s already exists" % other)
-            created = Admin.create(username=name, passwd=_hasher.hash(password), role=role)
+            created = Admin.create(username=name, passwd=hashed, role=role)
             if actor:
                 record(actor, "admin.create", "admin:" + name, new=role)
             return created
@@ -125,11 +126,11 @@ def set_password(username, password, actor=None):
     """A new password for the admin; its sessions end. NotFound if there is no such admin.
     With an `actor` it is audited (admin.passwd)."""
     _password_ok(password)
-    name = normalise_name(username)
+    name, hashed = normalise_name(username), _hasher.hash(password)  # before the write lock
     with write_txn():
         if actor:
             require_owner(actor)
-        done = Admin.update(passwd=_hasher.hash(password),
+        done = Admin.update(passwd=hashed,
                             session_epoch=Admin.session_epoch + 1).where(
             Admin.username == name).execute()
         if not done:

@@ -26,7 +26,6 @@ from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from services import goods, images, search
-from services.dashboard import DailyCounter
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
@@ -60,6 +59,8 @@ HANDLER_MODULES = [
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
+    "handlers.admin_account_pages",
+    "handlers.admin_export",
     "handlers.admin_announcement_pages",
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",
@@ -114,11 +115,8 @@ class MarketApp(tornado.web.Application):
             self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
         self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
                                             images.folders(config)[1])
-        # the dashboard's "messages today": the since-start total observed each minute
+        # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
-        self.message_day = DailyCounter(self.started)
-        self.message_day_timer = tornado.ioloop.PeriodicCallback(self._observe_message_day,
-                                                                 60_000)
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)
         self.metrics = Metrics(Live(self.registry, self.in_flight_count, self.chat.counts,
                                     self.content.counts, self.notifier.counts),
@@ -175,13 +173,9 @@ class MarketApp(tornado.web.Application):
         self.list_writer.start()
         self.chat.start()
         self.chat_retention.start()
-        self.message_day_timer.start()
         self.views.start()
         self.sweeper.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
-
-    def _observe_message_day(self):
-        self.message_day.observe(self.chat.counts["delivered"] + self.chat.counts["stored"])
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
@@ -198,7 +192,6 @@ class MarketApp(tornado.web.Application):
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat_retention.stop()
         await self.chat.stop()  # the queued messages commit
-        self.message_day_timer.stop()
         await self.list_writer.stop()
         await self.views.stop()
         await self.bus.stop()

@@ -1,4 +1,4 @@
-"""Campus second-hand market backend: `python main.py [serve|migrate|create-admin|...] [--config PATH]`."""
+"""Campus second-hand market backend: `python main.py [serve|migrate|admin ...] [--config PATH]`."""
 import argparse
 import asyncio
 import contextlib
@@ -22,7 +22,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,set-password,remove-admin,list-admins}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,admin,"
+                                "set-password,remove-admin,list-admins}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--processes", type=int, help="override server.processes (0 = one per core)")
@@ -30,13 +31,35 @@ def parse_args(argv):
     admin = sub.add_parser("create-admin", help="create an admin account; password from a "
                            "prompt, or from stdin (first line; optional second line confirms)")
     admin.add_argument("--username", required=True)
-    for name, text in (("set-password", "give an admin a new password (ends its sessions); "
-                        "password read as for create-admin"),
-                       ("remove-admin", "delete an admin account (ends its sessions)")):
-        sub.add_parser(name, help=text).add_argument("--username", required=True)
-    sub.add_parser("list-admins", help="print every admin account")
+    admin.add_argument("--role", choices=("owner", "moderator"), default="owner",
+                       help="owner (manages accounts; the default) or moderator")
+    accounts = sub.add_parser("admin", help="admin accounts: list | passwd NAME | "
+                              "remove NAME [--force] | role NAME owner|moderator")
+    actions = accounts.add_subparsers(dest="admin_command", metavar="{list,passwd,remove,role}",
+                                      required=True)
+    actions.add_parser("list", help="print every admin account: name, created, role")
+    actions.add_parser("passwd", help="a new password (ends its sessions); read as for "
+                       "create-admin").add_argument("name")
+    remove = actions.add_parser("remove", help="delete an account (ends its sessions)")
+    remove.add_argument("name")
+    remove.add_argument("--force", action="store_true", help="even the last owner")
+    role = actions.add_parser("role", help="make an account owner or moderator (ends its sessions)")
+    role.add_argument("name")
+    role.add_argument("role", choices=("owner", "moderator"))
+    # the first names of these commands, kept as aliases
+    for name, text in (("set-password", "= admin passwd NAME"),
+                       ("remove-admin", "= admin remove NAME")):
+        alias = sub.add_parser(name, help=text)
+        alias.add_argument("--username", required=True)
+        if name == "remove-admin":
+            alias.add_argument("--force", action="store_true", help="even the last owner")
+    sub.add_parser("list-admins", help="= admin list")
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
+    aliases = {"set-password": "passwd", "remove-admin": "remove", "list-admins": "list"}
+    if args.command in aliases:
+        args.command, args.admin_command = "admin", aliases[args.command]
+        args.name = getattr(args, "username", None)
     return args
 
 
@@ -92,14 +115,15 @@ def read_password():
     return first
 
 
-def cmd_create_admin(config, username):
+def cmd_create_admin(config, username, role="owner"):
     from services import admin_accounts
     from services.errors import ServiceError
     password = read_password()
     database = open_db(config)
     with database.connection_context():
         try:
-            created = admin_accounts.create_admin(username, password)
+            created = admin_accounts.create_admin(username, password, role,
+                                                  admin_accounts.CONSOLE)
         except ServiceError as e:
             print("create-admin: %s" % e.msg, file=sys.stderr)
             return 1
@@ -107,27 +131,33 @@ def cmd_create_admin(config, username):
     return 0
 
 
-def cmd_admins(config, command, username=None):
-    """set-password, remove-admin, list-admins."""
+def cmd_admin(config, args):
+    """admin list | passwd NAME | remove NAME [--force] | role NAME ROLE (audited as `console`)."""
     from services import admin_accounts
     from services.errors import ServiceError
-    password = read_password() if command == "set-password" else None
+    command, name = args.admin_command, getattr(args, "name", None)
+    password = read_password() if command == "passwd" else None
     database = open_db(config)
+    console = admin_accounts.CONSOLE
     with database.connection_context():
         try:
-            if command == "set-password":
-                admin_accounts.set_password(username, password)
-            elif command == "remove-admin":
-                admin_accounts.remove_admin(username)
-            else:
+            if command == "list":
                 for row in admin_accounts.list_admins():
-                    print("%s\tcreated %s" % (row["username"], row["created_at"]))
+                    print("%s\tcreated %s\t%s" % (row["username"], row["created_at"], row["role"]))
                 return 0
+            if command == "passwd":
+                admin_accounts.set_password(name, password, console)
+                done = "password set"
+            elif command == "remove":
+                admin_accounts.remove_admin(name, console, args.force)
+                done = "removed"
+            else:
+                changed = admin_accounts.set_role(console, name, args.role)
+                done = "role %s%s" % (args.role, "" if changed["changed"] else " (unchanged)")
         except ServiceError as e:
-            print("%s: %s" % (command, e.msg), file=sys.stderr)
+            print("admin %s: %s" % (command, e.msg), file=sys.stderr)
             return 1
-    print("admin %s: %s" % (admin_accounts.normalise_name(username),
-                            "password set" if password else "removed"))
+    print("admin %s: %s" % (admin_accounts.normalise_name(name), done))
     return 0
 
 
@@ -283,9 +313,9 @@ def main(argv=None):
         if args.command == "migrate":
             return cmd_migrate(config)
         if args.command == "create-admin":
-            return cmd_create_admin(config, args.username)
-        if args.command in ("set-password", "remove-admin", "list-admins"):
-            return cmd_admins(config, args.command, getattr(args, "username", None))
+            return cmd_create_admin(config, args.username, args.role)
+        if args.command == "admin":
+            return cmd_admin(config, args)
         return cmd_serve(config, args)
     except ConfigError as e:
         print("config error: %s" % e, file=sys.stderr)

@@ -1,5 +1,6 @@
 """What admins change about admins and the site: sign in (slowed after failures) and out
-(everywhere), the openids that see the admin entry, hidden hot words; all audited."""
+(everywhere), admin accounts and roles (owners only), the openids that see the admin entry,
+hidden hot words; all audited."""
 import logging
 
 from models.admin import record
@@ -42,3 +43,27 @@ async def do_remove_admin_openid(ctx, actor, openid):
 async def do_set_hot_word_hidden(ctx, actor, word, hidden):
     """Hide a word from the hot words under the search box, or show it again (audited)."""
     return await ctx.run_db(hotwords.set_hidden, actor, word, hidden)
+
+
+# -- admin accounts (owners only; each change audited in its transaction, and a new password,
+# a change of role or a removal ends that admin's sessions through its session epoch) ----------
+
+async def do_create_admin(ctx, actor, username, password, role):
+    """A new admin account with this role (owners only; admin.create)."""
+    created = await ctx.run_db(admin_accounts.create_admin, username, password, role, actor)
+    return {"username": created.username, "role": created.role}
+
+
+async def do_set_admin_password(ctx, actor, username, password):
+    """A new password for an admin; its sessions end (owners only; admin.passwd)."""
+    await ctx.run_db(admin_accounts.set_password, username, password, actor)
+
+
+async def do_set_admin_role(ctx, actor, username, role):
+    """Owner or moderator; the admin's sessions end (owners only, never the last owner)."""
+    return await ctx.run_db(admin_accounts.set_role, actor, username, role)
+
+
+async def do_remove_admin(ctx, actor, username):
+    """Delete an admin account, ending its sessions (owners only, never the last owner)."""
+    await ctx.run_db(admin_accounts.remove_admin, username, actor)

@@ -8,6 +8,7 @@ from actions.admins import (do_add_admin_openid, do_remove_admin_openid, do_sign
                             do_sign_out)
 from handlers.admin_forms import AdminPage
 from handlers.base import COOKIE, PageHandler, safe_next
+from handlers.charts import bar_chart
 from services import admin_accounts, audit, dashboard
 from services.clock import display
 from services.errors import TooMany
@@ -59,19 +60,20 @@ class LogoutPage(PageHandler):
 
 
 class DashboardPage(PageHandler):
-    """GET /admin/: users, listings by state, pending reviews, live chat, offline and messages."""
+    """GET /admin/: users, listings by state, pending reviews, live chat, offline messages, and
+    the last 30 days drawn as inline SVG (listings, reports, chat messages, the review queue)."""
 
     @tornado.web.authenticated
     async def get(self):
         app = self.application
         figures = await self.run_db(dashboard.figures)
         trust = await self.run_db(reports.dashboard_figures)
+        trends = await self.run_db(dashboard.trends)
         live = await app.bus.stats()
-        counts = app.chat.counts
-        today, since = app.message_day.today(counts["delivered"] + counts["stored"])
-        self.page("dashboard.html", f=figures, live=live, today=today,
-                  since=display(since)[11:16], midnight=since == dashboard.china_midnight_utc(),
-                  started=display(app.started), counts=dict(counts), trust=trust,
+        charts = {name: bar_chart(trends["days"], trends[name])
+                  for name in ("listings", "reports", "messages", "waiting_by_day")}
+        self.page("dashboard.html", f=figures, live=live, trends=trends, charts=charts,
+                  started=display(app.started), counts=dict(app.chat.counts), trust=trust,
                   checks=dict(self.application.content.counts),
                   notices=dict(self.application.notifier.counts), title="Dashboard")
 

@@ -3,6 +3,10 @@ from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
 
 from models import BaseModel, utcnow
 
+# Admin.role: an owner also manages the admin accounts; a moderator does everything else.
+OWNER, MODERATOR = "owner", "moderator"
+ROLES = (OWNER, MODERATOR)
+
 
 class Admin(BaseModel):
     id = AutoField()
@@ -10,6 +14,7 @@ class Admin(BaseModel):
     passwd = CharField(max_length=255)
     created_at = DateTimeField(default=utcnow)
     session_epoch = IntegerField(default=0)  # +1 ends every session: sign-out, new password (m0006)
+    role = CharField(max_length=16, default="owner")  # OWNER or MODERATOR (m0017)
 
     class Meta:
         table_name = "admin"

@@ -42,7 +42,8 @@ class Goods(BaseModel):
         table_name = "goods"
         indexes = ((("state", "deleted", "hidden", "sale_state", "gid", "openid"), False),  # m0014
                    (("openid", "deleted", "gid"), False),
-                   (("sale_state", "touched_at"), False))
+                   (("sale_state", "touched_at"), False),
+                   (("issue_time",), False))  # m0017: the dashboard's listings per day
 
     @classmethod
     def live(cls, *fields):

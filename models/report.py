@@ -23,4 +23,5 @@ class Report(BaseModel):
     class Meta:
         table_name = "report"
         indexes = ((("target_type", "target_id", "status"), False),
-                   (("status", "id"), False), (("reporter", "created_at"), False))
+                   (("status", "id"), False), (("reporter", "created_at"), False),
+                   (("created_at",), False))  # m0017: the dashboard's reports per day

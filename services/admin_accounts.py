@@ -8,12 +8,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
-from models import db, write_txn
-from models.admin import Admin, AdminOpenid, record
+from models import is_mysql, write_txn
+from models.admin import OWNER, ROLES, Admin, AdminOpenid, record
 from models.user import User
 from services import validate
 from services.clock import display
-from services.errors import Conflict, Invalid, NotFound
+from services.errors import Conflict, Forbidden, Invalid, NotFound
+
+CONSOLE = "console"  # the actor of the command line's changes in the audit log
 
 _hasher = PasswordHasher()
 _DUMMY = _hasher.hash("timing-equaliser")
@@ -46,19 +48,49 @@ def _password_ok(password):
         raise Invalid("password must be 8-1024 characters")
 
 
-def create_admin(username, password):
-    """A new admin account under the normalised name; Conflict if that name is taken."""
+def _owners():
+    """The owners' names, their rows locked on MySQL (SQLite's IMMEDIATE write transaction
+    already serialises writers): call first in an account change's transaction, so two owners
+    demoting each other at once cannot leave none, and a demoted owner's change is refused."""
+    owners = Admin.select(Admin.username).where(Admin.role == OWNER)
+    return [n for (n,) in (owners.for_update() if is_mysql() else owners).tuples()]
+
+
+def require_owner(actor, owners=None):
+    """Forbidden unless `actor` is an owner (or the command line): only owners manage accounts.
+    Checked again inside each change, so a demotion at the same moment wins."""
+    if actor != CONSOLE and actor not in (_owners() if owners is None else owners):
+        raise Forbidden("only owners manage admin accounts")
+
+
+def _role_ok(role):
+    if role not in ROLES:
+        raise Invalid("role must be owner or moderator")
+    return role
+
+
+def create_admin(username, password, role=OWNER, actor=None):
+    """A new admin account under the normalised name; Conflict if that name is taken. `role`
+    is owner by default (the command line's accounts; before roles every admin could do all);
+    with an `actor` the creation is audited (admin.create)."""
     name = normalise_name(username)
     if not NAME.match(name):
         raise Invalid(NAME_RULE)
     _password_ok(password)
+    _role_ok(role)
+    hashed = _hasher.hash(password)  # before the write lock: argon2 takes a while on purpose
     try:
-        with db.atomic():
+        with write_txn():
+            if actor:
+                require_owner(actor)
             # an older account may predate NAME (say `rôot`): a new name must not look like it
             for (other,) in Admin.select(Admin.username).tuples():
                 if _skeleton(other) == _skeleton(name):
                     raise Conflict("admin %(name)s already exists", name=other)
-            return Admin.create(username=name, passwd=_hasher.hash(password))
+            created = Admin.create(username=name, passwd=hashed, role=role)
+            if actor:
+                record(actor, "admin.create", "admin:" + name, new=role)
+            return created
     except IntegrityError:
         raise Conflict("admin %(name)s already exists", name=name)
 
@@ -90,24 +122,73 @@ def end_sessions(username):
         Admin.username == normalise_name(username)).execute()
 
 
-def set_password(username, password):
-    """A new password for the admin; its sessions end. NotFound if there is no such admin."""
+def set_password(username, password, actor=None):
+    """A new password for the admin; its sessions end. NotFound if there is no such admin.
+    With an `actor` it is audited (admin.passwd)."""
     _password_ok(password)
-    done = Admin.update(passwd=_hasher.hash(password), session_epoch=Admin.session_epoch + 1).where(
-        Admin.username == normalise_name(username)).execute()
-    if not done:
-        raise NotFound("no admin %(name)s", name=normalise_name(username))
+    name, hashed = normalise_name(username), _hasher.hash(password)  # before the write lock
+    with write_txn():
+        if actor:
+            require_owner(actor)
+        done = Admin.update(passwd=hashed,
+                            session_epoch=Admin.session_epoch + 1).where(
+            Admin.username == name).execute()
+        if not done:
+            raise NotFound("no admin %(name)s", name=name)
+        if actor:
+            record(actor, "admin.passwd", "admin:" + name)
 
 
-def remove_admin(username):
-    """Delete the admin account (its sessions end with it). NotFound if there is none."""
-    if not Admin.delete().where(Admin.username == normalise_name(username)).execute():
-        raise NotFound("no admin %(name)s", name=normalise_name(username))
+def role_of(username):
+    """The admin's role, or None when there is no such account."""
+    return Admin.select(Admin.role).where(Admin.username == username).scalar()
+
+
+def _changeable(actor, name, force=False):
+    """Inside a write transaction: the account `actor` may demote or remove, after the owner
+    check; Conflict when it is the last owner (unless `force`), NotFound when there is none."""
+    owners = _owners()
+    if actor:
+        require_owner(actor, owners)
+    admin = Admin.get_or_none(Admin.username == name)
+    if admin is None:
+        raise NotFound("no admin %(name)s", name=name)
+    if admin.role == OWNER and owners == [name] and not force:
+        raise Conflict("%(name)s is the last owner: make another account owner first",
+                       name=name)
+    return admin
+
+
+def set_role(actor, username, role):
+    """Make the admin an owner or a moderator; a change of role ends its sessions (audited
+    admin.role, old -> new). The last owner cannot be demoted."""
+    _role_ok(role)
+    name = normalise_name(username)
+    with write_txn():
+        admin = _changeable(actor, name)
+        if admin.role == role:
+            return {"username": name, "role": role, "changed": False}
+        Admin.update(role=role, session_epoch=Admin.session_epoch + 1).where(
+            Admin.username == name).execute()
+        record(actor, "admin.role", "admin:" + name, old=admin.role, new=role)
+    return {"username": name, "role": role, "changed": True}
+
+
+def remove_admin(username, actor=None, force=False):
+    """Delete the admin account (its sessions end with it). NotFound if there is none;
+    Conflict for the last owner unless `force` (the command line's --force). With an `actor`
+    it is audited (admin.remove)."""
+    name = normalise_name(username)
+    with write_txn():
+        admin = _changeable(actor, name, force)
+        Admin.delete().where(Admin.id == admin.id).execute()
+        if actor:
+            record(actor, "admin.remove", "admin:" + name, old=admin.role)
 
 
 def list_admins():
-    """[{username, created_at}] of every admin account, oldest first."""
-    return [{"username": a.username, "created_at": a.created_at}
+    """[{username, role, created_at}] of every admin account, oldest first."""
+    return [{"username": a.username, "role": a.role, "created_at": a.created_at}
             for a in Admin.select().order_by(Admin.id)]
 
 

@@ -1,15 +1,22 @@
-"""The dashboard's figures: users and listings by state, the day's messages and admin actions."""
+"""The dashboard's figures: users and listings by state, admin actions today, and the trends of
+the last 30 days (listings, reports, chat messages per day; the review queue), all counted in
+the database."""
 import datetime
+import threading
+import time
 
-from peewee import fn
+from peewee import SQL, NodeList, Select, fn
 
-from models import utcnow
+from models import db, is_mysql, utcnow
 from models.admin import AdminAction
 from models.chat import ChatMessage
-from models.goods import Goods
+from models.goods import PENDING, Goods
+from models.report import Report
 from models.user import BLOCKED, User
 from services import chat, content_checks, reports
 from services.clock import CHINA
+
+TREND_DAYS = 30
 
 
 def china_midnight_utc(now=None):
@@ -40,34 +47,107 @@ def figures():
     }
 
 
-class DailyCounter:
-    """Turns a since-start total (ChatDelivery.counts) into a count for the current China day.
+def _day(column):
+    """SQL for a naive-UTC DateTimeField's China day ('YYYY-MM-DD' on SQLite, a DATE on MySQL)."""
+    if is_mysql():
+        return fn.DATE(NodeList((column, SQL("+ INTERVAL 8 HOUR"))))
+    # whole seconds: SQLite's date() rounds to the millisecond, so 15:59:59.9999996 UTC (stored
+    # with microseconds) became the next China day
+    return fn.date(fn.substr(column, 1, 19), "+8 hours")
 
-    Built with the time counting began (process start, total 0). `observe(total)` should run
-    each minute: the first observation of a new day becomes that day's baseline, dated midnight
-    when it came within two minutes of it, else dated when it came (so the page says "since").
-    """
 
-    def __init__(self, started):
-        self.day, self.baseline, self.since = self._day(started), 0, started
+def per_day(query, column, start, end):
+    """{'YYYY-MM-DD': rows} of `query` with `column` in [start, end), grouped by China day in
+    SQL (at most one row a day comes back; for small sets such as the review queue)."""
+    day = _day(column).alias("d")
+    rows = (query.select(day, fn.COUNT(SQL("*"))).where(column >= start, column < end)
+            .group_by(SQL("d")).tuples())
+    return {str(d)[:10]: n for d, n in rows}
 
-    @staticmethod
-    def _day(now):
-        return now.replace(tzinfo=datetime.timezone.utc).astimezone(CHINA).date()
 
-    def observe(self, total, now=None):
-        """Note the running total; at a day change it becomes the new day's baseline."""
-        now = now or utcnow()
-        day = self._day(now)
-        if day != self.day:
-            midnight = china_midnight_utc(now)
-            self.day, self.baseline = day, total
-            self.since = midnight if (now - midnight).total_seconds() <= 120 else now
+class PastDays:
+    """Counts of whole China days already over, kept `ttl` seconds: they no longer change (rows
+    are written with the time they are written), so a dashboard view counts only today and the
+    days it has not seen, instead of a month of index entries (0.5 s for 300k chat messages on
+    a busy 2-core host). Per database, bounded; `forget()` empties it (tests re-seed old days)."""
 
-    def today(self, total, now=None):
-        """(messages counted today, naive-UTC time the count covers from: midnight or later)."""
-        self.observe(total, now)
-        return total - self.baseline, self.since
+    def __init__(self, ttl=600, keep=200):
+        self.ttl, self.keep, self._counts, self._lock = ttl, keep, {}, threading.Lock()
+
+    def get(self, key, clock):
+        with self._lock:
+            found = self._counts.get(key)
+        return found[0] if found and clock - found[1] < self.ttl else None
+
+    def put(self, key, count, clock):
+        with self._lock:
+            if len(self._counts) >= self.keep:
+                self._counts.clear()
+            self._counts[key] = (count, clock)
+
+    def forget(self):
+        with self._lock:
+            self._counts.clear()
+
+
+past_days = PastDays()
+
+
+def range_count(query, column, start):
+    """COUNT(*) of `query` over one day from `start`: a range of the column's index."""
+    return query.select(fn.COUNT(SQL("*"))).where(
+        column >= start, column < start + datetime.timedelta(days=1))
+
+
+def day_counts(name, query, column, starts, today):
+    """[rows of `query` per China day] for days starting at `starts` (naive UTC midnights,
+    oldest first): the days not known yet in one statement of index range counts, one
+    `(SELECT COUNT(*) … WHERE column >= a AND column < b)` per day (a range count of the
+    column's index: no function on each row, which made GROUP BY DATE(…) 2–5× slower)."""
+    clock, tag = time.monotonic(), id(db.obj)
+    counts = [None if day >= today else past_days.get((tag, name, day), clock) for day in starts]
+    todo = [i for i, n in enumerate(counts) if n is None]
+    if todo:
+        subqueries = [range_count(query, column, starts[i]) for i in todo]
+        for i, n in zip(todo, db.execute(Select(columns=subqueries)).fetchone()):
+            counts[i] = n
+            if starts[i] < today:
+                past_days.put((tag, name, starts[i]), n, clock)
+    return counts
+
+
+def trends(now=None, days=TREND_DAYS):
+    """The last `days` China days up to today: new listings, reports and chat messages per day
+    (stored rows, so every process and restart is counted), and the review queue: how many
+    listings wait, the oldest's wait, and how many wait by the day they were published."""
+    now = now or utcnow()
+    today = china_midnight_utc(now)
+    starts = [today - datetime.timedelta(days=days - 1 - i) for i in range(days)]
+    labels = [(day + datetime.timedelta(hours=8)).strftime("%Y-%m-%d") for day in starts]
+    out = {
+        "listings": day_counts("listings", Goods.select(), Goods.issue_time, starts, today),
+        "reports": day_counts("reports", Report.select(), Report.created_at, starts, today),
+        "messages": day_counts("messages", ChatMessage.select(), ChatMessage.send_time, starts,
+                               today),
+    }
+    # the queue is small and changes all the time: grouped in SQL over the pending rows
+    waiting = Goods.live().where(Goods.state == PENDING)
+    oldest = waiting.select(fn.MIN(Goods.issue_time)).scalar()
+    by_day = per_day(waiting, Goods.issue_time, starts[0], today + datetime.timedelta(days=1))
+    out.update(days=labels, waiting_by_day=[by_day.get(d, 0) for d in labels],
+               waiting=waiting.count(),
+               waiting_before=waiting.where(Goods.issue_time < starts[0]).count(),
+               oldest_at=oldest, oldest_hours=_hours(now, oldest))
+    return out
+
+
+def _hours(now, then):
+    """Whole hours from `then` to `now` (None without `then`; SQLite may hand back text)."""
+    if then is None:
+        return None
+    if isinstance(then, str):
+        then = Goods.issue_time.python_value(then)
+    return max(0, int((now - then).total_seconds() // 3600))
 
 
 def metrics_figures():

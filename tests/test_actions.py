@@ -116,14 +116,14 @@ async def test_shutdown_waits_for_follow_ups_then_cancels_what_is_left(app):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_long_lived_objects_are_made_in_make_app_and_stopped_in_shutdown(app, api):
-    throttle, timer = app.sign_in_throttle, app.message_day_timer
-    assert timer.is_running()  # started with the app, not by the first dashboard visit
+    throttle, views = app.sign_in_throttle, app.views
+    assert views._task and not views._task.done()  # started with the app, not by a first view
     await app.run_db(admin_accounts.create_admin, "root", "correct horse battery")
     assert (await api.post_form("/wx/admin/adminLogin",
                                 {"username": "root", "passwd": "wrong"})).code == 100
     assert app.sign_in_throttle is throttle and throttle.failures  # the same one, counting
     await app.shutdown(0.2)
-    assert not timer.is_running()
+    assert views._task is None
 
 
 # -- one follow-up path for every entry point ---------------------------------------------------

@@ -304,16 +304,3 @@ async def test_right_password_from_another_address_while_root_is_throttled(api, 
         assert ok.code == 200 and ok.json["token"], ok
     finally:
         server.stop()
-
-
-def test_daily_counter_counts_from_midnight_or_says_since_when():
-    import datetime
-    from services.dashboard import DailyCounter
-    at = lambda h, m=0, day=1: datetime.datetime(2026, 3, day, h, m)  # noqa: E731 (UTC)
-    counter = DailyCounter(at(2))  # 10:00 in China
-    assert counter.today(5, now=at(3)) == (5, at(2))
-    counter.observe(40, now=at(16, 1))  # 00:01 China time on the next day, seen by the timer
-    assert counter.today(52, now=at(17)) == (12, at(16))
-    late = DailyCounter(at(2))
-    assert late.today(30, now=at(20)) == (0, at(20))  # no look at midnight: counts from now
-    assert late.today(35, now=at(21)) == (5, at(20))

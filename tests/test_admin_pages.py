@@ -450,7 +450,7 @@ async def test_new_password_and_removal_end_sessions_in_every_process(api, app, 
         assert (await there.get("/admin/")).status == 302  # a copy from before: still refused
         there.cookies = dict(s.cookies)
         assert (await there.get("/admin/")).status == 200
-        await other.run_db(admin_accounts.remove_admin, "root")
+        await other.run_db(admin_accounts.remove_admin, "root", None, True)  # the last owner: force
         assert (await s.get("/admin/")).status == 302 and (await there.get("/admin/")).status == 302
     finally:
         server.stop()

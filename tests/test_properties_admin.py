@@ -7,7 +7,7 @@ import re
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
 
 from services import admin_accounts
 from tests.security_helpers import route_patterns, scene
@@ -32,6 +32,10 @@ def pages(s):
         "/admin/banners": ["/admin/banners"], "/admin/broadcast": ["/admin/broadcast"],
         "/admin/reports": ["/admin/reports"], "/admin/held": ["/admin/held"],
         "/admin/held/release": ["/admin/held/release"], "/admin/hotwords": ["/admin/hotwords"],
+        "/admin/accounts": ["/admin/accounts", "/admin/accounts/root/remove",
+                            "/admin/accounts/ghost/remove", "/admin/accounts/%E4%B8%AD/remove"],
+        "/admin/export": ["/admin/export/listings.csv", "/admin/export/users.csv",
+                          "/admin/export/reports.csv"],
         "actions": ["/admin/goods/%d/review" % s["pending"], "/admin/goods/%d/delete" % s["approved"],
                     "/admin/goods/%d/restore" % s["approved"], "/admin/goods/999999/review",
                     "/admin/users/bob/verify", "/admin/users/bob/reject", "/admin/users/bob/block",
@@ -41,7 +45,9 @@ def pages(s):
                     "/admin/reports/chat/bob/dismiss", "/admin/reports/goods/abc/block",
                     "/admin/reports/goods/999999/block", "/admin/reports/comment/abc/take_down",
                     "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down",
-                    "/admin/review/bulk", "/admin/verify/bulk"],
+                    "/admin/review/bulk", "/admin/verify/bulk",
+                    "/admin/accounts/root/password", "/admin/accounts/root/role",
+                    "/admin/accounts/ghost/role", "/admin/accounts/ghost/password"],
     }
 
 

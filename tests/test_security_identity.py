@@ -122,6 +122,11 @@ PAGES = {
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/hotwords$": "/admin/hotwords",
+    "/admin/accounts$": "/admin/accounts",  # owners only: tests/test_admin_accounts.py
+    "/admin/accounts/([^/]+)/password$": "/admin/accounts/root/password",
+    "/admin/accounts/([^/]+)/role$": "/admin/accounts/root/role",
+    "/admin/accounts/([^/]+)/remove$": "/admin/accounts/root/remove",
+    "/admin/export/(listings|users|reports)\\.csv$": "/admin/export/users.csv",
     "/admin/.*$": "/admin/anything",
 }
 

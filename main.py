@@ -5,13 +5,15 @@ import contextlib
 import getpass
 import logging
 import os
-import re
 import signal
 import sys
 
 import tornado.netutil
 
+import logs
+from logs import RedactSecrets  # noqa: F401 (tests and scripts import it from here)
 from settings import ConfigError, load_config, public_url
+from version import __version__
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 log = logging.getLogger("market")
@@ -22,6 +24,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,set-password,remove-admin,list-admins}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
@@ -40,28 +43,10 @@ def parse_args(argv):
     return args
 
 
-class RedactSecrets(logging.Filter):
-    """Blank query values that are credentials: Tornado's own warnings (404, uncaught errors)
-    print the request URI with its query, and a client may send ?token=, ?code= or an admin's
-    ?passwd= there (`s` is the signature of a private photo's URL)."""
-
-    NAMES = ("token", "access_token", "refresh_token", "code", "secret", "password", "passwd",
-             "pwd", "session_key", "sign", "signature", "s", "ticket")
-    PATTERN = re.compile(r"([?&](?:%s)=)[^&\s'\",:)]*" % "|".join(NAMES), re.IGNORECASE)
-
-    def filter(self, record):
-        message = record.getMessage()
-        if "=" in message:
-            record.msg, record.args = self.PATTERN.sub(r"\1[redacted]", message), ()
-        return True
-
-
-def setup_logging(level):
-    """Log to stderr (the journal under systemd) at server.log_level, credentials redacted."""
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets())
+def setup_logging(level, fmt="text"):
+    """Log to stderr (the journal under systemd) at server.log_level in logging.format,
+    credentials redacted, each line with its request's id (logs.py)."""
+    logs.setup(level, fmt)
 
 
 def open_db(config):
@@ -253,8 +238,8 @@ async def _serve(config, sockets):
     server = make_server(app, ssl)
     await app.start()
     server.add_sockets(sockets)
-    log.info("serving on %s://%s:%s (pid %d)", "https" if ssl else "http",
-             server_cfg["host"], sockets[0].getsockname()[1], os.getpid())
+    log.info("serving on %s://%s:%s (pid %d, version %s)", "https" if ssl else "http",
+             server_cfg["host"], sockets[0].getsockname()[1], os.getpid(), __version__)
     await stop.wait()
     began = loop.time()
     log.info("shutting down: no new connections; chat sockets closed with 1001")
@@ -279,7 +264,7 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = load_config(args.config)
-        setup_logging(config["server"]["log_level"])
+        setup_logging(config["server"]["log_level"], config["logging"]["format"])
         if args.command == "migrate":
             return cmd_migrate(config)
         if args.command == "create-admin":

@@ -25,7 +25,7 @@ def parse_args(argv):
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
-    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,set-password,remove-admin,list-admins}")
+    sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,set-password,remove-admin,list-admins,seed-demo,backup}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--processes", type=int, help="override server.processes (0 = one per core)")
@@ -38,6 +38,17 @@ def parse_args(argv):
                        ("remove-admin", "delete an admin account (ends its sessions)")):
         sub.add_parser(name, help=text).add_argument("--username", required=True)
     sub.add_parser("list-admins", help="print every admin account")
+    demo = sub.add_parser("seed-demo", help="fill a trial database with a demo market (Chinese "
+                          "users, listings with photos, comments, a chat, a report); running "
+                          "it again adds nothing")
+    demo.add_argument("--force", action="store_true",
+                      help="also on a database that has real (non-demo) users")
+    demo.add_argument("--skip-if-real", action="store_true",
+                      help="on a database with real users, do nothing and exit 0 (scripts/run)")
+    backup = sub.add_parser("backup", help="copy the database to a file while it is in use "
+                            "(SQLite: the online backup API, WAL included; MySQL: "
+                            "mariadb-dump --single-transaction) and exit")
+    backup.add_argument("--to", required=True, help="the file to write (must not exist)")
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
     return args
@@ -113,6 +124,41 @@ def cmd_admins(config, command, username=None):
             return 1
     print("admin %s: %s" % (admin_accounts.normalise_name(username),
                             "password set" if password else "removed"))
+    return 0
+
+
+def cmd_seed_demo(config, force, skip_if_real=False):
+    """seed-demo: the demo market (services/demo.py), on a migrated database."""
+    from services import demo, images
+    from services.errors import ServiceError
+    database = check_schema(config)
+    uploads = config["uploads"]
+    with database.connection_context():
+        if skip_if_real and not force and demo.real_users():
+            print("seed-demo: this database has real users; no demo added")
+            return 0
+        try:
+            added = demo.seed(images.folders(config)[0], public_url(config), force,
+                              uploads["max_bytes"], uploads["max_pixels"], uploads["per_goods"])
+        except ServiceError as e:
+            print("seed-demo: %s" % e.msg, file=sys.stderr)
+            return 1
+    if not any(added.values()):
+        print("seed-demo: the demo is already there; nothing added")
+    else:
+        print("seed-demo: added " + ", ".join("%d %s" % (n, what) for what, n in added.items()))
+    return 0
+
+
+def cmd_backup(config, target):
+    """backup --to FILE: a consistent copy of the database, taken while it serves."""
+    from models import backup
+    try:
+        summary = backup.backup(config["database"]["url"], target)
+    except backup.BackupError as e:
+        print("backup: %s" % e, file=sys.stderr)
+        return 1
+    print("backup: %s written (%s)" % (target, summary))
     return 0
 
 
@@ -269,6 +315,10 @@ def main(argv=None):
             return cmd_migrate(config)
         if args.command == "create-admin":
             return cmd_create_admin(config, args.username)
+        if args.command == "seed-demo":
+            return cmd_seed_demo(config, args.force, args.skip_if_real)
+        if args.command == "backup":
+            return cmd_backup(config, args.to)
         if args.command in ("set-password", "remove-admin", "list-admins"):
             return cmd_admins(config, args.command, getattr(args, "username", None))
         return cmd_serve(config, args)

@@ -134,3 +134,36 @@ def test_mariadb_dump_while_serving_and_restore(tmp_path, mariadb):
         fresh.kill()
         mariadb.execute("DROP DATABASE market_backup")
         mariadb.execute("DROP DATABASE market_restored")
+
+
+def test_the_guides_sqlite3_backup_line_while_serving(tmp_path):
+    """docs/deploy.md's by-hand recipe, `sqlite3 DB ".backup 'FILE'"`, run as written (paths
+    pointed here) while the server writes: a consistent copy with every answered write."""
+    import re
+    import sqlite3
+    guide = open(os.path.join(ROOT, "docs", "deploy.md"), encoding="utf-8").read()
+    line = re.search(r"`(sqlite3 /var/lib/market/market\.db \"\.backup '[^']+'\")`", guide).group(1)
+    live = MarketProcess(tmp_path / "live", FAST).migrate().start()
+    target = str(tmp_path / "by-hand.sqlite")
+    line = line.replace("/var/lib/market/market.db", os.path.join(live.folder, "data", "market.db"))
+    line = re.sub(r"'[^']+'", "'%s'" % target, line)
+    writer = Writer(live.port, "bh")
+    writer.start()
+    try:
+        while len(writer.answered) < 50 and writer.is_alive():
+            threading.Event().wait(0.01)
+        before = set(writer.answered)
+        subprocess.run(line, shell=True, check=True, timeout=60)
+        assert len(writer.answered) > len(before)  # writes went on meanwhile
+    finally:
+        writer.stop.set()
+        writer.join(10)
+        live.kill()
+    assert writer.error is None, writer.error
+    copy = sqlite3.connect(target)
+    try:
+        assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        restored = {row[0] for row in copy.execute("SELECT openid FROM user")}
+    finally:
+        copy.close()
+    assert before <= restored <= set(writer.answered)

@@ -2,11 +2,12 @@
 databases): the REST lists, search and detail show its listings, their photos and thumbnails
 are served, the chat and the report are stored; a second run adds nothing; a database with real
 users is refused unless --force."""
+import io
+import os
 import subprocess
 
 import pytest
 from PIL import Image as PILImage
-import io
 
 from models.chat import ChatList, ChatMessage
 from models.comment import Comment, Reply
@@ -23,7 +24,7 @@ def seed_demo(tmp_path, settings_env, *flags):
     """Run the real command against the test's database and uploads folder."""
     config = tmp_path / "demo.yaml"
     config.write_text("{}\n")
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MARKET_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKET_")}
     env.update(settings_env)
     return subprocess.run([PYTHON, "main.py", "--config", str(config), "seed-demo", *flags],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -99,6 +100,9 @@ async def test_seed_demo_refuses_a_database_with_real_users(api, app, database, 
     await api.login("real-student")
     refused = seed_demo(tmp_path, settings_env)
     assert refused.returncode == 1 and "1 real user(s)" in refused.stderr, refused.stderr
+    assert counts(database)["Goods"] == 0 and counts(database)["User"] == 1
+    skipped = seed_demo(tmp_path, settings_env, "--skip-if-real")  # what scripts/run passes
+    assert skipped.returncode == 0 and "no demo added" in skipped.stdout, skipped.stderr
     assert counts(database)["Goods"] == 0 and counts(database)["User"] == 1
     forced = seed_demo(tmp_path, settings_env, "--force")
     assert forced.returncode == 0, forced.stderr

@@ -1,6 +1,7 @@
 """make_app(config, database): the one place that assembles handlers, settings and shared state."""
 import asyncio
 import collections
+import contextvars
 import logging
 import functools
 import importlib
@@ -15,6 +16,7 @@ import tornado.ioloop
 import tornado.locale
 import tornado.web
 
+import logs
 from actions.context import Context
 from actions.listings import ListingSweeper
 from counters import Coalescer, SeenOnce, ViewCounter
@@ -145,7 +147,9 @@ class MarketApp(tornado.web.Application):
     async def run_db(self, fn, *args, **kwargs):
         """Run fn on a database worker thread, inside one pooled connection; never on the IOLoop."""
         call = functools.partial(self._in_connection, fn, args, kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self.db_executor, call)
+        # the request's context (its id on log lines) goes along to the database thread
+        return await asyncio.get_running_loop().run_in_executor(
+            self.db_executor, contextvars.copy_context().run, call)
 
     def _in_connection(self, fn, args, kwargs):
         try:
@@ -215,17 +219,25 @@ class MarketApp(tornado.web.Application):
                    and not r.connection.stream.closed())
 
     def log_request(self, handler):
-        """One access-log line per request: method, path (no query: it may carry a token), status."""
+        """The one log line of a request: status, method, path (no query: it may carry a
+        token), user, address, time, its id, and for a refusal why (logs.py formats it)."""
         self.in_flight.discard(handler.request)
         self.metrics.observe(handler)
         status = handler.get_status()
         level = logging.INFO if status < 500 else logging.ERROR
         claims = getattr(handler, "_claims", None)
         user = claims["sub"] if claims else getattr(handler, "me", None) or "-"  # chat: .me
+        request, refusal = handler.request, getattr(handler, "refusal", None)
+        fields = {"status": status, "method": request.method, "path": request.path,
+                  "user": user, "ip": request.remote_ip,
+                  "ms": round(1000.0 * request.request_time(), 1)}
+        if refusal:
+            fields["refusal"] = refusal
         logging.getLogger("tornado.access").log(
-            level, "%d %s %s user=%s %s %.1fms", status, handler.request.method,
-            handler.request.path, user, handler.request.remote_ip,
-            1000.0 * handler.request.request_time())
+            level, "%d %s %s user=%s %s %.1fms" + (" -- %s" if refusal else ""), status,
+            request.method, request.path, user, request.remote_ip, fields["ms"],
+            *((refusal,) if refusal else ()),
+            extra={"request_id": logs.request_id(request), "http": fields})
 
     def close(self):
         """Release the executor and the database (after the server stopped)."""

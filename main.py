@@ -5,13 +5,15 @@ import contextlib
 import getpass
 import logging
 import os
-import re
 import signal
 import sys
 
 import tornado.netutil
 
+import logs
+from logs import RedactSecrets  # noqa: F401 (tests and scripts import it from here)
 from settings import ConfigError, load_config, public_url
+from version import __version__
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 log = logging.getLogger("market")
@@ -22,8 +24,9 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="main.py", description=__doc__)
     parser.add_argument("--config", default=os.path.join(ROOT, "config.yaml"),
                         help="path of the YAML config (default: config.yaml beside main.py)")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     sub = parser.add_subparsers(dest="command", metavar="{serve,migrate,create-admin,admin,"
-                                "set-password,remove-admin,list-admins}")
+                                "set-password,remove-admin,list-admins,seed-demo,backup}")
     serve = sub.add_parser("serve", help="run the server (the default)")
     serve.add_argument("--port", type=int, help="override server.port")
     serve.add_argument("--processes", type=int, help="override server.processes (0 = one per core)")
@@ -54,6 +57,17 @@ def parse_args(argv):
         if name == "remove-admin":
             alias.add_argument("--force", action="store_true", help="even the last owner")
     sub.add_parser("list-admins", help="= admin list")
+    demo = sub.add_parser("seed-demo", help="fill a trial database with a demo market (Chinese "
+                          "users, listings with photos, comments, a chat, a report); running "
+                          "it again adds nothing")
+    demo.add_argument("--force", action="store_true",
+                      help="also on a database that has real (non-demo) users")
+    demo.add_argument("--skip-if-real", action="store_true",
+                      help="on a database with real users, do nothing and exit 0 (scripts/run)")
+    backup = sub.add_parser("backup", help="copy the database to a file while it is in use "
+                            "(SQLite: the online backup API, WAL included; MySQL: "
+                            "mariadb-dump --single-transaction) and exit")
+    backup.add_argument("--to", required=True, help="the file to write (must not exist)")
     args = parser.parse_args(argv)
     args.command = args.command or "serve"
     aliases = {"set-password": "passwd", "remove-admin": "remove", "list-admins": "list"}
@@ -63,28 +77,10 @@ def parse_args(argv):
     return args
 
 
-class RedactSecrets(logging.Filter):
-    """Blank query values that are credentials: Tornado's own warnings (404, uncaught errors)
-    print the request URI with its query, and a client may send ?token=, ?code= or an admin's
-    ?passwd= there (`s` is the signature of a private photo's URL)."""
-
-    NAMES = ("token", "access_token", "refresh_token", "code", "secret", "password", "passwd",
-             "pwd", "session_key", "sign", "signature", "s", "ticket")
-    PATTERN = re.compile(r"([?&](?:%s)=)[^&\s'\",:)]*" % "|".join(NAMES), re.IGNORECASE)
-
-    def filter(self, record):
-        message = record.getMessage()
-        if "=" in message:
-            record.msg, record.args = self.PATTERN.sub(r"\1[redacted]", message), ()
-        return True
-
-
-def setup_logging(level):
-    """Log to stderr (the journal under systemd) at server.log_level, credentials redacted."""
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(RedactSecrets())
+def setup_logging(level, fmt="text"):
+    """Log to stderr (the journal under systemd) at server.log_level in logging.format,
+    credentials redacted, each line with its request's id (logs.py)."""
+    logs.setup(level, fmt)
 
 
 def open_db(config):
@@ -158,6 +154,41 @@ def cmd_admin(config, args):
             print("admin %s: %s" % (command, e.msg), file=sys.stderr)
             return 1
     print("admin %s: %s" % (admin_accounts.normalise_name(name), done))
+    return 0
+
+
+def cmd_seed_demo(config, force, skip_if_real=False):
+    """seed-demo: the demo market (services/demo.py), on a migrated database."""
+    from services import demo, images
+    from services.errors import ServiceError
+    database = check_schema(config)
+    uploads = config["uploads"]
+    with database.connection_context():
+        if skip_if_real and not force and demo.real_users():
+            print("seed-demo: this database has real users; no demo added")
+            return 0
+        try:
+            added = demo.seed(images.folders(config)[0], public_url(config), force,
+                              uploads["max_bytes"], uploads["max_pixels"], uploads["per_goods"])
+        except ServiceError as e:
+            print("seed-demo: %s" % e.msg, file=sys.stderr)
+            return 1
+    if not any(added.values()):
+        print("seed-demo: the demo is already there; nothing added")
+    else:
+        print("seed-demo: added " + ", ".join("%d %s" % (n, what) for what, n in added.items()))
+    return 0
+
+
+def cmd_backup(config, target):
+    """backup --to FILE: a consistent copy of the database, taken while it serves."""
+    from models import backup
+    try:
+        summary = backup.backup(config["database"]["url"], target)
+    except backup.BackupError as e:
+        print("backup: %s" % e, file=sys.stderr)
+        return 1
+    print("backup: %s written (%s)" % (target, summary))
     return 0
 
 
@@ -283,8 +314,8 @@ async def _serve(config, sockets):
     server = make_server(app, ssl)
     await app.start()
     server.add_sockets(sockets)
-    log.info("serving on %s://%s:%s (pid %d)", "https" if ssl else "http",
-             server_cfg["host"], sockets[0].getsockname()[1], os.getpid())
+    log.info("serving on %s://%s:%s (pid %d, version %s)", "https" if ssl else "http",
+             server_cfg["host"], sockets[0].getsockname()[1], os.getpid(), __version__)
     await stop.wait()
     began = loop.time()
     log.info("shutting down: no new connections; chat sockets closed with 1001")
@@ -309,13 +340,17 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = load_config(args.config)
-        setup_logging(config["server"]["log_level"])
+        setup_logging(config["server"]["log_level"], config["logging"]["format"])
         if args.command == "migrate":
             return cmd_migrate(config)
         if args.command == "create-admin":
             return cmd_create_admin(config, args.username, args.role)
         if args.command == "admin":
             return cmd_admin(config, args)
+        if args.command == "seed-demo":
+            return cmd_seed_demo(config, args.force, args.skip_if_real)
+        if args.command == "backup":
+            return cmd_backup(config, args.to)
         return cmd_serve(config, args)
     except ConfigError as e:
         print("config error: %s" % e, file=sys.stderr)

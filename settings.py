@@ -98,6 +98,9 @@ SCHEMA = {
         "log_level": (_choice("debug", "info", "warning", "error"), "info"),
         "tls": {"cert": (_str, ""), "key": (_str, "")},
     },
+    "logging": {
+        "format": (_choice("text", "json"), "text"),
+    },
     "database": {
         "url": (_str, "sqlite:///data/market.db"),
         "pool_size": (_positive(_int), 8),

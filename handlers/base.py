@@ -4,19 +4,18 @@ ApiHandler adds the REST envelope and parameters, PageHandler the admin pages' s
 errors, and handlers/chat_socket.py's ChatSocketHandler the socket (jupyter_server's
 JupyterHandler -> APIHandler shape)."""
 import json
-import logging
 import re
 import time
 
 import tornado.locale
+import tornado.httputil
 import tornado.web
 
+import logs
 from services import admin_accounts, validate
 from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
-log = logging.getLogger("market.http")
-log_admin = logging.getLogger("market.admin")
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
 
 
@@ -44,7 +43,15 @@ def choose_locale(accept_language, default):
 class AppHandler(tornado.web.RequestHandler):
     """What every handler shares, REST, page or socket."""
 
-    refusal_log = log  # where a refusal's one line goes
+    refusal = None  # why the request was refused: said once, on its access line
+
+    def clear(self):
+        """Tornado's reset of the answer (at the start and before an error page), keeping the
+        request id: in the X-Request-Id header, and on every line logged while handling it."""
+        super().clear()
+        rid = logs.request_id(self.request)
+        logs.REQUEST_ID.set(rid)
+        self.set_header(logs.HEADER, rid)
 
     @property
     def config(self):
@@ -104,15 +111,21 @@ class AppHandler(tornado.web.RequestHandler):
     def write_refusal(self, status, msg):
         """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes);
         `msg` (English text or a ServiceError) is translated for the reader."""
+        # said once, on the request's access line (English, for operators)
+        self.refusal = msg.msg if isinstance(msg, ServiceError) else str(msg)
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps({"code": 100, "msg": self.tr(msg)}, ensure_ascii=False))
 
     def log_exception(self, typ, value, tb):
-        """Refusals are ordinary: one line, no traceback. Anything else is logged in full."""
+        """Refusals (ours, and Tornado's own 4xx) are ordinary: no line of their own, the reason
+        goes on the request's one access line. Anything else is logged in full (with the id)."""
         if isinstance(value, ServiceError):
-            self.refusal_log.info("%s %s -> %s %s", self.request.method, self.request.path,
-                                  value.status, value.msg)
+            self.refusal = value.msg
+        elif isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            self.refusal = (value.log_message % value.args if value.log_message and value.args
+                            else value.log_message) or value.reason or \
+                tornado.httputil.responses.get(value.status_code, "refused")
         else:
             super().log_exception(typ, value, tb)
 
@@ -280,8 +293,6 @@ def goods_state(state):
 class PageHandler(AppHandler):
     """HTML page of the admin site; `self.current_user` is the signed-in admin's name or None.
     Tornado's XSRF check runs on every POST, errors render as HTML, templates autoescape."""
-
-    refusal_log = log_admin
 
     def set_default_headers(self):
         self.set_header("Content-Security-Policy", CSP)

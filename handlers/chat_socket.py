@@ -63,8 +63,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
                 raise Forbidden("you cannot chat with yourself")
             await self.run_db(chat.open_conversation, self.me, self.peer,
                               self.get_query_argument("v", "1") != "2")
-        except ServiceError as e:
-            log.info("chat handshake refused: %s %s", e.status, e.msg)
+        except ServiceError as e:  # said once, on the access line (write_refusal keeps it)
             self.write_refusal(e.status, e)
             return
         self.v2 = self.get_query_argument("v", "1") == "2"

@@ -1,7 +1,8 @@
-"""GET /healthz: the process is up and the database answers."""
+"""GET /healthz: the process is up and the database answers; which release is running."""
 from handlers.base import ApiHandler
 from models import db
 from services.errors import ServiceError
+from version import __version__
 
 
 def _ping():
@@ -9,7 +10,7 @@ def _ping():
 
 
 class HealthHandler(ApiHandler):
-    """200 {"code":200,"msg":"ok"} or 503 with the reason."""
+    """200 {"code":200,"msg":"ok","extend":{"version"}} or 503 with the reason (and the version)."""
 
     def prepare(self):
         """Health checks are not rate-limited."""
@@ -19,9 +20,10 @@ class HealthHandler(ApiHandler):
             await self.run_db(_ping)
         except ServiceError as e:
             self.set_status(503)
-            self.finish({"code": 100, "msg": "database: " + e.msg})
+            self.finish({"code": 100, "msg": "database: " + e.msg,
+                         "extend": {"version": __version__}})
             return
-        self.ok(msg="ok")
+        self.ok({"version": __version__}, msg="ok")
 
 
 default_handlers = [(r"/healthz", HealthHandler)]

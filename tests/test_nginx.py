@@ -142,9 +142,22 @@ async def test_files_from_disk_real_client_address_and_limits(stack):
     assert (await fetch(stack, "/metrics")).code == 404  # never published through nginx
 
     # nginx overwrites a client's X-Real-IP; the query string (a token) stays out of both logs
-    await fetch(stack, "/wx/spoof-check?token=SECRET-IN-QUERY", headers={"X-Real-IP": "10.9.9.9"})
-    line = [x for x in stack.app.output().splitlines() if "GET /wx/spoof-check" in x]
+    spoof = await fetch(stack, "/wx/spoof-check?token=SECRET-IN-QUERY",
+                        headers={"X-Real-IP": "10.9.9.9", "X-Request-Id": "client-chosen-id"})
+    for _ in range(100):  # Tornado writes the access line just after the answer has gone
+        line = [x for x in stack.app.output().splitlines() if "GET /wx/spoof-check" in x]
+        if line:
+            break
+        await asyncio.sleep(0.05)
     assert line and "127.0.0.1" in line[0] and "10.9.9.9" not in stack.app.output()
+    # one id in nginx's log, the app's line and the answer: nginx's, not the client's (issue 19)
+    rid = spoof.headers["X-Request-Id"]
+    assert re.match(r"^[0-9a-f]{32}$", rid) and line[0].endswith(" rid=" + rid)
+    for _ in range(100):  # nginx, too, logs once the answer has gone
+        if "rid=" + rid in open(os.path.join(stack.dir, "market.access.log")).read():
+            break
+        await asyncio.sleep(0.05)
+    assert "rid=" + rid in open(os.path.join(stack.dir, "market.access.log")).read()
     assert "SECRET-IN-QUERY" not in stack.app.output()
     assert "SECRET-IN-QUERY" not in open(os.path.join(stack.dir, "market.access.log")).read()
 

@@ -20,6 +20,7 @@ from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
 from models import utcnow
 from realtime.bus import make_bus
+from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from services import goods, search
@@ -44,6 +45,7 @@ BODY_BYTES = 1024 * 1024
 HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
+    "handlers.account",
     "handlers.goods",
     "handlers.images",
     "handlers.comments",
@@ -97,6 +99,9 @@ class MarketApp(tornado.web.Application):
         self.chat = self.actions.chat = ChatDelivery(
             config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
             self.actions.later)
+        # account revocations and block changes, announced on the bus (realtime/control.py)
+        self.control = self.chat.control = self.actions.control = Control(
+            self.run_db, self.bus, self.chat)
         # the dashboard's "messages today": the since-start total observed each minute
         self.started = utcnow()
         self.message_day = DailyCounter(self.started)

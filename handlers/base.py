@@ -60,6 +60,18 @@ class AppHandler(tornado.web.RequestHandler):
             self._claims = verify(self.config["auth"]["token_secret"], token) if token else None
         return self._claims
 
+    async def check_user_session(self):
+        """A user token is refused once its account's logins were ended (deleted account): its
+        `ep` (0 when absent) must equal the openid's epoch, cached per process and dropped in
+        every process by the bus when it changes (realtime/control.py)."""
+        try:
+            claims = self.claims
+        except Unauthorized:
+            return  # refused where the handler reads the token, as before
+        if claims and claims["role"] == "user" and claims.get("ep", 0) != \
+                await self.application.control.epoch(claims["sub"]):
+            raise Unauthorized("this login has ended, log in again")
+
     def write_refusal(self, status, msg):
         """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes)."""
         self.set_status(status)
@@ -91,6 +103,7 @@ class ApiHandler(AppHandler):
         refused."""
         self.limit_address()
         await self.check_admin_session()
+        await self.check_user_session()
 
     async def check_admin_session(self):
         """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
@@ -214,7 +227,8 @@ def safe_next(value, default="/admin/"):
 
 def state_name(state):
     """A user state as the pages name it."""
-    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked"}.get(
+    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
+            20: "deleted"}.get(
         state, str(state))
 
 

@@ -8,7 +8,7 @@ from models.admin import AdminAction
 from models.chat import ChatMessage
 from models.goods import Goods
 from models.user import BLOCKED, User
-from services import chat, content_checks, reports
+from services import blocks, chat, content_checks, reports
 from services.clock import CHINA
 
 
@@ -37,6 +37,7 @@ def figures():
             ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
+        "user_blocks": blocks.counts(),  # between users: figures only, never who blocked whom
     }
 
 

@@ -3,7 +3,7 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
-from services import search, validate
+from services import blocks, search, validate
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -201,6 +201,7 @@ def user_detail(openid):
     info = user_dict(user)
     info["student_ids"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     info["goods_count"] = Goods.select().where(Goods.openid == user.openid).count()
+    info["blocks"] = blocks.counts(user.openid)  # figures only, never who blocked whom
     info["history"] = [{"actor": a.actor, "action": a.action, "reason": a.reason,
                         "at": display(a.created_at)}
                        for a in AdminAction.select().where(AdminAction.target == "user:" + openid)

@@ -63,6 +63,11 @@ CALLER = {
     "/wx/report": ("POST", "json", "openid",
                    {"targetType": "goods", "targetId": "approved", "reason": "spam"}),
     "/wx/notify/subscribe": ("POST", "json", "openid", {"templateIds": ["tmpl-1"]}),
+    "/wx/user/blocked": ("GET", "query", "openid", {}),
+    "/wx/user/block": ("POST", "json", "myOpenid", {"openid": "alice"}),
+    "/wx/user/unblock": ("POST", "json", "myOpenid", {"openid": "alice"}),
+    # last: with the caller's own token it ends the account (tests/test_accounts.py)
+    "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
 # Caller routes an admin token may also use (owner or admin).
 ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}

@@ -79,10 +79,11 @@ def delete_account(openid):
                               (NotifyGrant, NotifyGrant.openid),
                               (NotifySent, NotifySent.to_openid),
                               (NotifySent, NotifySent.from_openid),
-                              (ChatList, ChatList.to_openid), (SearchCounted, SearchCounted.who),
+                              (ChatList, ChatList.to_openid),
                               (AdminOpenid, AdminOpenid.openid), (UserBlock, UserBlock.blocker),
                               (UserBlock, UserBlock.blocked)):
             model.delete().where(column == openid).execute()
+        SearchCounted.delete().where(SearchCounted.who == "u:" + openid).execute()
         _anonymise(openid, ghost)
         User.update(openid=ghost, wxname=PLACEHOLDER, head_img="", sex=0, uname="", qq="", wx="",
                     school="", xuehao="", uclass="", state=DELETED, reason="", registered=False,

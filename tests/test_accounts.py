@@ -41,9 +41,11 @@ async def refused_handshake(api, me, peer, token, status):
 
 
 def rows_naming(openid):
-    """(table, row) of every row holding `openid` as a whole value (on the database executor)."""
+    """(table, row) of every row holding `openid` as a whole value, or as "kind:openid" (a
+    hot-word searcher, an audit target); on the database executor."""
     return [(table, row) for table, rows in snapshot().items() for row in rows
-            if openid in row.values()]
+            if any(v == openid or isinstance(v, str) and v.endswith(":" + openid)
+                   for v in row.values())]
 
 
 async def bob_world(api, app, config):
@@ -62,6 +64,7 @@ async def bob_world(api, app, config):
     bob_gid = await publish(api, t["bob"], "bob", goodsName="自行车", goodsTitle="山地车九成新")
     alice_gid = await publish(api, t["alice"], "alice", goodsName="台灯", goodsTitle="护眼台灯")
     await approve(app, bob_gid, alice_gid)
+    assert (await api.get("/wx/goods/query", t["bob"], flag="台灯")).code == 200  # a hot-word count
     assert (await comment(api, t["alice"], "alice", bob_gid, "车还在吗")).code == 200
     main = await comment(api, t["bob"], "bob", alice_gid, "台灯多少钱")
     in_id = main.extend["commentsInfo"]["inId"]

@@ -23,7 +23,7 @@ from tests.chat_helpers import read, send, silent, users
 from tests.security_helpers import snapshot
 from tests.test_admin_pages import PASSWORD, Session
 from tests.test_comments import comment, reply
-from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
+from tests.test_goods import admin_token, approve, listed, publish, roomy_limits  # noqa: F401
 from tests.test_images import picture, upload
 
 CONFIRM = {"confirm": "注销"}
@@ -195,6 +195,13 @@ async def test_admin_pages_show_deleted_accounts_and_block_counts_only(api, app,
     page = (await s.get("/admin/users/" + ghost)).body.decode()
     assert "deleted" in page and "This account was deleted by its owner" in page
     assert "account_delete" in page
+    # nothing left to moderate; the mini-program's admin list (states 1, 2, 3, 10) omits it
+    admin = admin_token(config)
+    r = await api.get("/wx/admin/userCheck", admin, openid=ghost, state=10, reason="x")
+    assert r.status == 400 and r.code == 100, r
+    listed_users = (await api.get("/wx/admin/getAllUserSimInfo", admin)).extend
+    assert sorted(u["openid"] for u in listed_users.values()) == ["alice", "carol"]
+    assert await app.run_db(lambda: User.get(User.openid == ghost).state) == DELETED
 
 
 # -- blocking -----------------------------------------------------------------------------------

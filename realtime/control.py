@@ -6,8 +6,10 @@ an announcement on the bus (`bus.announce`: this process at once, the others thr
 acts on a stale answer for longer than the bus takes to tell it.
 
 A lost announcement (Redis down or restarting) is bounded by the caches' lifetimes: EPOCH_TTL
-for tokens, BLOCKS_TTL for blocks; every resubscription empties both.
+for tokens, BLOCKS_TTL for blocks (plus one database read: the chat's fast path answers an
+expired block set while it is read again); every resubscription empties both.
 """
+import asyncio
 import collections
 import logging
 import time
@@ -37,10 +39,16 @@ class AnnouncedCache:
         self.changed = {}  # key -> monotonic time of its last invalidation
         self.cleared = 0.0
 
-    def get(self, key):
+    def get(self, key, stale=None):
+        """The value, or MISSING. An expired one is still answered when `stale` is given:
+        stale(key) is then called to have it read again (never for an invalidated key)."""
         hit = self.values.get(key)
-        if hit is None or hit[1] < time.monotonic():
+        if hit is None:
             return MISSING
+        if hit[1] < time.monotonic():
+            if stale is None:
+                return MISSING
+            stale(key)
         return hit[0]
 
     def put(self, key, value, asked):
@@ -71,10 +79,11 @@ class Control:
         self.run_db, self.bus, self.chat = run_db, bus, chat
         self.epochs = AnnouncedCache(EPOCH_TTL)
         self.blocks = AnnouncedCache(BLOCKS_TTL)
+        self.refreshing = set()  # block sets being read again for the chat's fast path
         bus.on_control = self.apply
 
-    async def _cached(self, cache, fn, key):
-        value = cache.get(key)
+    async def _cached(self, cache, fn, key, force=False):
+        value = MISSING if force else cache.get(key)
         if value is MISSING:
             asked = time.monotonic()
             value = await self.run_db(fn, key)
@@ -93,10 +102,21 @@ class Control:
     def chat_refusal_now(self, me, to):
         """Without waiting: the refusal of a message from `me` to `to` when the two block each
         other, None when they don't, MISSING when a set is not cached (ask check_chat)."""
-        theirs, mine = self.blocks.get(to), self.blocks.get(me)
+        theirs, mine = self.blocks.get(to, self._refresh), self.blocks.get(me, self._refresh)
         if theirs is MISSING or mine is MISSING:
             return MISSING
         return self._refusal(me, to, theirs, mine)
+
+    def _refresh(self, openid):
+        """An expired set used by the fast path is read again in the background (so a live
+        message never waits for it, and one sender's frames keep one path and their order);
+        an announced change drops the set at once instead."""
+        if openid not in self.refreshing:
+            self.refreshing.add(openid)
+            task = asyncio.ensure_future(self._cached(self.blocks, blocks.blocked_by, openid,
+                                                      force=True))
+            task.add_done_callback(lambda t: (self.refreshing.discard(openid),
+                                              t.cancelled() or t.exception()))
 
     async def check_chat(self, me, to):
         """Raise the refusal of a message from `me` to `to` when either blocks the other."""

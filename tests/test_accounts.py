@@ -341,3 +341,26 @@ async def test_published_client_login_tokens_are_unchanged(api, app, config):
                         issuer="market")
     assert set(claims) == {"sub", "role", "iat", "exp", "iss"}
     assert await app.run_db(lambda: Reply.select().count()) == 0
+
+
+def test_a_cached_answer_read_before_an_announcement_is_not_kept():
+    """The race every process has: a database read that began before a change's announcement
+    may hold the old value; it must not be cached over the announcement."""
+    import time
+    from realtime.control import MISSING, AnnouncedCache
+    cache = AnnouncedCache(60)
+    asked = time.monotonic()
+    cache.invalidate("bob")  # the announcement arrives while the read is under way
+    cache.put("bob", "old", asked)
+    assert cache.get("bob") is MISSING
+    cache.put("bob", "new", time.monotonic())
+    assert cache.get("bob") == "new"
+    asked = time.monotonic()
+    cache.clear()  # a resubscription: every read under way is as stale
+    cache.put("bob", "old", asked)
+    assert cache.get("bob") is MISSING
+    short = AnnouncedCache(0.0)
+    short.put("bob", "kept", time.monotonic())
+    again = []
+    assert short.get("bob") is MISSING  # expired for a request that can wait for the database
+    assert short.get("bob", again.append) == "kept" and again == ["bob"]  # the chat's fast path

@@ -90,6 +90,11 @@ class Control:
             cache.put(key, value, asked)
         return value
 
+    def epoch_now(self, openid):
+        """The cached epoch of `openid`, or MISSING (then await epoch())."""
+        hit = self.epochs.values.get(openid)
+        return hit[0] if hit is not None and hit[1] >= time.monotonic() else MISSING
+
     async def epoch(self, openid):
         """The epoch a user token of `openid` must carry (services.accounts.token_epoch)."""
         return await self._cached(self.epochs, accounts.token_epoch, openid)
@@ -102,10 +107,18 @@ class Control:
     def chat_refusal_now(self, me, to):
         """Without waiting: the refusal of a message from `me` to `to` when the two block each
         other, None when they don't, MISSING when a set is not cached (ask check_chat)."""
-        theirs, mine = self.blocks.get(to, self._refresh), self.blocks.get(me, self._refresh)
-        if theirs is MISSING or mine is MISSING:
+        values = self.blocks.values  # AnnouncedCache.get inlined: this runs per live message
+        theirs, mine = values.get(to), values.get(me)
+        if theirs is None or mine is None:
             return MISSING
-        return self._refusal(me, to, theirs, mine)
+        now = time.monotonic()
+        if theirs[1] < now:
+            self._refresh(to)
+        if mine[1] < now:
+            self._refresh(me)
+        if me in theirs[0] or to in mine[0]:
+            return self._refusal(me, to, theirs[0], mine[0])
+        return None
 
     def _refresh(self, openid):
         """An expired set used by the fast path is read again in the background (so a live

@@ -16,12 +16,12 @@ from models.account import SessionEpoch, UserBlock
 from models.admin import AdminOpenid, record
 from models.chat import ChatList, ChatMessage, pair_key
 from models.comment import Comment, Liked, Notice, Reply
-from models.goods import STUDENT_ID, Favourite, Goods, Image
+from models.goods import STUDENT_ID, Favourite, Goods, Image, SearchCounted
 from models.report import Report
 from models.subscription import NotifyGrant, NotifySent
 from models.user import DELETED, User
-from models.goods import SearchCounted
 from services import search
+from services.users import ensure_user
 from services.errors import Invalid, NotFound
 
 CONFIRM = "注销"  # the confirmation a deletion must carry, exactly
@@ -36,7 +36,6 @@ def token_epoch(openid):
 
 def log_in(openid):
     """A login: the user row (created on first sight) and the epoch its token carries."""
-    from services.users import ensure_user
     if ensure_user(openid).state == DELETED:  # a placeholder's pseudonym is nobody's openid
         raise NotFound("no such user")
     return token_epoch(openid)
@@ -118,8 +117,3 @@ def _anonymise(openid, ghost):
     ChatList.update(from_openid=ghost, from_name=PLACEHOLDER, from_avatar="").where(
         ChatList.from_openid == openid).execute()
 
-
-def is_deleted_user(openid):
-    """True for a deleted account's pseudonym (its placeholder row)."""
-    user = User.by_openid(openid)
-    return bool(user and user.state == DELETED)

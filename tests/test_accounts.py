@@ -3,7 +3,6 @@ databases: refusals change nothing; deletion wipes the profile, photos (files to
 grants and notices, takes listings down, keeps what others hold under the placeholder author,
 ends every token and socket at once, and a later login is a fresh account; blocks refuse chat
 both ways and hide the blocked user's listings and comments from the blocker."""
-import asyncio
 import json
 import os
 

@@ -24,6 +24,7 @@ from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
 from models import utcnow
 from realtime.bus import make_bus
+from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
@@ -48,6 +49,7 @@ BODY_BYTES = 1024 * 1024
 HANDLER_MODULES = [
     "handlers.health",
     "handlers.user",
+    "handlers.account",
     "handlers.goods",
     "handlers.listings",
     "handlers.images",
@@ -117,6 +119,9 @@ class MarketApp(tornado.web.Application):
             self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
         self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
                                             images.folders(config)[1])
+        # account revocations and block changes, announced on the bus (realtime/control.py)
+        self.control = self.chat.control = self.actions.control = Control(
+            self.run_db, self.bus, self.chat)
         # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)

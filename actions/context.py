@@ -47,6 +47,7 @@ class Context:
     notifier: object        # wechat.subscribe_messages.Notifier
     sign_in_throttle: object  # services.ratelimit.SignInThrottle
     follow_ups: FollowUps = field(default_factory=FollowUps)
+    control: object = None  # realtime.control.Control: revocations and blocks, every process
 
     def later(self, coroutine, what):
         """A follow-up that must not delay the answer (see FollowUps.later)."""

@@ -1,6 +1,6 @@
 """A user's own account: login, registration (names checked by WeChat, the avatar sent to its
 check), school details."""
-from services import users
+from services import accounts, blocks, images, users
 from services.content_checks import AVATAR, SCENE_PROFILE
 
 
@@ -18,8 +18,28 @@ async def do_register(ctx, openid, body):
 
 
 async def do_log_in(ctx, openid):
-    """A user who logged in exists from now on (their first login creates the row)."""
-    await ctx.run_db(users.ensure_user, openid)
+    """A user who logged in exists from now on (their first login creates the row, also after
+    the account was deleted: a fresh one); returns the epoch the token carries."""
+    return await ctx.run_db(accounts.log_in, openid)
+
+
+async def do_delete_account(ctx, openid, body):
+    """Delete the caller's account (a body without {"confirm": "注销"} changes nothing); after the
+    commit every token and socket of the openid ends in every process, then the student-ID
+    files go."""
+    accounts.check_confirmation(body)
+    result = await ctx.run_db(accounts.delete_account, openid)
+    await ctx.control.revoked(openid)
+    await ctx.run_db(images.remove_private, ctx.config, result["files"])
+    return result
+
+
+async def do_block(ctx, openid, other, blocked=True):
+    """Block (or unblock) another user; every process reads the blocker's set again."""
+    changed = await ctx.run_db(blocks.block if blocked else blocks.unblock, openid, other)
+    if changed:
+        await ctx.control.blocks_changed(openid)
+    return changed
 
 
 async def do_update_school_info(ctx, openid, body):

@@ -12,6 +12,7 @@ import tornado.httputil
 import tornado.web
 
 import logs
+from realtime.control import MISSING
 from services import admin_accounts, validate
 from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
@@ -108,6 +109,22 @@ class AppHandler(tornado.web.RequestHandler):
             return text.text(self.locale.translate)
         return self.locale.translate(text) if text else text
 
+    async def check_user_session(self):
+        """A user token is refused once its account's logins were ended (deleted account): its
+        `ep` (0 when absent) must equal the openid's epoch, cached per process and dropped in
+        every process by the bus when it changes (realtime/control.py)."""
+        try:
+            claims = self.claims
+        except Unauthorized:
+            return  # refused where the handler reads the token, as before
+        if claims and claims["role"] == "user":
+            control = self.application.control
+            epoch = control.epoch_now(claims["sub"])  # no await in the common case
+            if epoch is MISSING:
+                epoch = await control.epoch(claims["sub"])
+            if claims.get("ep", 0) != epoch:
+                raise Unauthorized("this login has ended, log in again")
+
     def write_refusal(self, status, msg):
         """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes);
         `msg` (English text or a ServiceError) is translated for the reader."""
@@ -146,6 +163,7 @@ class ApiHandler(AppHandler):
         refused."""
         self.limit_address()
         await self.check_admin_session()
+        await self.check_user_session()
 
     async def check_admin_session(self):
         """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
@@ -281,7 +299,8 @@ def safe_next(value, default="/admin/"):
 
 def state_name(state):
     """A user state as the pages name it."""
-    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked"}.get(
+    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
+            20: "deleted"}.get(
         state, str(state))
 
 

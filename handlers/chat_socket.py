@@ -58,6 +58,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
                 raise NotFound("no such endpoint")
             self.limit_address()  # handshakes share the REST calls' budget (campus NATs)
             self.me = self._authenticate(from_openid)
+            await self.check_user_session()  # a deleted account's token opens nothing
             self.peer = validate.openid(to_openid, "toOpenid")
             if self.peer == self.me:
                 raise Forbidden("you cannot chat with yourself")

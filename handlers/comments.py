@@ -4,6 +4,7 @@ import json
 from actions.comments import do_add_main, do_add_reply, do_like, do_unlike
 from handlers.goods import MarketHandler
 from services import comments, goods, validate
+from services.errors import NotFound
 
 
 class AllCommentsHandler(MarketHandler):
@@ -13,6 +14,10 @@ class AllCommentsHandler(MarketHandler):
         gid = goods.gid_of(self.arg("gid"))
         found = await self.run_db(comments.all_comments, gid, self.viewer(self.arg("openid")),
                                   self.is_admin())
+        hidden = await self.viewer_blocks()
+        if hidden:  # the viewer blocks these authors: neither their comments nor replies
+            found = [comments.without_authors(c, hidden) for c in found
+                     if c["fromOpenid"] not in hidden]
         self.finish(json.dumps(found, ensure_ascii=False))
 
 
@@ -47,6 +52,11 @@ class MainWithRepliesHandler(MarketHandler):
         in_id = comments.comment_id(self.arg("inId"))
         info = await self.run_db(comments.main_with_replies, in_id,
                                  self.viewer(self.arg("openid")), self.is_admin())
+        hidden = await self.viewer_blocks()
+        if hidden:
+            if info["fromOpenid"] in hidden:
+                raise NotFound("no such comment")
+            info = comments.without_authors(info, hidden)
         self.ok({"commentsInfo": info})
 
 

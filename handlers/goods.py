@@ -2,7 +2,7 @@
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
-from services import favourites, goods, hotwords, search, validate
+from services import blocks, favourites, goods, hotwords, search, validate
 from services.errors import ServiceError
 
 HOT_WORDS_MAX = 50
@@ -46,6 +46,28 @@ class MarketHandler(ApiHandler):
         else:
             self.ok({str(i): item for i, item in enumerate(items)})
 
+    async def viewer_blocks(self):
+        """The openids the token's user blocks (empty for anyone else, and almost everyone)."""
+        try:
+            claims = self.claims
+        except ServiceError:  # a bad token does not make a public read fail
+            return frozenset()
+        if not claims or claims["role"] != "user":
+            return frozenset()
+        return await self.application.control.blocked_by(claims["sub"])
+
+    async def answer_public(self, items, empty="no more goods"):
+        """answer_list without the listings of owners the viewer blocks; a page they emptied is
+        code 200 with an empty map (code 100 would end the client's paging early)."""
+        hidden = await self.viewer_blocks()
+        if hidden and items:
+            owners = await self.run_db(blocks.owners_of, [i["gid"] for i in items])
+            shown = [i for i in items if owners.get(i["gid"]) not in hidden]
+            if not shown:
+                return self.ok({})
+            items = shown
+        self.answer_list(items, empty)
+
 
 class IssueHandler(MarketHandler):
     """POST /wx/goods/goodsIssue: publish a listing (pending review); extend.gid."""
@@ -79,6 +101,7 @@ class SimpleGoodsHandler(MarketHandler):
         else:
             items = await self.run_db(goods.approved, self.base, page, self.page_size,
                                       self.filters())
+            return await self.answer_public(items)
         self.answer_list(items)
 
 
@@ -86,8 +109,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
-                                           self.filters()))
+        await self.answer_public(await self.run_db(goods.free, self.base, self.page(),
+                                                   self.page_size, self.filters()))
 
 
 class MyIssuedHandler(MarketHandler):
@@ -104,8 +127,8 @@ class UserGoodsHandler(MarketHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
-                                           self.page_size, self.filters()))
+        await self.answer_public(await self.run_db(goods.of_user, openid, self.base,
+                                                   self.page(), self.page_size, self.filters()))
 
 
 class MyCheckHandler(MarketHandler):
@@ -150,7 +173,7 @@ class QueryHandler(MarketHandler):
                 except BaseException:
                     counted.discard(key)
                     raise
-        self.answer_list(items, "nothing found")
+        await self.answer_public(items, "nothing found")
 
     def _searcher(self):
         """The token's user, else the address (an openid parameter is never trusted here: it
@@ -218,6 +241,10 @@ class FavouriteGoodsHandler(MarketHandler):
     async def get(self):
         openid = self.caller(self.arg("openid"))
         items = await self.run_db(favourites.goods, openid, self.base)
+        hidden = await self.viewer_blocks()
+        if hidden and items:  # a favourite of an owner blocked since stays out of sight
+            owners = await self.run_db(blocks.owners_of, [i["gid"] for i in items])
+            items = [i for i in items if owners.get(i["gid"]) not in hidden]
         self.ok({str(i): item for i, item in enumerate(items)})
 
 

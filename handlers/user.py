@@ -16,12 +16,12 @@ class GetOpenidHandler(ApiHandler):
         openid = await wechat.code2session(self.config, code)  # client's appid/secret ignored
         self.application.limiter.hit("login-user", openid,
                                      self.config["limits"]["login_per_minute_user"], "logins")
-        await do_log_in(self.actions, openid)
-        self._answer_login(openid)
+        self._answer_login(openid, await do_log_in(self.actions, openid))
 
-    def _answer_login(self, openid):
+    def _answer_login(self, openid, epoch):
         auth = self.config["auth"]
-        token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"])
+        token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"],
+                             epoch=epoch or None)  # `ep` only once an account was deleted
         self.ok({"openid": openid, "token": token}, openid=openid, token=token)
 
 
@@ -32,8 +32,7 @@ class DevLoginHandler(GetOpenidHandler):
         if not self.config["auth"]["dev_login"]:
             raise NotFound("no such endpoint")
         openid = validate.openid(self.arg("openid"))
-        await do_log_in(self.actions, openid)
-        self._answer_login(openid)
+        self._answer_login(openid, await do_log_in(self.actions, openid))
 
 
 class IsRegisterHandler(ApiHandler):

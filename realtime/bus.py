@@ -17,6 +17,8 @@ class LocalBus:
     # async fn(frame): keeps a frame published for a user who left meanwhile (set by the chat
     # delivery; only a bus that hands frames to other processes ever calls it)
     fallback = None
+    # fn(kind, openid): an account announcement (realtime/control.py: revoke, blocks, reset)
+    on_control = None
 
     def __init__(self, registry=None):
         self.registry = registry or Registry()
@@ -40,6 +42,11 @@ class LocalBus:
     async def broadcast(self, frame):
         """Deliver a frame to every live socket; returns the count."""
         return sum(1 for s in self.registry.all_sockets() if s.send(frame))
+
+    async def announce(self, kind, openid):
+        """Tell every process about an account change (here: this one, at once)."""
+        if self.on_control is not None:
+            self.on_control(kind, openid)
 
     async def stats(self):
         """Live figures for the dashboard and metrics."""

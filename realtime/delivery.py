@@ -8,6 +8,7 @@ import collections
 import functools
 import logging
 
+from realtime.control import MISSING
 from realtime.message_writer import MessageWriter
 from services import chat, chat_media
 from services.chat import ChatRefusal
@@ -28,6 +29,8 @@ class ChatDelivery:
     """Chat frames stored (group commits), then delivered live or left waiting, or refused; the
     replay on open and receipts; broadcasts; closing sockets. `later(coroutine, what)` runs a
     follow-up without delaying the sender (actions.context)."""
+
+    control = None  # realtime.control.Control (set by make_app): blocks between users
 
     def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
                  later=None, media=("", "")):
@@ -77,6 +80,8 @@ class ChatDelivery:
         accepted (offline cap full, database unavailable...)."""
         me, to, msg_id = socket.me, frame["to"], frame["msgId"]
         await self._check_recipient(socket, to)
+        if self.control is not None:  # blocks between the two, in every process
+            await self.control.check_chat(me, to)
         if self._resent(socket, me, to, msg_id):
             return
         if frame["type"] != "text":  # stored as the picture's name or the listing's gid
@@ -104,6 +109,12 @@ class ChatDelivery:
                 or not (to == socket.peer or to in self.known_users)
                 or (self.content is not None and self.content.chat_enabled)):
             return False
+        if self.control is not None:  # blocks between the two: cached, else relay() asks
+            refusal = self.control.chat_refusal_now(me, to)
+            if refusal is MISSING:
+                return False
+            if refusal is not None:
+                raise refusal
         if self._resent(socket, me, to, msg_id):
             return True
         future = self.writer.submit(self._op(me, frame, not self.registry.is_online(to)))

@@ -31,6 +31,7 @@ PREFIX = "market:"
 BROADCAST = PREFIX + "broadcast"
 NODES = PREFIX + "nodes"
 PRESENCE = PREFIX + "presence"  # channel: "<openid>" whose sockets changed on some process
+CONTROL = PREFIX + "control"  # channel: account announcements (realtime/control.py)
 PUBLISH_BATCH = 500
 REMOTE_CACHE = 5.0  # at most this (and ttl/3) seconds a presence answer is reused
 
@@ -214,8 +215,10 @@ class RedisBus(LocalBus):
         while not self.stopping:
             pubsub = self.sub.pubsub()
             try:
-                await pubsub.subscribe(self.channel, BROADCAST, PRESENCE)
+                await pubsub.subscribe(self.channel, BROADCAST, PRESENCE, CONTROL)
                 self.remote.clear()  # announcements may have been missed while unsubscribed
+                if self.on_control is not None:
+                    self.on_control("reset", None)
                 self.subscribed = True
                 backoff = 0.25
                 async for message in pubsub.listen():
@@ -246,9 +249,23 @@ class RedisBus(LocalBus):
         if channel == BROADCAST:
             await LocalBus.broadcast(self, payload)
             return
+        if channel == CONTROL:
+            if payload.get("node") != self.node and self.on_control is not None:
+                self.on_control(payload.get("kind"), payload.get("openid"))
+            return
         sent = self.registry.push(payload["to"], payload["frame"])
         if not sent and payload.get("fallback") and self.fallback:
             await self.fallback(payload["frame"])
+
+    async def announce(self, kind, openid):
+        """This process at once, then every other one through CONTROL (Redis unreachable: the
+        others' caches expire on their own, see realtime/control.py)."""
+        await LocalBus.announce(self, kind, openid)
+        try:
+            await self.redis.publish(CONTROL, encode({"kind": kind, "openid": openid,
+                                                      "node": self.node}))
+        except (RedisError, OSError) as e:
+            self._trouble("announce", e)
 
     async def stats(self):
         try:

@@ -8,7 +8,7 @@ from peewee import fn
 
 from models import db, in_transaction, is_mysql, utcnow
 from models.chat import ChatList, ChatMessage, pair_key
-from models.user import User, BLOCKED
+from models.user import User, BLOCKED, DELETED
 from services import subscriptions, validate
 from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
@@ -95,14 +95,14 @@ def refusal_frame(me, code, text, msg_id=None):
 def check_sender(me):
     """The sender may chat: known and not blocked."""
     user = User.by_openid(me)
-    if user is None:
+    if user is None or user.state == DELETED:
         raise NotFound("unknown user: log in first")
     if user.state == BLOCKED:
         raise Forbidden("this account is blocked")
 
 
 def user_exists(openid):
-    return User.select().where(User.openid == openid).exists()
+    return User.select().where(User.openid == openid, User.state != DELETED).exists()
 
 
 def open_conversation(me, peer, reset_unread=True):
@@ -110,7 +110,7 @@ def open_conversation(me, peer, reset_unread=True):
     (not for a v2 client: its `read` receipts set it)."""
     check_sender(me)
     users = User.names([me, peer])
-    if peer not in users:
+    if peer not in users or users[peer].state == DELETED:
         raise NotFound("unknown recipient")
     now = utcnow()
 
@@ -391,9 +391,11 @@ def apply_list_updates(updates):
         for (owner, peer), change in sorted(updates.items()):  # one lock order everywhere
             if apply(owner, peer, change) == 0:
                 missing[(owner, peer)] = change
-        peers = User.names(peer for _, peer in missing) if missing else {}  # rarely needed
+        # rarely needed; both must still be users (a note left from before an account's
+        # deletion must not give it back a row)
+        peers = User.names(x for pair in missing for x in pair) if missing else {}
         for (owner, peer), change in missing.items():
-            if peer in peers:
+            if peer in peers and owner in peers:
                 _ensure_row(owner, peers[peer], change["send_time"])
                 apply(owner, peer, change)
     in_transaction(write)

@@ -100,6 +100,13 @@ def main_with_replies(in_id, viewer, admin=False):
 
 
 # -- writes ----------------------------------------------------------------------------------
+def without_authors(comment, authors):
+    """A shaped main comment without the replies written by `authors` (a viewer's blocks)."""
+    replies = [r for r in comment.get("commentsReplies", []) if r["fromOpenid"] not in authors]
+    removed = len(comment.get("commentsReplies", [])) - len(replies)
+    return dict(comment, commentsReplies=replies, sonSums=max(0, comment["sonSums"] - removed))
+
+
 def parse_info(info):
     """The `info` of addMainComments: a JSON string (or an object) of {goodId, fromOpenid, content}."""
     if isinstance(info, str):

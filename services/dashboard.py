@@ -13,7 +13,7 @@ from models.chat import ChatMessage
 from models.goods import PENDING, Goods
 from models.report import Report
 from models.user import BLOCKED, User
-from services import chat, content_checks, reports
+from services import blocks, chat, content_checks, reports
 from services.clock import CHINA
 
 TREND_DAYS = 30
@@ -44,6 +44,7 @@ def figures():
             ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
+        "user_blocks": blocks.counts(),  # between users: figures only, never who blocked whom
     }
 
 

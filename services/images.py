@@ -240,6 +240,11 @@ def _write(folder, name, data):
         f.write(data)
 
 
+def remove_private(config, names):
+    """Remove student-ID photo files (their rows are already gone)."""
+    _remove(folders(config)[1], *names)
+
+
 def _remove(folder, *names):
     for name in names:
         if name and NAME.match(name):

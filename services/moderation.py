@@ -3,8 +3,8 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
-from models.user import BLOCKED, UNVERIFIED, User
-from services import clock, search, validate
+from models.user import BLOCKED, DELETED, UNVERIFIED, User
+from services import blocks, clock, search, validate
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -99,6 +99,8 @@ def check_user(actor, openid, action, reason=None):
         user = User.by_openid(openid)
         if user is None:
             raise NotFound("no such user")
+        if user.state == DELETED:  # its owner deleted it: nothing left to verify or block
+            raise Invalid("this account was deleted by its owner")
         if action == "unblock":
             state = _state_before_block(openid) if user.state == BLOCKED else user.state
         else:
@@ -229,6 +231,7 @@ def user_detail(openid):
     info = user_dict(user)
     info["student_ids"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     info["goods_count"] = Goods.select().where(Goods.openid == user.openid).count()
+    info["blocks"] = blocks.counts(user.openid)  # figures only, never who blocked whom
     info["history"] = [{"actor": a.actor, "action": a.action, "reason": a.reason,
                         "at": display(a.created_at)}
                        for a in AdminAction.select().where(AdminAction.target == "user:" + openid)
@@ -238,7 +241,8 @@ def user_detail(openid):
 
 def all_users_simple(limit=2000):
     """/admin/getAllUserSimInfo rows: pending verification first, then newest (at most `limit`)."""
-    rows = User.select().order_by(User.state != 3, User.id.desc()).limit(limit)
+    rows = (User.select().where(User.state != DELETED)  # the published client knows no 20
+            .order_by(User.state != 3, User.id.desc()).limit(limit))
     return [{"openid": u.openid, "wxname": u.wxname, "headImg": u.head_img, "qq": u.qq,
              "wx": u.wx, "state": u.state} for u in rows]
 

@@ -9,8 +9,10 @@ ISSUER = "market"
 
 
 def issue(secret, subject, ttl, role="user", now=None, epoch=None):
-    """A token for `subject` (an openid, or an admin's username when role is admin); an admin's
-    `epoch` (claim `ep`) lets it be ended server-side (services.admin_accounts.session_valid)."""
+    """A token for `subject` (an openid, or an admin's username when role is admin); `epoch`
+    (claim `ep`) lets it be ended server-side: an admin's by services.admin_accounts.session_valid,
+    a user's by services.accounts.token_epoch (checked per request, handlers.base
+    check_user_session; a user token without `ep` is epoch 0)."""
     now = int(now or time.time())
     claims = {"sub": subject, "role": role, "iat": now, "exp": now + int(ttl), "iss": ISSUER}
     if epoch is not None:

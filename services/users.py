@@ -3,7 +3,7 @@ from peewee import IntegrityError
 
 from models import db, utcnow
 from models.admin import AdminOpenid
-from models.user import User, BLOCKED
+from models.user import User, BLOCKED, DELETED
 from services import validate
 from services.errors import Forbidden, Invalid, NotFound
 
@@ -107,6 +107,8 @@ def is_admin_openid(openid):
 def require_active(openid):
     """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat)."""
     user = ensure_user(openid)
+    if user.state == DELETED:  # a deleted account's placeholder (never a login's openid)
+        raise NotFound("no such user")
     if user.state == BLOCKED:
         raise Forbidden("this account is blocked")
     return user

@@ -1,6 +1,7 @@
 """Every table the migrations create, in creation order: what a test empties (conftest.clean)
 and snapshots (security_helpers.snapshot). A new table goes here too (test_migrations checks
 the columns of each against a migrated database)."""
+from models.account import SessionEpoch, UserBlock
 from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
 from models.chat import ChatList, ChatMessage
 from models.comment import Comment, Liked, Notice, Reply
@@ -13,4 +14,5 @@ from models.user import User
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
-          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch]
+          WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch,
+          SessionEpoch, UserBlock]

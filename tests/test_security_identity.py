@@ -66,6 +66,11 @@ CALLER = {
     "/wx/goods/edit": ("POST", "json", "openid", {"gid": "approved", "goodsPriceNew": "1"}),
     "/wx/goods/state": ("POST", "json", "openid", {"gid": "approved", "saleState": 2}),
     "/wx/goods/renew": ("POST", "json", "openid", {"gid": "approved"}),
+    "/wx/user/blocked": ("GET", "query", "openid", {}),
+    "/wx/user/block": ("POST", "json", "myOpenid", {"openid": "alice"}),
+    "/wx/user/unblock": ("POST", "json", "myOpenid", {"openid": "alice"}),
+    # last: with the caller's own token it ends the account (tests/test_accounts.py)
+    "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
 # Caller routes an admin token may also use (owner or admin).
 ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}

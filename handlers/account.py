@@ -27,10 +27,10 @@ class BlockHandler(ApiHandler):
         body = self.json_body()
         me = self.caller(body.get("myOpenid"))
         if "openid" not in body:
-            raise Invalid("openid (the user to %s) is required" % ("unblock" if self.undo
-                                                                     else "block"))
+            raise Invalid("openid (the user to unblock) is required" if self.undo
+                          else "openid (the user to block) is required")
         changed = await do_block(self.actions, me, body["openid"], not self.undo)
-        self.ok({"changed": changed}, msg="unblocked" if self.undo else "blocked")
+        self.ok({"changed": changed}, msg="unblocked" if self.undo else "user blocked")
 
 
 class BlockedHandler(ApiHandler):

@@ -53,9 +53,9 @@ def _bump_epoch(openid):
 def check_confirmation(body):
     """The body must carry {"confirm": "注销"}: missing or anything else is Invalid."""
     if "confirm" not in body:
-        raise Invalid('confirm is required: send {"confirm": "%s"}' % CONFIRM)
+        raise Invalid('confirm is required: send {"confirm": "%(word)s"}', word=CONFIRM)
     if body["confirm"] != CONFIRM:
-        raise Invalid('confirm must be exactly "%s"' % CONFIRM)
+        raise Invalid('confirm must be exactly "%(word)s"', word=CONFIRM)
 
 
 def delete_account(openid):

@@ -29,7 +29,7 @@ def block(me, other):
     if UserBlock.select().where(UserBlock.blocker == me, UserBlock.blocked == other).exists():
         return False
     if UserBlock.select().where(UserBlock.blocker == me).count() >= MAX_BLOCKS:
-        raise TooMany("you can block at most %d users: unblock someone first" % MAX_BLOCKS)
+        raise TooMany("you can block at most %(n)d users: unblock someone first", n=MAX_BLOCKS)
     try:
         with db.atomic():
             UserBlock.create(blocker=me, blocked=other, created_at=utcnow())

@@ -93,8 +93,8 @@ def seed(uploads, base, force=False, max_bytes=10 * 1024 * 1024, max_pixels=64_0
     the database has real users and not `force`. `uploads` is the public uploads folder,
     `base` the scheme://host of avatar URLs."""
     if not force and real_users():
-        raise Conflict("this database has %d real user(s); seed-demo is for trial databases "
-                       "(--force adds the demo anyway)" % real_users())
+        raise Conflict("this database has %(n)d real user(s); seed-demo is for trial databases "
+                       "(--force adds the demo anyway)", n=real_users())
     added = dict(users=0, listings=0, photos=0, comments=0, messages=0, reports=0)
     store = dict(uploads=uploads, max_bytes=max_bytes, max_pixels=max_pixels, per_goods=per_goods)
     for row in USERS:

@@ -25,6 +25,13 @@ from tests.test_comments import comment, reply
 from tests.test_goods import admin_token, approve, listed, publish, roomy_limits  # noqa: F401
 from tests.test_images import picture, upload
 
+
+@pytest.fixture
+def settings_env(settings_env):
+    """These tests read the server's English texts (the Chinese are tests/test_locale.py's)."""
+    settings_env["MARKET_LOCALE_DEFAULT"] = "en_US"
+    return settings_env
+
 CONFIRM = {"confirm": "注销"}
 
 

@@ -7,7 +7,17 @@ from tornado.httpclient import HTTPClientError
 
 from realtime.control import BLOCKED_TEXT
 from tests.chat_helpers import read, send, users
-from tests.test_scaleout import process2, redis_server, settings_env  # noqa: F401
+from tests.test_scaleout import process2, redis_server  # noqa: F401
+from tests.test_scaleout import redis_env
+
+
+@pytest.fixture
+def settings_env(settings_env, redis_server):
+    """tests/test_scaleout.py's Redis setup; both processes speak English here: the bubbles are
+    compared with realtime/control's English texts (their Chinese is tests/test_locale.py's)."""
+    env = redis_env(settings_env, redis_server)
+    env["MARKET_LOCALE_DEFAULT"] = "en_US"
+    return env
 
 
 async def until(check, seconds=2.0):

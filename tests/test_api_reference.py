@@ -214,7 +214,8 @@ def test_every_route_is_described_with_its_methods_and_nothing_else(app):
 
 # -- limits, required fields and answers, against the running server ---------------------------
 
-TOO_LONG = re.compile(r"is too long \(at most (\d+) characters\)")
+# "… is too long (at most N characters)", or its Chinese (the default language): "…太长了（最多N个字）"
+TOO_LONG = re.compile(r"is too long \(at most (\d+) characters\)|太长了?（最多 ?(\d+) ?个字符?）")
 # required only with auth.require_token off (the description tells the default: the token)
 CALLER_PARAMS = {"openid", "myOpenid", "fromOpenid"}
 
@@ -234,7 +235,7 @@ def body_schema(spec, path):
 def too_long_limit(reply):
     """The limit a "too long" refusal names, or None."""
     found = TOO_LONG.search((reply.json or {}).get("msg", "")) if reply.status == 400 else None
-    return int(found.group(1)) if found else None
+    return int(found.group(1) or found.group(2)) if found else None
 
 
 def answer_errors(spec, path, method, reply):

@@ -29,6 +29,11 @@ def redis_server():
 
 @pytest.fixture
 def settings_env(settings_env, redis_server):
+    return redis_env(settings_env, redis_server)
+
+
+def redis_env(settings_env, redis_server):
+    """The environment of a process on the shared Redis bus (a clean Redis each test)."""
     import redis
     if redis_server.proc.poll() is not None:
         redis_server.start()

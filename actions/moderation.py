@@ -2,15 +2,18 @@
 seller or user, and close a blocked user's chat sockets."""
 from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
+from actions.wanted import matches_told
 from services import content_checks, moderation
 
 
 async def do_review_goods(ctx, actor, gid, state, reason=None):
-    """Approve or reject a listing; then the seller's subscribe message (if they granted one)."""
+    """Approve or reject a listing; then the seller's subscribe message (if they granted one)
+    and those of the want-to-buy posts an approval matched."""
     result = await ctx.run_db(moderation.review_goods, actor, gid, state, reason)
     outcome = "通过" if result["state"] == APPROVED else "未通过"
     ctx.later(ctx.notifier.result(result["openid"], "review", result["goodsName"], outcome),
               "review notice")
+    matches_told(ctx, result["wanted"])
     return result
 
 
@@ -45,5 +48,7 @@ def user_checked(ctx, result):
 
 
 async def do_release_held(ctx, actor, gid=None, image=None, comment=None, reply=None):
-    """Show a held listing, image, comment or reply again (audited)."""
-    await ctx.run_db(content_checks.release, gid, image, actor, comment, reply)
+    """Show a held listing, image, comment or reply again (audited); a listing made public
+    tells the want-to-buy posts it matches."""
+    told = await ctx.run_db(content_checks.release, gid, image, actor, comment, reply)
+    matches_told(ctx, told)

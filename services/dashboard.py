@@ -8,7 +8,7 @@ from models.admin import AdminAction
 from models.chat import ChatMessage
 from models.goods import Goods
 from models.user import BLOCKED, User
-from services import chat, content_checks, reports
+from services import chat, content_checks, ratings, reports, wanted
 from services.clock import CHINA
 
 
@@ -37,6 +37,9 @@ def figures():
             ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
+        # issue 18 (the dashboard's template may show them; /admin/wanted and /admin/ratings do)
+        "wanted_active": wanted.active_count(),
+        "sold_per_week": ratings.sold_per_week(4),
     }
 
 

@@ -1,15 +1,18 @@
-"""The inbox: type 0 comments and replies, type 1 likes; unread lines until haveRead."""
+"""The inbox: type 0 comments and replies, type 1 likes, type 2 listings matching a want-to-buy
+post (newer clients; gid is the listing, content the post's keywords, openid/wxname the seller);
+unread lines until haveRead."""
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Notice
 from models.goods import Goods
 from models.user import User
 from services import clock, validate
+from services.wanted import NOTICE_WANTED
 
 MAX_LINES = 200
 
 
 def kind(value):
-    """The inbox `type`: 0 (comments and replies) or 1 (likes)."""
-    return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE))
+    """The inbox `type`: 0 (comments and replies), 1 (likes) or 2 (want-to-buy matches)."""
+    return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE, NOTICE_WANTED))
 
 
 def unread(openid, notice_type):

@@ -3,7 +3,7 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, UNVERIFIED, User
-from services import search, validate
+from services import ratings, search, validate, wanted
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -43,10 +43,12 @@ def review_goods(actor, gid, state, reason=None):
         kept = reason if state == REJECTED else ""
         Goods.update(state=state, reason=kept).where(Goods.gid == goods.gid).execute()
         search.reindex(goods.gid)
+        # want-to-buy posts it matches: inbox notices in this transaction (once a post a day)
+        told = wanted.listing_public(goods.gid) if state == APPROVED else []
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
                "goods:%d" % goods.gid, reason, goods.state, state)
     return {"gid": goods.gid, "state": state, "openid": goods.openid,
-            "goodsName": goods.goods_name}
+            "goodsName": goods.goods_name, "wanted": told}
 
 
 def set_goods_deleted(actor, gid, deleted, reason=None):
@@ -222,7 +224,8 @@ def profile(openid, with_private):
     if user is None:
         raise NotFound("no such user")
     uimage = {"openid": user.openid, "headImg": user.head_img, "wxname": user.wxname,
-              "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": []}
+              "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": [],
+              "rating": ratings.summary(user.openid)}  # additive: newer clients show it
     if with_private:
         uimage.update(qq=user.qq, wx=user.wx)
         uimage["image"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])

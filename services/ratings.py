@@ -71,7 +71,7 @@ def mark_sold(seller, gid, buyer):
         if User.by_openid(buyer) is None:
             raise NotFound("no such user")
         if not _chatted(seller, buyer):
-            raise Forbidden("you have not chatted with this user")
+            raise Invalid("you have not chatted with this user")
         found = HandOver.get_or_none(HandOver.gid == gid)
         if found is not None and found.state == HANDOVER_CONFIRMED:
             raise Conflict("this listing was already handed over")

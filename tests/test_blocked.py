@@ -16,15 +16,17 @@ BLOCKED_MSG = "this account is blocked"
 # photos, comments, replies, likes, reports): refused while blocked.
 SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",
         "/wx/images/upload", "/wx/pl/addMainComments", "/wx/pl/addSonCommments",
-        "/wx/liked/like", "/wx/report"}
+        "/wx/liked/like", "/wx/report", "/wx/wanted", "/wx/handover", "/wx/handover/confirm",
+        "/wx/rating"}
 # The user's own state, or withdrawing their own contribution: allowed while blocked.
 OWN = {"/wx/user/deleteMyIssue", "/wx/user/deleteCheckFail", "/wx/user/addGoodsToCar",
-       "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe"}
+       "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe",
+       "/wx/wanted/delete"}
 READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo",
          "/wx/admin/userIsOk", "/wx/admin/isAdmin", "/wx/goods/getMyIssGoods",
          "/wx/goods/getMyCheckSimGoods", "/wx/user/whyNot", "/wx/user/getFavorites",
          "/wx/user/getMyCarSimpleInfo", "/wx/images/studentId", "/wx/lt/getNoticeInfo",
-         "/wx/lt/list"}
+         "/wx/lt/list", "/wx/wanted/mine", "/wx/handover/mine"}
 
 
 def test_every_caller_route_is_classified_for_blocked_users():

@@ -63,6 +63,13 @@ CALLER = {
     "/wx/report": ("POST", "json", "openid",
                    {"targetType": "goods", "targetId": "approved", "reason": "spam"}),
     "/wx/notify/subscribe": ("POST", "json", "openid", {"templateIds": ["tmpl-1"]}),
+    "/wx/wanted": ("POST", "json", "openid", {"keywords": "台灯", "maxPrice": "10"}),
+    "/wx/wanted/mine": ("GET", "query", "openid", {}),
+    "/wx/wanted/delete": ("POST", "json", "openid", {"id": "1"}),
+    "/wx/handover": ("POST", "json", "openid", {"gid": "approved", "buyer": "alice"}),
+    "/wx/handover/confirm": ("POST", "json", "openid", {"id": "1"}),
+    "/wx/handover/mine": ("GET", "query", "openid", {}),
+    "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
 }
 # Caller routes an admin token may also use (owner or admin).
 ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}
@@ -75,6 +82,7 @@ PUBLIC = {
     "/wx/goods/query", "/wx/goods/hotWords", "/wx/images/getHomeImages",
     "/wx/pl/getAllComments", "/wx/pl/getMainAllSonCom", "/wx/admin/adminLogin",
     "/wx/admin/captcha", "/wx/admin/getNotice", "/wx/admin/getDeUserAndImage",
+    "/wx/wanted/list", "/wx/rating/list",  # the board; a user's ratings (openid: the one viewed)
 }
 # Admin-only calls of the mini-program (getSimpleGoods?state=0 and getNotice with mid are the
 # admin halves of two public reads). path -> parameters.
@@ -115,6 +123,12 @@ PAGES = {
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/hotwords$": "/admin/hotwords",
+    "/admin/wanted$": "/admin/wanted",
+    "/admin/wanted/(\\d{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
+    "/admin/ratings$": "/admin/ratings",
+    "/admin/ratings/(\\d{1,10})/(remove|release)$": "/admin/ratings/1/remove",
+    "/admin/reports/(rating|wanted)/(\\d{1,10})/(dismiss|take_down|block)$":
+        "/admin/reports/rating/1/dismiss",
     "/admin/.*$": "/admin/anything",
 }
 

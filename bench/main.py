@@ -292,8 +292,8 @@ def bench_hold(cfg, tmp):
 
 # -- 3. offline path ---------------------------------------------------------------------------
 def ref_offline(url, rows, pairs):
-    """The same rows through the raw driver, one INSERT and commit each; then per (recipient,
-    sender) one SELECT and one DELETE and commit. Returns (inserted/s, delivered/s)."""
+    """The same rows through the raw driver, one INSERT and commit each into chat_message; then
+    per (recipient, sender) one SELECT of the unreceived and one UPDATE marking them received. Returns (inserted/s, delivered/s)."""
     if url.startswith("mysql://"):
         import pymysql
         from urllib.parse import urlparse
@@ -308,25 +308,28 @@ def ref_offline(url, rows, pairs):
         conn.execute("PRAGMA synchronous=normal")
         ph = "?"
     cur = conn.cursor()
-    cur.execute("SELECT COUNT(*) FROM offline_message")
-    leftover = cur.fetchone()[0]  # rows the product did not deliver (should be 0)
-    cur.execute("DELETE FROM offline_message")
-    insert = ("INSERT INTO offline_message (from_openid, to_openid, content, type, client_msg_id, "
-              "slot, send_time) VALUES (%s)" % ", ".join([ph] * 7))
+    # rows the product did not deliver (should be 0)
+    cur.execute("SELECT COUNT(*) FROM chat_message WHERE received = 0")
+    leftover = cur.fetchone()[0]
+    cur.execute("DELETE FROM chat_message")
+    insert = ("INSERT INTO chat_message (pair, from_openid, to_openid, content, type, "
+              "client_msg_id, offline_slot, send_time, received) VALUES (%s, 0)"
+              % ", ".join([ph] * 8))
     t0 = time.monotonic()
-    for row in rows:
-        cur.execute(insert, row)
+    for (frm, to, content, typ, msg_id, slot, when) in rows:
+        pair = frm + " " + to if frm < to else to + " " + frm
+        cur.execute(insert, (pair, frm, to, content, typ, msg_id, slot, when))
     ins = len(rows) / (time.monotonic() - t0)
     t0, got = time.monotonic(), 0
     for to, sender in pairs:
-        cur.execute("SELECT message_id, from_openid, to_openid, content, type, client_msg_id, "
-                    "send_time FROM offline_message WHERE to_openid = %s AND from_openid = %s "
-                    "ORDER BY message_id" % (ph, ph), (to, sender))
+        cur.execute("SELECT seq, from_openid, to_openid, content, type, client_msg_id, "
+                    "send_time FROM chat_message WHERE to_openid = %s AND from_openid = %s "
+                    "AND received = 0 ORDER BY seq" % (ph, ph), (to, sender))
         ids = [r[0] for r in cur.fetchall()]
         got += len(ids)
         if ids:
-            cur.execute("DELETE FROM offline_message WHERE message_id IN (%s)"
-                        % ", ".join([ph] * len(ids)), ids)
+            cur.execute("UPDATE chat_message SET received = 1, offline_slot = NULL "
+                        "WHERE seq IN (%s)" % ", ".join([ph] * len(ids)), ids)
     dlv = got / (time.monotonic() - t0)
     conn.close()
     return ins, dlv, leftover

@@ -26,7 +26,7 @@ READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo"
          "/wx/admin/userIsOk", "/wx/admin/isAdmin", "/wx/goods/getMyIssGoods",
          "/wx/goods/getMyCheckSimGoods", "/wx/user/whyNot", "/wx/user/getFavorites",
          "/wx/user/getMyCarSimpleInfo", "/wx/images/studentId", "/wx/lt/getNoticeInfo",
-         "/wx/lt/list", "/wx/wanted/mine", "/wx/handover/mine"}
+         "/wx/lt/list", "/wx/chat/history", "/wx/wanted/mine", "/wx/handover/mine"}
 
 
 def test_every_caller_route_is_classified_for_blocked_users():

@@ -8,7 +8,8 @@ from services.content_checks import SCENE_COMMENT
 async def do_mark_sold(ctx, seller, gid, buyer):
     """The seller names the buyer of their listing (a hand-over waiting for the buyer)."""
     result = await ctx.run_db(ratings.mark_sold, seller, gid, buyer)
-    # after merge: mark the listing reserved via wip-life's function (the sale states of m0014)
+    # after merge (optional): reserve the listing while the buyer confirms, via wip-life's
+    #     await do_set_sale_state(ctx, None, result["gid"], 1)   # actions.listings, m0014
     return result
 
 
@@ -22,9 +23,9 @@ async def do_confirm_handover(ctx, buyer, handover_id):
 
 async def handed_over(ctx, result):
     """HOOK for the coordinator: a hand-over was confirmed (result: id, gid, seller, buyer).
-    # after merge: mark the listing sold via wip-life's function, e.g.
-    #     await ctx.run_db(goods.set_sale_state, result["seller"], result["gid"], SOLD)
-    Until then the listing's own state is untouched (hand_over holds the sale)."""
+    Until it is wired the listing's own state is untouched (hand_over holds the sale)."""
+    # after merge: mark the listing sold via wip-life's function (services/listings.py, m0014):
+    #     await ctx.run_db(listings.mark_sold, result["gid"])  # keeps the search index in step
     return None
 
 

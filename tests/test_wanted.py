@@ -278,3 +278,19 @@ def test_keys_cover_every_alternative():
         assert wanted.matches_tokens(words, tokens, prefixes), words  # a listing of its words
         assert {t[:wanted.KEY_CHARS] for t in tokens} & set(keys), words
 
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_approvals_at_the_same_moment_tell_a_post_once(api, app, config):
+    t = {o: await api.login(o) for o in ("sue", "amy")}
+    await posted(api, t["amy"], "amy", "耳机")
+    gids = []
+    for i in range(4):
+        reply = await api.post_json("/wx/goods/goodsIssue",
+                                    goods_body("sue", goodsName="耳机%d" % i), t["sue"])
+        gids.append(reply.extend["gid"])
+    replies = await asyncio.gather(*[api.get("/wx/admin/setState", admin(config), gid=g, state=1)
+                                     for g in gids])
+    assert [r.code for r in replies] == [200] * 4
+    assert len(await wanted_inbox(api, t["amy"], "amy")) == 1
+    assert await app.run_db(lambda: WantedPost.get().matches) == 1

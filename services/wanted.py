@@ -65,17 +65,16 @@ def keys_of(keywords):
     return sorted(best[1]) if best else []
 
 
-def _term_found(token, prefix, tokens, prefixes):
-    return token in tokens or (prefix and token in prefixes)
+def _term_found(token, prefix, tokens):
+    return token in tokens or (prefix and any(t.startswith(token) for t in tokens))
 
 
-def matches_tokens(keywords, tokens, prefixes):
+def matches_tokens(keywords, tokens):
     """True when every search piece of `keywords` matches these stored tokens (a set) the way
-    the engines match them (a prefix term: any token starting with it; `prefixes` holds every
-    prefix of the tokens from KEY_CHARS characters on)."""
+    the engines match them (a prefix term: any token starting with it)."""
     groups = search.query_groups(words_of(keywords))
     return bool(groups) and all(
-        any(all(_term_found(t, p, tokens, prefixes) for t, p in terms) for terms, _ in group)
+        any(all(_term_found(t, p, tokens) for t, p in terms) for terms, _ in group)
         for group in groups)
 
 
@@ -178,13 +177,11 @@ def board(page_num, size):
 
 # -- matching ----------------------------------------------------------------------------------
 def _listing_tokens(gid):
-    """The listing's stored index tokens (what search matches against) and their prefixes."""
+    """The listing's stored index tokens: what search matches against (None: not indexed)."""
     row = GoodsSearch.get_or_none(GoodsSearch.gid == gid)
     if row is None:
-        return None, None
-    tokens = set((row.words or "").split()) | set((row.pinyin or "").split())
-    prefixes = {t[:n] for t in tokens for n in range(KEY_CHARS, len(t) + 1)}
-    return tokens, prefixes
+        return None
+    return set((row.words or "").split()) | set((row.pinyin or "").split())
 
 
 def _candidates(tokens, seller, now):
@@ -210,7 +207,7 @@ def listing_public(gid):
     matching post's owner in their inbox, at most once per post per China day. Call inside the
     transaction that made it public, after `search.reindex`. Returns what the action sends as
     subscribe messages: [{"openid", "keywords", "goodsName", "gid", "wantedId"}]."""
-    tokens, prefixes = _listing_tokens(gid)
+    tokens = _listing_tokens(gid)
     if not tokens:
         return []  # not public (not in the index)
     goods = Goods.get(Goods.gid == gid)
@@ -221,8 +218,7 @@ def listing_public(gid):
         if post.max_price is not None and \
                 Decimal(str(goods.goods_price_new)) > Decimal(str(post.max_price)):
             continue
-        if not _place_found(post.place, goods) or not matches_tokens(post.keywords, tokens,
-                                                                     prefixes):
+        if not _place_found(post.place, goods) or not matches_tokens(post.keywords, tokens):
             continue
         claimed = WantedPost.update(notified_on=today, matches=WantedPost.matches + 1).where(
             WantedPost.id == post.id,

@@ -15,7 +15,7 @@ from tests.test_properties import query_values
 from tests.test_security_admin import PASSWORD, Session
 
 FIELDS = ["action", "back", "comment", "decision", "deleted", "gid", "image", "mid", "next", "ok",
-          "openid", "page", "q", "reason", "remove", "reply", "state", "text", "word"]
+          "openid", "page", "q", "reason", "remove", "reply", "state", "status", "text", "word"]
 SKIP = {"/admin$", "/admin/login$", "/admin/logout$", "/admin/.*$"}  # sign-in: test_admin_pages
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -31,6 +31,7 @@ def pages(s):
         "/admin/banners": ["/admin/banners"], "/admin/broadcast": ["/admin/broadcast"],
         "/admin/reports": ["/admin/reports"], "/admin/held": ["/admin/held"],
         "/admin/held/release": ["/admin/held/release"], "/admin/hotwords": ["/admin/hotwords"],
+        "/admin/wanted": ["/admin/wanted"], "/admin/ratings": ["/admin/ratings"],
         "actions": ["/admin/goods/%d/review" % s["pending"], "/admin/goods/%d/delete" % s["approved"],
                     "/admin/goods/%d/restore" % s["approved"], "/admin/goods/999999/review",
                     "/admin/users/bob/verify", "/admin/users/bob/reject", "/admin/users/bob/block",
@@ -39,7 +40,11 @@ def pages(s):
                     "/admin/reports/user/bob/block", "/admin/reports/comment/1/take_down",
                     "/admin/reports/chat/bob/dismiss", "/admin/reports/goods/abc/block",
                     "/admin/reports/goods/999999/block", "/admin/reports/comment/abc/take_down",
-                    "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down"],
+                    "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down",
+                    "/admin/wanted/1/take_down", "/admin/wanted/1/release",
+                    "/admin/wanted/9999999999/take_down", "/admin/ratings/1/remove",
+                    "/admin/ratings/9999999999/release", "/admin/reports/rating/1/dismiss",
+                    "/admin/reports/wanted/1/block", "/admin/reports/rating/9999999999/take_down"],
     }
 
 

@@ -22,7 +22,8 @@ from models import utcnow
 from realtime.bus import make_bus
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
-from services import goods, search
+from realtime.retention import ChatRetention
+from services import goods, images, search
 from services.dashboard import DailyCounter
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
@@ -63,6 +64,7 @@ HANDLER_MODULES = [
     "handlers.admin_hotword_pages",
     "handlers.admin_wanted_pages",
     "handlers.admin_moderation_pages",
+    "handlers.docs",
     "handlers.chat_socket",
 ]
 
@@ -99,7 +101,9 @@ class MarketApp(tornado.web.Application):
                                self.sign_in_throttle)
         self.chat = self.actions.chat = ChatDelivery(
             config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
-            self.actions.later)
+            self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
+        self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
+                                            images.folders(config)[1])
         # the dashboard's "messages today": the since-start total observed each minute
         self.started = utcnow()
         self.message_day = DailyCounter(self.started)
@@ -160,6 +164,7 @@ class MarketApp(tornado.web.Application):
         await self.bus.start()
         self.list_writer.start()
         self.chat.start()
+        self.chat_retention.start()
         self.message_day_timer.start()
         self.views.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
@@ -179,6 +184,7 @@ class MarketApp(tornado.web.Application):
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
+        await self.chat_retention.stop()
         await self.chat.stop()  # the queued messages commit
         self.message_day_timer.stop()
         await self.list_writer.stop()

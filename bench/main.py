@@ -392,7 +392,7 @@ def bench_offline(cfg, tmp, maria):
            "synchronous=NORMAL), one INSERT+commit per row; delivery: one SELECT + DELETE per "
            "(recipient, sender)",
            "product: v2 senders, msgId on every frame, 4 unacknowledged per sender; delivered = "
-           "a recipient opening /wx/r/s (token check, conversation rows, drain), %d at a time"
+           "a recipient opening /wx/r/s?v=2 (token check, conversation rows, replay, a received receipt), %d at a time"
            % cfg["drain_concurrency"],
            "; ".join("%s: stored %d of %d (refused %d), delivered %d, %d failed reconnects, %d rows "
                      "left in the store" % (name, r["send"]["stored"], r["send"]["total"],

@@ -208,7 +208,8 @@ class ProductServer(Server):
             MARKET_SERVER_PROCESSES=str(processes), MARKET_SERVER_SHUTDOWN_TIMEOUT="3",
             MARKET_CHAT_RATE_PER_SECOND="1000000", MARKET_CHAT_RATE_BURST="1000000",
             MARKET_LIMITS_PER_MINUTE_ADDRESS="100000000",
-            MARKET_CHAT_MAX_CONNECTIONS_PER_USER="5")
+            MARKET_CHAT_MAX_CONNECTIONS_PER_USER="5",
+            MARKET_SERVER_MAX_CONNECTIONS_PER_ADDRESS="0")  # every load client is on loopback
         self.env.update(env or {})
 
     # `bench/run --product-root DIR` runs the product from another checkout (a proposed fix),

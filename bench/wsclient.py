@@ -86,6 +86,7 @@ class Conn(asyncio.Protocol):
         self.outbox = []    # payloads waiting for the next flush
         self.expected = expected or 0  # drain: message frames to wait for
         self.got = 0
+        self.top = 0  # drain: the newest seq received (confirmed with a receipt before closing)
         self.done = asyncio.get_running_loop().create_future() if expected else None
         key = base64.b64encode(os.urandom(16)).decode()
         auth = "Authorization: Bearer %s\r\n" % token if token else ""
@@ -204,6 +205,12 @@ class Client:
             return
         if conn.done is not None:  # draining offline messages
             conn.got += 1
+            i = payload.find(b'"seq":')
+            if i >= 0:
+                j = i + 6
+                while j < len(payload) and payload[j:j + 1].isdigit():
+                    j += 1
+                conn.top = max(conn.top, int(payload[i + 6:j] or 0))
             if conn.got >= conn.expected and not conn.done.done():
                 conn.done.set_result(True)
             return
@@ -366,7 +373,8 @@ class Client:
                 conn = None
                 try:
                     _, conn = await asyncio.wait_for(loop.create_connection(
-                        lambda: Conn(self, me, peer, "/wx/%s/%s" % (me, peer), token, expected),
+                        lambda: Conn(self, me, peer, "/wx/%s/%s?v=2" % (me, peer), token,
+                                     expected),
                         HOST, port), 30)
                     await asyncio.wait_for(conn.opened, 30)
                     if conn.got < expected:
@@ -375,6 +383,8 @@ class Client:
                     failed += 1
                 if conn is not None:
                     got += conn.got
+                    if conn.top and not conn.closed:  # as a newer client does: confirm, leave
+                        conn.transport.write(frame(b'{"type":"received","seq":%d}' % conn.top))
                     conn.close()
 
         await asyncio.gather(*(one(*c) for c in cmd["conns"]))

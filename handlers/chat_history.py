@@ -12,7 +12,9 @@ class ChatHistoryHandler(ApiHandler):
         before = validate.integer(self.arg("before"), "before", required=False, low=1)
         limit = validate.integer(self.arg("limit"), "limit", required=False, default=20,
                                  low=1, high=100)
-        self.ok(await self.run_db(chat.history, me, peer, before, limit))
+        found = await self.run_db(chat.history, me, peer, before, limit)
+        await self.application.chat.present(found["messages"])  # signed image URLs, listing cards
+        self.ok(found)
 
 
 default_handlers = [

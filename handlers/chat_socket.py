@@ -21,7 +21,10 @@ WRITE_BUFFER_LIMIT = 1024 * 1024  # a peer that stops reading is dropped, not bu
 REFUSALS_BEFORE_CLOSE = 100
 YIELD_EVERY = 4  # live frames handled without a coroutine before yielding to the IOLoop
 CONFIRM_AFTER = 0.3  # seconds after writing a message before the ping that confirms it
-WRITTEN_KEPT = 4096  # seqs remembered per socket for dedupe
+# seqs remembered per socket to drop a frame it already has (the replay and live frames meeting,
+# the Redis catch-up re-reading after the replay): more than a conversation can carry in the
+# catch-up window at chat.rate_per_second; bounded, as a busy socket lives for hours
+WRITTEN_KEPT = 512
 
 
 class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):

@@ -2,9 +2,9 @@
 import tornado.web
 from tornado import httputil
 
-from actions.images import do_add_goods_photo, do_add_student_id
+from actions.images import do_add_chat_image, do_add_goods_photo, do_add_student_id
 from handlers.goods import MarketHandler
-from services import images, validate
+from services import chat_media, images, validate
 from services.errors import Forbidden, Invalid, ServiceError, TooLarge, TooMany
 
 NAME = r"([0-9a-f]{32}\.(?:jpg|png|webp|gif))"
@@ -24,7 +24,8 @@ def upload_body_bytes(config):
 
 @tornado.web.stream_request_body
 class UploadHandler(MarketHandler):
-    """POST multipart /wx/images/upload (file, openid, flag 0 goods photo | 1 student-ID photo).
+    """POST multipart /wx/images/upload (file, openid, flag 0 goods photo | 1 student-ID photo
+    | 3 a picture for a chat message, private to the conversation).
 
     The body is streamed: prepare() refuses, from the headers alone, what will not be accepted
     (too large, no or a bad token, over the upload rate, too many uploads of this user at
@@ -120,7 +121,7 @@ class UploadHandler(MarketHandler):
     async def post(self):
         self.read_form()
         openid = self.caller(self.arg("openid"))
-        flag = validate.choice(self.arg("flag", "0"), "flag", (0, 1))
+        flag = validate.choice(self.arg("flag", "0"), "flag", (0, 1, 3))
         files = self.request.files.get("file") or []
         if len(files) != 1:
             raise Invalid("send exactly one file in the field `file`")
@@ -135,6 +136,14 @@ class UploadHandler(MarketHandler):
             saved = await do_add_goods_photo(self.actions, openid, processed, self.base)
             self.ok({"gid": saved["gid"], "imageUrl": images.upload_url(self.base, saved["url"]),
                      "thumbUrl": images.upload_url(self.base, saved["thumb"])}, msg="uploaded")
+        elif flag == 3:
+            secret = self.settings["cookie_secret"]
+            saved = await do_add_chat_image(self.actions, openid, processed, self.base, secret)
+            self.ok({"name": saved["url"],
+                     "imageUrl": images.private_url(self.base, secret, saved["url"],
+                                                    chat_media.IMAGE_TTL),
+                     "thumbUrl": images.private_url(self.base, secret, saved["thumb"],
+                                                    chat_media.IMAGE_TTL)}, msg="uploaded")
         else:
             saved = await do_add_student_id(self.actions, openid, processed)
             url = images.private_url(self.base, self.settings["cookie_secret"], saved["url"])

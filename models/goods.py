@@ -10,7 +10,7 @@ from models.user import BLOCKED, User
 # Goods.state
 PENDING, APPROVED, REJECTED = 0, 1, 2
 # Image.flag
-GOODS_PHOTO, STUDENT_ID, BANNER = 0, 1, 2
+GOODS_PHOTO, STUDENT_ID, BANNER, CHAT_IMAGE = 0, 1, 2, 3  # CHAT_IMAGE: private, in a chat
 
 
 class Goods(BaseModel):

@@ -9,7 +9,7 @@ import functools
 import logging
 
 from realtime.message_writer import MessageWriter
-from services import chat
+from services import chat, chat_media
 from services.chat import ChatRefusal
 from services.errors import ServiceError
 from services.content_checks import RISKY, RISKY_TEXT, SCENE_SOCIAL
@@ -30,7 +30,7 @@ class ChatDelivery:
     follow-up without delaying the sender (actions.context)."""
 
     def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
-                 later=None):
+                 later=None, media=("", "")):
         chat_config = config["chat"]
         self.limit = chat_config["offline_limit"]
         self.history = chat_config["history_on_open"]
@@ -41,6 +41,7 @@ class ChatDelivery:
         self.content = content
         self.notifier = notifier
         self.later = later
+        self.media = media  # (public base URL, signing secret) for image and goods frames
         self.writer = MessageWriter(run_db, self.limit, chat_config["commit_interval_ms"] / 1000)
         self.known_users = set()
         # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
@@ -78,6 +79,9 @@ class ChatDelivery:
         await self._check_recipient(socket, to)
         if self._resent(socket, me, to, msg_id):
             return
+        if frame["type"] != "text":  # stored as the picture's name or the listing's gid
+            frame = dict(frame, content=await self.run_db(chat_media.check, me, frame["type"],
+                                                          frame["content"]))
         if self.content is not None and self.content.chat_enabled:
             await self._check_content(me, frame)
         online = await self.bus.is_online(to)
@@ -85,6 +89,8 @@ class ChatDelivery:
         out = self._accepted(socket, frame, result)
         if out is None:
             return
+        if frame["type"] != "text":
+            await self.present([out])
         sent = await self.bus.send_to_user(to, out)
         await self.bus.send_to_user(me, out, exclude=socket)  # the sender's other devices
         self._bookkeeping(socket, frame, sent)
@@ -94,7 +100,8 @@ class ChatDelivery:
         check. The message is queued for the next group commit and delivered from its
         callback. True when taken (or a duplicate), False: run relay()."""
         me, to, msg_id = socket.me, frame["to"], frame["msgId"]
-        if (not self.bus.local or not (to == socket.peer or to in self.known_users)
+        if (not self.bus.local or frame["type"] != "text"
+                or not (to == socket.peer or to in self.known_users)
                 or (self.content is not None and self.content.chat_enabled)):
             return False
         if self._resent(socket, me, to, msg_id):
@@ -135,6 +142,7 @@ class ChatDelivery:
         self.counts["delivered" if sent else "stored"] += 1
         # unread: +1 unless an original client's page is open on it (v2 pages send `read`)
         viewing = sent and any(s.peer == me and not s.v2 for s in self.registry.sockets_for(to))
+        content = chat_media.preview(frame["type"], content)
         self.lists.note(to, me, content, 0 if viewing else 1)
         self.lists.note(me, to)
         self._ack(socket, frame["msgId"], "delivered" if sent else "stored")
@@ -206,6 +214,7 @@ class ChatDelivery:
         try:
             frames, top = await self.run_db(chat.replay, socket.me, socket.peer, self.history,
                                             since)
+            await self.present(frames)
         except Exception as e:
             log.warning("chat replay for user=%s failed (%s); closing", socket.me, e)
             socket.replaying = False
@@ -228,11 +237,18 @@ class ChatDelivery:
             return
         try:
             frames, _ = await self.run_db(chat.replay, socket.me, socket.peer, 0, top)
+            await self.present(frames)
         except Exception as e:
             log.info("chat catch-up for user=%s failed: %s", socket.me, e)
             return
         for frame in frames:
             socket.write_frame(frame)
+
+    async def present(self, frames):
+        """Image and goods frames get their signed URLs and listing cards (text: nothing to do)."""
+        if any(f.get("type") not in ("text", None) for f in frames):
+            await self.run_db(chat_media.present, frames, *self.media)
+        return frames
 
     def receipt(self, socket, kind, seq, seqs=()):
         """A confirmation from a socket: `received` (v1: its pong; v2: the frame) or `read`."""

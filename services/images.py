@@ -26,7 +26,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, ImageSequence, UnidentifiedImageError
 
 from models import is_mysql, write_txn
-from models.goods import APPROVED, BANNER, GOODS_PHOTO, STUDENT_ID, Goods, Image
+from models.goods import APPROVED, BANNER, CHAT_IMAGE, GOODS_PHOTO, STUDENT_ID, Goods, Image
 from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
 from services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
@@ -303,6 +303,29 @@ def save_student_id(openid, processed, folder, keep):
     return {"url": processed.name}
 
 
+def save_chat_image(openid, processed, folder):
+    """flag=3: a picture for a chat message, kept private (signed URLs only, services/chat_media)."""
+    require_active(openid)
+    with write_txn():
+        _write(folder, processed.name, processed.data)
+        _write(folder, processed.thumb, processed.thumb_data)
+        image = Image.create(openid=openid, flag=CHAT_IMAGE, url=processed.name,
+                             thumb=processed.thumb)
+    return {"id": image.id, "url": processed.name, "thumb": processed.thumb}
+
+
+def purge_chat_images(cutoff, folder, batch=200):
+    """Delete up to `batch` chat pictures uploaded before `cutoff` (their messages are purged
+    with them) and their files; how many went."""
+    old = list(Image.select().where(Image.flag == CHAT_IMAGE, Image.created_at < cutoff)
+               .order_by(Image.id).limit(batch))
+    if old:
+        with write_txn():
+            Image.delete().where(Image.id.in_([i.id for i in old])).execute()
+        _remove(folder, *[name for i in old for name in (i.url, i.thumb)])
+    return len(old)
+
+
 # -- URLs: the one builder of every image URL ----------------------------------------------
 def upload_url(base, name):
     """The URL of a public upload (a stored name, a path, or already a URL) on `base` (a
@@ -352,10 +375,14 @@ def student_id_images(openid, base, secret):
 
 
 def private_file(folder, name):
-    """(bytes, content type) of a stored private photo, or NotFound."""
+    """(bytes, content type) of a stored private photo (a student-ID photo, a chat picture or its
+    thumbnail), or NotFound."""
     if not NAME.match(name or ""):
         raise NotFound("no such image")
-    if not Image.select().where(Image.url == name, Image.flag == STUDENT_ID).exists():
+    private = ((Image.flag == STUDENT_ID) & (Image.url == name)) | (
+        (Image.flag == CHAT_IMAGE) & (Image.hidden == False)  # noqa: E712 (held: not shown)
+        & ((Image.url == name) | (Image.thumb == name)))
+    if not Image.select().where(private).exists():
         raise NotFound("no such image")
     try:
         with open(os.path.join(folder, name), "rb") as f:

@@ -7,7 +7,7 @@ from peewee import fn
 
 from models import db, utcnow
 from models.admin import record
-from models.chat import ChatList
+from models.chat import ChatMessage
 from models.comment import Comment, Reply
 from models.goods import Goods
 from models.report import ACTIONED, DISMISSED, OPEN, Report
@@ -34,12 +34,15 @@ def create(reporter, body, per_hour):
     if Report.select().where(Report.reporter == reporter, Report.created_at > since).count() >= per_hour:
         raise TooMany("too many reports, try again later")
     require_active(reporter)
-    context = _context(reporter, kind, target, body.get("messages"))
+    seq = body.get("seq")  # a chat report may name the message (its seq)
+    if seq is not None:
+        seq = validate.integer(seq, "seq", low=1)
+    context = _context(reporter, kind, target, seq)
     return Report.create(reporter=reporter, target_type=kind, target_id=target, reason=reason,
                          context=json.dumps(context, ensure_ascii=False)).id
 
 
-def _context(reporter, kind, target, messages):
+def _context(reporter, kind, target, seq=None):
     """What the moderator sees beside the report, checked against the database."""
     if kind == "goods":
         goods = Goods.get_or_none(Goods.gid == validate.integer(target, "targetId", low=1))
@@ -61,25 +64,28 @@ def _context(reporter, kind, target, messages):
         raise NotFound("no such user")
     if kind == "user":
         return {"wxname": user.wxname, "state": user.state}
-    return {"peer": user.openid, "messages": _chat_excerpt(reporter, user.openid, messages)}
+    return {"peer": user.openid, "messages": _chat_excerpt(reporter, user.openid, seq)}
 
 
-def _chat_excerpt(reporter, peer, messages):
-    """The reported message and a few around it, only from the reporter's own conversation.
-
-    Live messages are not stored on the server, so the excerpt is what the reporter's client
-    sends, kept only when it belongs to this conversation; the server's own record of the peer's
-    last message is added."""
-    if ChatList.get_or_none(ChatList.to_openid == reporter, ChatList.from_openid == peer) is None:
+def _chat_excerpt(reporter, peer, seq=None):
+    """The stored messages of the reporter's own conversation with peer (issue 16): the last
+    CONTEXT_MESSAGES, or those around `seq` when the report names a message of it. Only this
+    pair's messages can be named, so a report shows no one else's conversation."""
+    pair = ChatMessage.of_pair(reporter, peer)
+    if not pair.exists():
         raise NotFound("no conversation with this user")
-    kept = []
-    for m in (messages if isinstance(messages, list) else [])[-CONTEXT_MESSAGES:]:
-        if isinstance(m, dict) and m.get("fromOpenid") in (reporter, peer):
-            kept.append({"fromOpenid": m["fromOpenid"],
-                         "content": validate.text(m.get("content"), "content", 2000, required=False),
-                         "sendTime": validate.text(m.get("sendTime"), "sendTime", 32, required=False)})
-    row = ChatList.get(ChatList.to_openid == reporter, ChatList.from_openid == peer)
-    return {"fromClient": kept, "lastFromPeer": row.last_context}
+    if seq is not None:
+        if not pair.where(ChatMessage.seq == seq).exists():
+            raise NotFound("no such message in your conversation with this user")
+        half = CONTEXT_MESSAGES // 2
+        rows = (list(pair.where(ChatMessage.seq <= seq).order_by(ChatMessage.seq.desc())
+                     .limit(half + 1))[::-1]
+                + list(pair.where(ChatMessage.seq > seq).order_by(ChatMessage.seq).limit(half)))
+    else:
+        rows = list(pair.order_by(ChatMessage.seq.desc()).limit(CONTEXT_MESSAGES))[::-1]
+    return {"stored": [{"seq": m.seq, "fromOpenid": m.from_openid, "type": m.type,
+                        "content": m.content, "sendTime": display(m.send_time),
+                        "reported": m.seq == seq} for m in rows]}
 
 
 def queue(status=OPEN, limit=100):

@@ -110,7 +110,10 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/healthz": ("GET", "query", []),
 }
 NOT_JSON_APIS = {"/(robots\\.txt)$", "/(favicon\\.ico)$", "/static/(.*)$", "/metrics$",
-                 "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$", "/wx/([^/]+)/([^/]+)$"}
+                 "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$", "/wx/([^/]+)/([^/]+)$",
+                 # the API reference: tests/test_api_reference.py
+                 "/$", "/docs$", "/openapi\\.yaml$", "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css"
+                 "|favicon-32x32\\.png|favicon-16x16\\.png)$"}
 ADMIN_PAGES = "/admin"  # HTML pages: tests/test_security_identity.py
 
 

@@ -103,6 +103,9 @@ SPECIAL = {
     "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$",  # public photos with random names
     "/wx/([^/]+)/([^/]+)$",  # the chat socket: below and tests/test_chat.py
     "/wx/wechat/callback$",  # WeChat's signature over the callback token: below
+    # the API reference, public: tests/test_api_reference.py
+    "/$", "/docs$", "/openapi\\.yaml$",
+    "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css|favicon-32x32\\.png|favicon-16x16\\.png)$",
 }
 # Admin pages: every one needs the signed session cookie. pattern -> a concrete path.
 PAGES = {

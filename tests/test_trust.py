@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from models.chat import ChatMessage
 from models.goods import Goods, Image
 from models.report import Report
 from models.wechat import MediaCheck
@@ -193,18 +194,34 @@ async def test_reports_grouped_limited_and_acted_on(api, app):
     other = await api.post_json("/wx/report", {"openid": "bob", "targetType": "user",
                                                "targetId": "alice", "reason": "x"}, t["alice"])
     assert other.status == 403
-    # a chat report keeps only messages of the reporter's own conversation
-    await api.ws("alice", "bob", t["alice"])
+    # a chat report's context is the stored messages of the reporter's own conversation
+    a = await api.ws("alice", "bob", t["alice"])
+    b = await api.ws("bob", "alice", t["bob"])
+    for text in ("你好", "坏话", "还在吗"):
+        await send(b, toOpenid="alice", content=text)
+        assert (await read(a))["content"] == text
+    seqs = await app.run_db(lambda: [m.seq for m in ChatMessage.select().order_by(ChatMessage.seq)])
     chat = await api.post_json("/wx/report", {
         "openid": "alice", "targetType": "chat", "targetId": "bob", "reason": "骚扰",
-        "messages": [{"fromOpenid": "bob", "content": "坏话", "sendTime": "2026-01-01 10:00:00"},
-                     {"fromOpenid": "carol", "content": "not this conversation"}]}, t["alice"])
-    assert chat.code == 200
+        "seq": seqs[1], "messages": [{"fromOpenid": "bob", "content": "forged by the client"}]},
+        t["alice"])
+    assert chat.code == 200, chat
+    # carol can't file one about a conversation she is not in, nor name its messages
+    none = await api.post_json("/wx/report", {"openid": "carol", "targetType": "chat",
+                                              "targetId": "bob", "reason": "x"}, t["carol"])
+    assert none.status == 404 and none.code == 100
+    theirs = await api.post_json("/wx/report", {"openid": "carol", "targetType": "chat",
+                                                "targetId": "alice", "reason": "x",
+                                                "seq": seqs[1]}, t["carol"])
+    assert theirs.status == 404
     queue = await app.run_db(reports.queue)
     top = queue[0]
     assert (top["targetType"], top["targetId"], top["count"]) == ("goods", "601", 2)
     chat_group = [g for g in queue if g["targetType"] == "chat"][0]
-    assert [m["content"] for m in chat_group["context"]["messages"]["fromClient"]] == ["坏话"]
+    shown = chat_group["context"]["messages"]["stored"]
+    assert [m["content"] for m in shown] == ["你好", "坏话", "还在吗"]
+    assert [m["reported"] for m in shown] == [False, True, False]
+    assert {m["fromOpenid"] for m in shown} == {"bob"}
     blocked = await app.run_db(reports.act, "mod", "goods", "601", "take_down", "fake goods")
     assert blocked is None
     assert (await app.run_db(Goods.get_by_id, 601)).deleted

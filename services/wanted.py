@@ -13,7 +13,7 @@ caller's transaction; the subscribe messages are sent by the action after the co
 import datetime
 from decimal import Decimal
 
-from models import utcnow, write_txn
+from models import is_mysql, utcnow, write_txn
 from models.comment import Notice
 from models.goods import Goods
 from models.search import GoodsSearch
@@ -213,22 +213,35 @@ def listing_public(gid):
     goods = Goods.get(Goods.gid == gid)
     now = utcnow()
     today = china_day(now)
+    price = Decimal(str(goods.goods_price_new))
+    matched = {post.id: post for post in _candidates(tokens, goods.openid, now)
+               if (post.max_price is None or price <= Decimal(str(post.max_price)))
+               and _place_found(post.place, goods) and matches_tokens(post.keywords, tokens)}
     told = []
-    for post in _candidates(tokens, goods.openid, now):
-        if post.max_price is not None and \
-                Decimal(str(goods.goods_price_new)) > Decimal(str(post.max_price)):
-            continue
-        if not _place_found(post.place, goods) or not matches_tokens(post.keywords, tokens):
-            continue
-        claimed = WantedPost.update(notified_on=today, matches=WantedPost.matches + 1).where(
-            WantedPost.id == post.id,
-            WantedPost.notified_on.is_null() | (WantedPost.notified_on < today)).execute()
-        if claimed:
-            Notice.create(openid=post.openid, type=NOTICE_WANTED, actor_openid=goods.openid,
-                          gid=gid, obj_id=post.id, content=post.keywords[:200])
-            told.append({"openid": post.openid, "keywords": post.keywords,
-                         "goodsName": goods.goods_name, "gid": gid, "wantedId": post.id})
+    ids = sorted(matched)
+    for i in range(0, len(ids), LOOKUP_BATCH):
+        told += _claim_and_tell([matched[k] for k in ids[i:i + LOOKUP_BATCH]], goods, today)
     return told
+
+
+def _claim_and_tell(posts, goods, today):
+    """Claim the posts not yet told today (rows locked on MySQL; SQLite's write transaction
+    already holds the one write lock, so no other claim can interleave) and tell their owners:
+    one UPDATE and one INSERT for all of them."""
+    query = WantedPost.select(WantedPost.id).where(
+        WantedPost.id.in_([p.id for p in posts]),
+        WantedPost.notified_on.is_null() | (WantedPost.notified_on < today))
+    claimed = {row.id for row in (query.for_update() if is_mysql() else query)}
+    if not claimed:
+        return []
+    WantedPost.update(notified_on=today, matches=WantedPost.matches + 1).where(
+        WantedPost.id.in_(sorted(claimed))).execute()
+    told = [p for p in posts if p.id in claimed]
+    Notice.insert_many([{"openid": p.openid, "type": NOTICE_WANTED, "actor_openid": goods.openid,
+                         "gid": goods.gid, "obj_id": p.id, "content": p.keywords[:200],
+                         "send_time": utcnow(), "read": False} for p in told]).execute()
+    return [{"openid": p.openid, "keywords": p.keywords, "goodsName": goods.goods_name,
+             "gid": goods.gid, "wantedId": p.id} for p in told]
 
 
 # -- moderators ------------------------------------------------------------------------------

@@ -171,10 +171,24 @@ SCHEMA = {
         "verify_template": (_str, ""),
         "listing_template": (_str, ""),
         "price_template": (_str, ""),
+        "wanted_template": (_str, ""),
+        "wanted_page": (_str, "pages/index/index"),
         "state": (_choice("developer", "trial", "formal"), "formal"),
     },
     "reports": {
         "per_hour_user": (_positive(_int), 20),
+    },
+    "wanted": {
+        "max_active_per_user": (_positive(_int), 5),
+        "expire_days": (_positive(_int), 30),
+        "keywords_chars": (_positive(_int), 50),
+        "place_chars": (_positive(_int), 50),
+        "page_size": (_positive(_int), 20),
+        "per_minute_user": (_positive(_int), 5),
+    },
+    "ratings": {
+        "text_chars": (_positive(_int), 200),
+        "per_minute_user": (_positive(_int), 10),
     },
     "admin": {
         "cookie_secret": (_str, ""),

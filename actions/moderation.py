@@ -2,6 +2,7 @@
 seller or user, and close a blocked user's chat sockets."""
 from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
+from actions.wanted import matches_told
 from services import content_checks, moderation
 from services.errors import Phrase, ServiceError
 
@@ -11,11 +12,13 @@ PASSED, NOT_PASSED, STUDENT_ID_CHECK = Phrase("passed"), Phrase("not passed"), P
 
 
 async def do_review_goods(ctx, actor, gid, state, reason=None):
-    """Approve or reject a listing; then the seller's subscribe message (if they granted one)."""
+    """Approve or reject a listing; then the seller's subscribe message (if they granted one)
+    and those of the want-to-buy posts an approval matched."""
     result = await ctx.run_db(moderation.review_goods, actor, gid, state, reason)
     outcome = PASSED if result["state"] == APPROVED else NOT_PASSED
     ctx.later(ctx.notifier.result(result["openid"], "review", result["goodsName"], outcome),
               "review notice")
+    matches_told(ctx, result["wanted"])
     return result
 
 
@@ -77,5 +80,7 @@ def user_checked(ctx, result):
 
 
 async def do_release_held(ctx, actor, gid=None, image=None, comment=None, reply=None):
-    """Show a held listing, image, comment or reply again (audited)."""
-    await ctx.run_db(content_checks.release, gid, image, actor, comment, reply)
+    """Show a held listing, image, comment or reply again (audited); a listing made public
+    tells the want-to-buy posts it matches."""
+    told = await ctx.run_db(content_checks.release, gid, image, actor, comment, reply)
+    matches_told(ctx, told)

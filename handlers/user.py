@@ -1,7 +1,7 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
 from actions.users import do_log_in, do_register, do_update_school_info
 from handlers.base import ApiHandler
-from services import tokens, users, validate
+from services import ratings, tokens, users, validate
 from services.errors import NotFound
 from wechat import client as wechat
 
@@ -65,11 +65,12 @@ class UserInfoHandler(ApiHandler):
 
 
 class UserDeInfoHandler(ApiHandler):
-    """GET /wx/user/getUserDeInfo?openid= : extend.userDe {school, xuehao, uclass}."""
+    """GET /wx/user/getUserDeInfo?openid= : extend.userDe {school, xuehao, uclass}, and (for
+    newer clients) extend.rating {average, count, sales}."""
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        self.ok({"userDe": await self.run_db(users.school_info, openid)})
+        self.ok(await self.run_db(ratings.school_info_with_rating, openid))
 
 
 class UpdateUserInfoHandler(ApiHandler):

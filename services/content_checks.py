@@ -10,7 +10,7 @@ from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.wechat import MediaCheck
 from models.user import User
-from services import search
+from services import search, wanted
 PASS, REVIEW, RISKY = "pass", "review", "risky"
 AVATAR = 0  # MediaCheck.image_id of a profile picture (a URL, not an uploaded image)
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_SOCIAL = 1, 2, 3, 4
@@ -57,7 +57,8 @@ def apply_media_result(trace_id, suggest, label):
 
 
 def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=None):
-    """A moderator's decision to show a held listing, image, comment or reply again (audited)."""
+    """A moderator's decision to show a held listing, image, comment or reply again (audited).
+    Returns the want-to-buy matches of a listing this made public (services.wanted)."""
     target = ("goods:%s" % gid if gid else "image:%s" % image_id if image_id else
               "comment:%s" % comment_id if comment_id else "reply:%s" % reply_id)
     with db.atomic():
@@ -71,6 +72,8 @@ def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=No
         if gid:
             Goods.update(hidden=False, hold_reason="").where(Goods.gid == gid).execute()
             search.reindex(gid)
+            return wanted.listing_public(gid)
+    return []
 
 
 def held_count():

@@ -13,7 +13,7 @@ from models.chat import ChatMessage
 from models.goods import PENDING, Goods
 from models.report import Report
 from models.user import BLOCKED, User
-from services import blocks, chat, content_checks, reports
+from services import blocks, chat, content_checks, ratings, reports, wanted
 from services.clock import CHINA
 
 TREND_DAYS = 30
@@ -45,6 +45,9 @@ def figures():
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
         "user_blocks": blocks.counts(),  # between users: figures only, never who blocked whom
+        # issue 18 (the dashboard's template may show them; /admin/wanted and /admin/ratings do)
+        "wanted_active": wanted.active_count(),
+        "sold_per_week": ratings.sold_per_week(4),
     }
 
 

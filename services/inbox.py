@@ -1,18 +1,21 @@
 """The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
-drops of favourites (issue 18, newer clients); unread lines until haveRead."""
+drops of favourites, 4 listings matching a want-to-buy post (issue 18, newer clients; for 4 gid
+is the listing, content the post's keywords, openid/wxname the seller); unread lines until
+haveRead."""
 from models.comment import NOTICE_COMMENT, NOTICE_EXPIRY, NOTICE_LIKE, NOTICE_PRICE_DROP, Notice
 from models.goods import Goods
 from models.user import User
 from services import clock, validate
+from services.wanted import NOTICE_WANTED
 
 MAX_LINES = 200
 
 
 def kind(value):
     """The inbox `type`: 0 (comments and replies), 1 (likes), 2 (expiry reminders), 3 (price
-    drops)."""
+    drops), 4 (want-to-buy matches)."""
     return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE, NOTICE_EXPIRY,
-                                           NOTICE_PRICE_DROP))
+                                           NOTICE_PRICE_DROP, NOTICE_WANTED))
 
 
 def unread(openid, notice_type):

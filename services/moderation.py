@@ -4,7 +4,7 @@ from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, DELETED, UNVERIFIED, User
-from services import blocks, clock, search, validate
+from services import blocks, clock, ratings, search, validate, wanted
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -49,10 +49,12 @@ def review_goods(actor, gid, state, reason=None):
         Goods.update(state=state, reason=kept, **fresh).where(  # an approval: a new expiry
             Goods.gid == goods.gid).execute()                    # period (issue 18)
         search.reindex(goods.gid)
+        # want-to-buy posts it matches: inbox notices in this transaction (once a post a day)
+        told = wanted.listing_public(goods.gid) if state == APPROVED else []
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
                "goods:%d" % goods.gid, reason, goods.state, state)
     return {"gid": goods.gid, "state": state, "openid": goods.openid,
-            "goodsName": goods.goods_name}
+            "goodsName": goods.goods_name, "wanted": told}
 
 
 def set_goods_deleted(actor, gid, deleted, reason=None):
@@ -254,7 +256,8 @@ def profile(openid, with_private):
     if user is None:
         raise NotFound("no such user")
     uimage = {"openid": user.openid, "headImg": user.head_img, "wxname": user.wxname,
-              "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": []}
+              "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": [],
+              "rating": ratings.summary(user.openid)}  # additive: newer clients show it
     if with_private:
         uimage.update(qq=user.qq, wx=user.wx)
         uimage["image"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])

@@ -1,4 +1,4 @@
-"""User reports of a listing, a user, a comment or a chat message; grouped for moderators, and
+"""User reports of a listing, a user, a comment, a chat message, a rating or a want-to-buy post; grouped for moderators, and
 acted on (dismiss, take down, block) with every action in the audit log."""
 import datetime
 import json
@@ -12,12 +12,12 @@ from models.comment import NOTICE_COMMENT, Comment, Notice, Reply
 from models.goods import Goods
 from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
-from services import moderation, validate
+from services import moderation, ratings, validate, wanted
 from services.clock import display
 from services.errors import Invalid, NotFound, Phrase, TooMany
 from services.users import require_active
 
-TARGETS = ("goods", "user", "comment", "chat")
+TARGETS = ("goods", "user", "comment", "chat", "rating", "wanted")
 WHAT = {"goods": Phrase("listing"), "comment": Phrase("comment")}  # what "no such ..." names
 ACTIONS = ("dismiss", "take_down", "block")
 CONTEXT_MESSAGES = 10
@@ -59,6 +59,10 @@ def _context(reporter, kind, target, seq=None):
         if comment is None:
             raise NotFound("no such comment")
         return {"content": comment.content, "author": comment.from_openid, "gid": comment.gid}
+    if kind == "rating":
+        return ratings.report_context(target)
+    if kind == "wanted":
+        return wanted.report_context(target)
     user = User.by_openid(validate.openid(target, "targetId"))
     if user is None:
         raise NotFound("no such user")
@@ -170,6 +174,10 @@ def _take_down(actor, kind, target, reason):
         Reply.update(hidden=True).where(Reply.comment_id == in_id).execute()
         Notice.create(openid=comment.from_openid, type=NOTICE_COMMENT, actor_openid="admin",
                       gid=comment.gid, obj_id=in_id, content=COMMENT_REMOVED % reason)
+    elif kind == "rating":
+        ratings.remove(actor, target, reason)
+    elif kind == "wanted":
+        wanted.take_down(actor, target, reason or "reported")
     else:
         raise Invalid("users and chats can't be taken down: dismiss or block")
 
@@ -180,6 +188,10 @@ def _author(kind, target):
         found = Goods.get_or_none(Goods.gid == validate.integer(target, "targetId", low=1))
     elif kind == "comment":
         found = Comment.get_or_none(Comment.in_id == validate.integer(target, "targetId", low=1))
+    elif kind == "rating":
+        return ratings.author(target)
+    elif kind == "wanted":
+        return wanted.author(target)
     else:
         return target
     if found is None:

@@ -20,7 +20,8 @@ MAX_GRANTS = 20  # pending one-time grants kept per user and template (each allo
 def templates(notify_config):
     """The template ids this server sends (the only grants worth keeping)."""
     return {notify_config[k] for k in ("chat_template", "review_template", "verify_template",
-                                          "listing_template", "price_template")
+                                          "listing_template", "price_template",
+                                          "wanted_template")
             if notify_config.get(k)}
 
 

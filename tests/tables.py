@@ -11,8 +11,10 @@ from models.search import GoodsSearch
 from models.subscription import NotifyGrant, NotifySent
 from models.wechat import MediaCheck, WechatToken
 from models.user import User
+from models.wanted import WantedKey, WantedPost
+from models.rating import HandOver, Rating
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
           WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch,
-          SessionEpoch, UserBlock]
+          SessionEpoch, UserBlock, WantedPost, WantedKey, HandOver, Rating]

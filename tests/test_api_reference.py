@@ -264,6 +264,8 @@ async def test_body_limits_and_required_fields_are_the_servers(api, app, config)
                                headers={"Content-Type": "application/json"})
 
     for path, valid in valid_bodies(s).items():
+        if callable(valid):  # a body that needs state made just before (issue 18's calls)
+            valid = await valid(api, app, s)
         schema = body_schema(spec, path)
         if schema is None:
             continue

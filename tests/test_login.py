@@ -69,7 +69,8 @@ async def test_register_and_profile_shapes(api):
     update = {"openid": "carol", "school": "二手大学🎓", "xuehao": "2024001", "uclass": "计科1班"}
     assert (await api.post_json("/wx/user/updateUserInfo", update, token)).code == 200
     de = await api.get("/wx/user/getUserDeInfo", token, openid="carol")
-    assert de.extend == {"userDe": {"school": "二手大学🎓", "xuehao": "2024001", "uclass": "计科1班"}}
+    assert de.extend == {"userDe": {"school": "二手大学🎓", "xuehao": "2024001", "uclass": "计科1班"},
+                         "rating": {"average": None, "count": 0, "sales": 0}}  # additive (issue 18)
     ok = await api.get("/wx/admin/userIsOk", token, openid="carol")
     assert ok.extend == {"state": 0, "result": {"noticeInfo": ""}}
     assert (await api.get("/wx/admin/isAdmin", token, openid="carol")).code == 100

@@ -15,8 +15,8 @@ from tests.test_properties import query_values
 from tests.test_security_admin import PASSWORD, Session
 
 FIELDS = ["action", "back", "clear", "comment", "confirm", "decision", "deleted", "gid", "image",
-          "mid", "next", "ok", "openid", "page", "q", "reason", "remove", "reply", "state", "text",
-          "word"]
+          "mid", "next", "ok", "openid", "page", "q", "reason", "remove", "reply", "state",
+          "status", "text", "word"]
 SKIP = {"/admin$", "/admin/login$", "/admin/logout$", "/admin/.*$"}  # sign-in: test_admin_pages
 SETTINGS = settings(max_examples=25, deadline=None, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -36,6 +36,7 @@ def pages(s):
                             "/admin/accounts/ghost/remove", "/admin/accounts/%E4%B8%AD/remove"],
         "/admin/export": ["/admin/export/listings.csv", "/admin/export/users.csv",
                           "/admin/export/reports.csv"],
+        "/admin/wanted": ["/admin/wanted"], "/admin/ratings": ["/admin/ratings"],
         "actions": ["/admin/goods/%d/review" % s["pending"], "/admin/goods/%d/delete" % s["approved"],
                     "/admin/goods/%d/restore" % s["approved"], "/admin/goods/999999/review",
                     "/admin/users/bob/verify", "/admin/users/bob/reject", "/admin/users/bob/block",
@@ -47,7 +48,11 @@ def pages(s):
                     "/admin/reports/comment/999999/block", "/admin/reports/goods/x/take_down",
                     "/admin/review/bulk", "/admin/verify/bulk",
                     "/admin/accounts/root/password", "/admin/accounts/root/role",
-                    "/admin/accounts/ghost/role", "/admin/accounts/ghost/password"],
+                    "/admin/accounts/ghost/role", "/admin/accounts/ghost/password",
+                    "/admin/wanted/1/take_down", "/admin/wanted/1/release",
+                    "/admin/wanted/9999999999/take_down", "/admin/ratings/1/remove",
+                    "/admin/ratings/9999999999/release", "/admin/reports/rating/1/dismiss",
+                    "/admin/reports/wanted/1/block", "/admin/reports/rating/9999999999/take_down"],
     }
 
 

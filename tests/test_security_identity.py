@@ -69,6 +69,13 @@ CALLER = {
     "/wx/user/blocked": ("GET", "query", "openid", {}),
     "/wx/user/block": ("POST", "json", "myOpenid", {"openid": "alice"}),
     "/wx/user/unblock": ("POST", "json", "myOpenid", {"openid": "alice"}),
+    "/wx/wanted": ("POST", "json", "openid", {"keywords": "台灯", "maxPrice": "10"}),
+    "/wx/wanted/mine": ("GET", "query", "openid", {}),
+    "/wx/wanted/delete": ("POST", "json", "openid", {"id": "1"}),
+    "/wx/handover": ("POST", "json", "openid", {"gid": "approved", "buyer": "alice"}),
+    "/wx/handover/confirm": ("POST", "json", "openid", {"id": "1"}),
+    "/wx/handover/mine": ("GET", "query", "openid", {}),
+    "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
     # last: with the caller's own token it ends the account (tests/test_accounts.py)
     "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
@@ -83,6 +90,7 @@ PUBLIC = {
     "/wx/goods/query", "/wx/goods/hotWords", "/wx/images/getHomeImages",
     "/wx/pl/getAllComments", "/wx/pl/getMainAllSonCom", "/wx/admin/adminLogin",
     "/wx/admin/captcha", "/wx/admin/getNotice", "/wx/admin/getDeUserAndImage",
+    "/wx/wanted/list", "/wx/rating/list",  # the board; a user's ratings (openid: the one viewed)
 }
 # Admin-only calls of the mini-program (getSimpleGoods?state=0 and getNotice with mid are the
 # admin halves of two public reads). path -> parameters.
@@ -132,6 +140,12 @@ PAGES = {
     "/admin/accounts/([^/]+)/role$": "/admin/accounts/root/role",
     "/admin/accounts/([^/]+)/remove$": "/admin/accounts/root/remove",
     "/admin/export/(listings|users|reports)\\.csv$": "/admin/export/users.csv",
+    "/admin/wanted$": "/admin/wanted",
+    "/admin/wanted/(\\d{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
+    "/admin/ratings$": "/admin/ratings",
+    "/admin/ratings/(\\d{1,10})/(remove|release)$": "/admin/ratings/1/remove",
+    "/admin/reports/(rating|wanted)/(\\d{1,10})/(dismiss|take_down|block)$":
+        "/admin/reports/rating/1/dismiss",
     "/admin/.*$": "/admin/anything",
 }
 

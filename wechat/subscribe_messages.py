@@ -1,6 +1,6 @@
-"""Subscribe messages, the WeChat side (IOLoop): a notice for chat kept offline, and review /
-verification results, each spending one grant (services/subscriptions.py). Off unless
-notify.enabled."""
+"""Subscribe messages, the WeChat side (IOLoop): a notice for chat kept offline, review /
+verification results and listings matching a want-to-buy post, each spending one grant
+(services/subscriptions.py). Off unless notify.enabled."""
 import collections
 import logging
 
@@ -75,6 +75,16 @@ class Notifier:
         if isinstance(text, Phrase):
             return tornado.locale.get(self.locale).translate(text)
         return text
+
+    async def wanted_match(self, openid, keywords, goods_name):
+        """A listing matching `openid`'s want-to-buy post was approved (services.wanted already
+        keeps it to one a post a day); spends a grant of notify.wanted_template, if any."""
+        template = self.config["wanted_template"]
+        if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
+            return False
+        data = {"thing1": {"value": keywords[:20]}, "thing2": {"value": goods_name[:20]},
+                "time3": {"value": display(utcnow())[:16]}}
+        return await self._send(openid, template, self.config["wanted_page"], data)
 
     async def _send(self, openid, template, page, data):
         body = {"touser": openid, "template_id": template, "page": page, "data": data,

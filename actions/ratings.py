@@ -1,0 +1,48 @@
+"""Hand-overs and ratings: the seller marks a listing sold to a buyer they chatted with, the
+buyer confirms, each rates the other once (the text checked by WeChat first); moderators
+remove or release ratings."""
+from services import ratings
+from services.content_checks import SCENE_COMMENT
+
+
+async def do_mark_sold(ctx, seller, gid, buyer):
+    """The seller names the buyer of their listing (a hand-over waiting for the buyer)."""
+    result = await ctx.run_db(ratings.mark_sold, seller, gid, buyer)
+    # after merge (optional): reserve the listing while the buyer confirms, via wip-life's
+    #     await do_set_sale_state(ctx, None, result["gid"], 1)   # actions.listings, m0014
+    return result
+
+
+async def do_confirm_handover(ctx, buyer, handover_id):
+    """The buyer confirms; then the hook that marks the listing sold."""
+    result = await ctx.run_db(ratings.confirm, buyer, handover_id)
+    if result["newly"]:
+        await handed_over(ctx, result)
+    return result
+
+
+async def handed_over(ctx, result):
+    """HOOK for the coordinator: a hand-over was confirmed (result: id, gid, seller, buyer).
+    Until it is wired the listing's own state is untouched (hand_over holds the sale)."""
+    # after merge: mark the listing sold via wip-life's function (services/listings.py, m0014):
+    #     await ctx.run_db(listings.mark_sold, result["gid"])  # keeps the search index in step
+    return None
+
+
+async def do_rate(ctx, rater, handover_id, score, text):
+    """Rate the other party once; the text (if any) goes through WeChat's check first (risky:
+    refused; unsure or WeChat failing: the rating is held for a moderator)."""
+    score = ratings.score_of(score)
+    text = ratings.rating_text(text, ctx.config["ratings"]["text_chars"])
+    hold = await ctx.content.require_text(rater, SCENE_COMMENT, text) if text else ""
+    return await ctx.run_db(ratings.rate, rater, handover_id, score, text, hold)
+
+
+async def do_remove_rating(ctx, actor, rating_id, reason=""):
+    """A moderator removes a rating (audited)."""
+    return await ctx.run_db(ratings.remove, actor, rating_id, reason)
+
+
+async def do_release_rating(ctx, actor, rating_id):
+    """A moderator shows a held or removed rating again (audited)."""
+    return await ctx.run_db(ratings.release, actor, rating_id)

@@ -1,15 +1,16 @@
 """Hand-overs and ratings: the seller marks a listing sold to a buyer they chatted with, the
 buyer confirms, each rates the other once (the text checked by WeChat first); moderators
 remove or release ratings."""
-from services import ratings
+from models.goods import RESERVED
+from services import listings, ratings
 from services.content_checks import SCENE_COMMENT
 
 
 async def do_mark_sold(ctx, seller, gid, buyer):
     """The seller names the buyer of their listing (a hand-over waiting for the buyer)."""
     result = await ctx.run_db(ratings.mark_sold, seller, gid, buyer)
-    # after merge (optional): reserve the listing while the buyer confirms, via wip-life's
-    #     await do_set_sale_state(ctx, None, result["gid"], 1)   # actions.listings, m0014
+    # reserved (已预订) while the buyer confirms: it leaves the public lists and search at once
+    await ctx.run_db(listings.set_sale_state, result["gid"], seller, RESERVED)
     return result
 
 
@@ -22,11 +23,9 @@ async def do_confirm_handover(ctx, buyer, handover_id):
 
 
 async def handed_over(ctx, result):
-    """HOOK for the coordinator: a hand-over was confirmed (result: id, gid, seller, buyer).
-    Until it is wired the listing's own state is untouched (hand_over holds the sale)."""
-    # after merge: mark the listing sold via wip-life's function (services/listings.py, m0014):
-    #     await ctx.run_db(listings.mark_sold, result["gid"])  # keeps the search index in step
-    return None
+    """A hand-over was confirmed (result: id, gid, seller, buyer): the listing is sold (已售出;
+    services.listings keeps the search index in step)."""
+    await ctx.run_db(listings.mark_sold, result["gid"])
 
 
 async def do_rate(ctx, rater, handover_id, score, text):

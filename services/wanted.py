@@ -114,7 +114,7 @@ def create(openid, fields, config, hold_reason=""):
     with write_txn():
         active = _active(WantedPost.select(), now).where(WantedPost.openid == openid).count()
         if active >= config["max_active_per_user"]:
-            raise TooMany("you have %d active want-to-buy posts: delete one first" % active)
+            raise TooMany("you have %(n)d active want-to-buy posts: delete one first", n=active)
         post = WantedPost.create(openid=openid, created_at=now, hold_reason=hold_reason[:255],
                                  expires_at=now + datetime.timedelta(days=config["expire_days"]),
                                  **fields)

@@ -19,7 +19,8 @@ from tests.test_wanted import admin
 def settings_env(settings_env):
     settings_env.update(MARKET_LIMITS_PUBLISH_PER_MINUTE_USER="1000",
                         MARKET_LIMITS_PER_MINUTE_ADDRESS="100000",
-                        MARKET_RATINGS_PER_MINUTE_USER="1000", MARKET_MODERATION_ENABLED="true")
+                        MARKET_RATINGS_PER_MINUTE_USER="1000", MARKET_MODERATION_ENABLED="true",
+                        MARKET_LOCALE_DEFAULT="en_US")  # English texts are read here
     return settings_env
 
 
@@ -73,6 +74,10 @@ async def public_rating(api, openid):
     return reply.extend["uimage"]["rating"]
 
 
+async def sale_state(api, gid):
+    return (await api.get("/wx/goods/getDeGoodfwl", gid=gid)).extend["goodInfo"]["saleState"]
+
+
 @pytest.mark.gen_test(timeout=90)
 async def test_hand_over_then_one_rating_each_way_shows_on_profiles(api, app, config):
     t = {o: await api.login(o, wxname="名-" + o) for o in ("sue", "tom", "ann")}
@@ -85,6 +90,7 @@ async def test_hand_over_then_one_rating_each_way_shows_on_profiles(api, app, co
     proposed = await mark(api, t["sue"], "sue", gid, "tom")
     assert proposed.code == 200, proposed
     hid = proposed.extend["handover"]["id"]
+    assert await sale_state(api, gid) == 1  # reserved while tom confirms: out of the lists
     # no rating before the buyer confirms, by either side
     for who in ("sue", "tom"):
         early = await rate(api, t[who], who, hid, 5)
@@ -96,6 +102,9 @@ async def test_hand_over_then_one_rating_each_way_shows_on_profiles(api, app, co
     assert done.code == 200 and done.extend["handover"] == {"id": hid, "gid": gid, "seller": "sue",
                                                             "buyer": "tom"}
     assert (await confirm(api, t["tom"], "tom", hid)).code == 200      # again: nothing changes
+    assert await sale_state(api, gid) == 2  # sold (issue 18's listing life)
+    found = await api.get("/wx/goods/getSimpleGoods", state=1)
+    assert gid not in [g["gid"] for g in (found.extend or {}).values()]
     again = await mark(api, t["sue"], "sue", gid, "tom")
     assert again.status == 409
     mine = (await api.get("/wx/handover/mine", t["tom"], openid="tom")).extend["handovers"]

@@ -19,7 +19,8 @@ def settings_env(settings_env):
                         MARKET_LIMITS_PER_MINUTE_ADDRESS="100000",
                         MARKET_WANTED_PER_MINUTE_USER="1000", MARKET_WANTED_PAGE_SIZE="2",
                         MARKET_MODERATION_ENABLED="true",
-                        MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_WANTED_TEMPLATE="TPL-WANTED")
+                        MARKET_NOTIFY_ENABLED="true", MARKET_NOTIFY_WANTED_TEMPLATE="TPL-WANTED",
+                        MARKET_LOCALE_DEFAULT="en_US")  # English texts are read here
     return settings_env
 
 
@@ -48,7 +49,7 @@ async def approved_listing(api, config, seller_token, seller, **fields):
 
 
 async def wanted_inbox(api, token, openid):
-    reply = await api.get("/wx/lt/getNoticeInfo", token, type=2, openid=openid)
+    reply = await api.get("/wx/lt/getNoticeInfo", token, type=4, openid=openid)
     assert reply.code == 200, reply
     return reply.extend["info"]
 
@@ -188,7 +189,7 @@ async def test_content_checks_hold_or_refuse_and_a_moderator_releases(api, app, 
     await app.content.check_text("amy", 2, "warm up")  # the server token is stored once
     before = await app.run_db(snapshot)
     risky = await post(api, t["amy"], "amy", "RISKY 东西")
-    assert risky.status == 400 and risky.code == 100 and "违规" in risky.json["msg"]
+    assert risky.status == 400 and risky.code == 100 and "breaks the rules" in risky.json["msg"]
     risky_place = await post(api, t["amy"], "amy", "台灯", place="RISKY")
     assert risky_place.status == 400
     assert await app.run_db(snapshot) == before

@@ -24,14 +24,19 @@ SCREENSHOT = os.path.join(ROOT, "docs", "screenshots", "dashboard.png")
 
 
 class Browser:
-    """One headless Chromium per test: `async with Browser() as page:`."""
+    """One headless Chromium per test: `async with Browser() as page:`; a Chinese moderator's
+    browser unless `locale` says otherwise (the pages follow Accept-Language)."""
+
+    def __init__(self, locale="zh-CN"):
+        self.locale = locale
 
     async def __aenter__(self):
         from playwright.async_api import async_playwright
         self.pw = await async_playwright().start()
         self.browser = await self.pw.chromium.launch(executable_path="/usr/bin/chromium",
                                                      args=CHROMIUM_ARGS)
-        self.page = await self.browser.new_page(viewport={"width": 1100, "height": 900})
+        self.page = await self.browser.new_page(viewport={"width": 1100, "height": 900},
+                                               locale=self.locale)
         self.page.set_default_timeout(15_000)
         self.dialogs = []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
@@ -183,10 +188,10 @@ async def test_moderator_jobs_in_a_real_browser(api, app, config, tmp_path):
                 break
             await asyncio.sleep(0.05)
         await page.click("header .brand")
-        await expect(page.locator("h1")).to_have_text("Dashboard")
+        await expect(page.locator("h1")).to_have_text("概览")
         text = await page.inner_text("main")
-        assert "1\nlive chat connections" in text and "0\nlistings to review" in text
-        assert "1\noffline messages waiting" in text and "1\nchat messages today" in text
+        assert "1\n个在线聊天连接" in text and "0\n件商品待审核" in text
+        assert "1\n条离线消息待收" in text and "1\n今日聊天消息" in text
         await page.set_viewport_size({"width": 1100, "height": 760})
         # docs/ keeps one; UPDATE_SCREENSHOTS=1 replaces it (so test runs leave the tree clean)
         keep = os.environ.get("UPDATE_SCREENSHOTS") or not os.path.exists(SCREENSHOT)
@@ -466,7 +471,7 @@ async def test_sign_out_in_a_real_browser_ends_a_copied_cookie(api, app):
         await sign_in(b.page, base)
         await b.page.wait_for_url("**/admin/review")
         stolen = await b.page.context.cookies()
-        thief = await b.browser.new_context()
+        thief = await b.browser.new_context(locale="zh-CN")
         await thief.add_cookies(stolen)
         thief_page = await thief.new_page()
         await thief_page.goto(base + "/admin/")

@@ -31,8 +31,8 @@ async def test_report_reaches_the_queue_and_is_taken_down_in_the_browser(api, ap
         await sign_in(page, api.base)
         await page.goto(api.base + "/admin/")
         dashboard = await page.inner_text("main")
-        assert "1\nreported items (2 reports)" in dashboard
-        assert "1\nlistings held by content checks" in dashboard
+        assert "1\n个被举报对象 (2 条举报)" in dashboard
+        assert "1\n件商品被内容检查暂扣" in dashboard
         await page.goto(api.base + "/admin/reports")
         card = page.locator("section.report").first
         assert "2 次举报" in await card.inner_text()  # Chinese first

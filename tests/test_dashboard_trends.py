@@ -182,10 +182,10 @@ async def test_the_dashboard_draws_the_last_30_days_in_a_real_browser(api, app, 
             "#trend-reports rect[data-day='%s'] title" % label(2)).text_content()
         assert tooltip == "%s: 3" % label(2)
         text = await page.inner_text("main")
-        assert "2\nchat messages today" in text
+        assert "2\n今日聊天消息" in text
         assert re.search(r"\b7[2-9] h\n|\b9[0-5] h\n|\b8\d h\n", text), text  # waited 3 days+
         caption = await page.inner_text("#trend-messages figcaption")
-        assert "last 30 days: 5" in caption and "today: 2" in caption
+        assert "近 30 天: 5" in caption and "今天: 2" in caption
         await page.screenshot(path=os.environ.get("TRENDS_SCREENSHOT") or
                               str(tmp_path / "trends.png"), full_page=True)
     # counted from the database: another application on it (another process, which relayed
@@ -202,7 +202,7 @@ async def test_the_dashboard_draws_the_last_30_days_in_a_real_browser(api, app, 
         assert other.chat.counts["stored"] == 0
         for k, n in ((0, 2), (4, 2), (29, 1)):
             assert 'data-day="%s" data-count="%d"' % (label(k), n) in body
-        assert re.search(r"<b>2</b>\s*chat messages today", body)
+        assert re.search(r"<b>2</b>\s*今日聊天消息", body)
     finally:
         server.stop()
         await other.shutdown(1)

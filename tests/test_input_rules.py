@@ -93,6 +93,8 @@ def valid_bodies(s):
         "/wx/handover": _chatted_with_alice,
         "/wx/handover/confirm": _sold_to_bob,
         "/wx/rating": _bobs_handover,
+        "/wx/user/block": {"openid": "alice"},  # issue 18 (and unblocked at once)
+        "/wx/user/unblock": {"openid": "alice"},
         "/wx/admin/adminLogin": {"username": "root", "passwd": PASSWORD},
         "/wx/admin/getNotice": {"mid": 1, "noticeInfo": "公告"},
         "/wx/admin/getAllUserSimInfo": {},
@@ -100,6 +102,7 @@ def valid_bodies(s):
         "/wx/admin/setState": {"gid": s["pending"], "state": 1},
         "/wx/admin/userCheck": {"openid": "alice", "state": 1},
         "/wx/admin/delete": {"gid": s["approved"]},
+        "/wx/user/deleteAccount": {"confirm": "注销"},  # last: bob's account ends
     }
 
 

@@ -339,7 +339,7 @@ async def test_published_client_answers_keep_their_shape(api, app):
                          ("/wx/goods/query", {"flag": "台灯"})]:
         assert set(listed(await api.get(path, **params))[0]) == ITEM_KEYS, path
     # the notice inbox of the published client still refuses other types it never sends
-    assert (await api.get("/wx/lt/getNoticeInfo", sam, openid="sam", type=4)).status == 400
+    assert (await api.get("/wx/lt/getNoticeInfo", sam, openid="sam", type=5)).status == 400  # 2-4: issue 18
     # the old delete still works on a sold listing
     await api.post_json("/wx/goods/state", {"gid": gid, "saleState": 2}, sam)
     assert (await api.get("/wx/user/deleteMyIssue", sam, gid=gid, openid="sam")).code == 200
@@ -360,9 +360,9 @@ async def test_admin_listings_page_shows_sale_state_and_expiry(api, app):
     assert page.status == 200, page
     html = page.body.decode()
     sold_row = html[html.index('id="goods-%d"' % sold):]
-    sold_row = sold_row[:sold_row.index("</tr>")]
+    sold_row = sold_row[:sold_row.index("</li>")]
     sale_row = html[html.index('id="goods-%d"' % on_sale):]
-    sale_row = sale_row[:sale_row.index("</tr>")]
+    sale_row = sale_row[:sale_row.index("</li>")]
     # English, or Chinese once the catalogue is the default (locale/zh_CN.csv)
     assert ("sold" in sold_row or "已售出" in sold_row) and "expires" not in sold_row \
         and "到期" not in sold_row

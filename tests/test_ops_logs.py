@@ -146,7 +146,7 @@ async def test_an_uncaught_error_is_logged_with_the_request_id(config, database,
         server.stop()
         await app.shutdown(1)
         app.db_executor.shutdown(wait=True)
-    assert reply.code == 500 and json.loads(reply.body) == {"code": 100, "msg": "internal error"}
+    assert reply.code == 500 and json.loads(reply.body) == {"code": 100, "msg": "服务器内部错误"}
     assert reply.headers["X-Request-Id"] == "bug-report-42"
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     crash = [r for r in records if "exc" in r]

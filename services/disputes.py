@@ -55,10 +55,10 @@ def photos_of(body, most):
     if "photos" not in body:
         return []
     photos = body["photos"]
+    if isinstance(photos, list) and len(photos) > most:
+        raise Invalid("at most %(max)d photos", max=most)
     if not isinstance(photos, list) or not all(isinstance(p, str) for p in photos):
         raise Invalid("photos must be a list of the picture URLs you uploaded")
-    if len(photos) > most:
-        raise Invalid("at most %(max)d photos", max=most)
     names = []
     for p in photos:
         found = _PHOTO.match(p.strip()) if len(p) <= 1000 else None

@@ -300,6 +300,10 @@ async def test_twenty_parallel_opens_store_one(api, app, config):
     other = "tom" if opener == "sue" else "sue"
     assert len(await inbox(api, t[other], other)) == 1
     assert await inbox(api, t[opener], opener) == []
+    # the opener deletes their account: the dispute stays, under their pseudonym
+    assert (await delete(api, t[opener])).code == 200
+    kept = await app.run_db(lambda: Dispute.get())
+    assert kept.opener.startswith("deleted-") and kept.reason.startswith("第")
 
 
 @pytest.mark.gen_test(timeout=60)

@@ -14,7 +14,7 @@ from models.dispute import Dispute
 from services import admin_accounts, clock
 from tests.security_helpers import snapshot
 from tests.test_accounts import delete
-from tests.test_admin_pages import PASSWORD, Session
+from tests.test_admin_pages import PASSWORD, Browser, Session, sign_in
 from tests.test_chat_media import chat_picture, path_of
 from tests.test_goods import set_user_state
 from tests.test_ratings import chat, confirm, listing, mark, public_rating, rate
@@ -318,3 +318,35 @@ async def test_admin_pages_need_a_session_and_refuse_unknown_disputes(api, app, 
     assert (await s.post("/admin/disputes/1/dismiss", {}, xsrf=False)).status == 403
     assert (await s.get("/admin/disputes", status="nonsense")).status == 200
     assert (await s.get("/admin/disputes", page="-1")).status == 400
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_moderator_upholds_a_dispute_in_the_browser(api, app, config):
+    """Chromium, a Chinese moderator: the queue, the dispute's page (the chat around the
+    hand-over as text, the photo loaded through its signed link under the pages' CSP), then
+    uphold with the seller at fault through the confirmation page."""
+    t = {o: await api.login(o, wxname="名-" + o) for o in ("sue", "tom")}
+    hid = await sold(api, app, config, t, goodsName="<b>台灯</b>")
+    await chat(api, app, "sue", t["sue"], "tom", content="<script>alert(1)</script>先转定金")
+    photo = await chat_picture(api, t["tom"], "tom")
+    assert (await dispute(api, t["tom"], "tom", hid, photos=[photo["name"]])).code == 200
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    async with Browser() as b:
+        page = b.page
+        await sign_in(page, api.base)
+        await page.wait_for_url("**/admin/review")
+        await page.goto(api.base + "/admin/disputes")
+        assert "对方收款后没有交货" in await page.inner_text("main")
+        await page.click("main table a[href^='/admin/disputes/']")
+        await page.wait_for_url("**/admin/disputes/*")
+        main = await page.inner_text("main")
+        assert "<script>alert(1)</script>先转定金" in main and "<b>台灯</b>" in main
+        assert await page.eval_on_selector("img.thumb", "i => i.complete && i.naturalWidth") == 64
+        await page.click("button:has-text('申诉成立：卖家责任')")
+        assert "判定申诉成立？" in await page.inner_text("main")
+        await page.fill("textarea[name=reason]", "卖家要求先付定金")
+        await page.click("button[name=confirm]")
+        await page.wait_for_url("**/admin/disputes?ok=upheld")
+        assert "已判定申诉成立" in await page.inner_text("main")
+        assert b.dialogs == []
+    assert (await state(api, t["tom"], "tom", hid))["dispute"]["fault"] == "seller"

@@ -18,8 +18,8 @@ class Dispute(BaseModel):
     opener = CharField(max_length=64)          # the buyer or the seller who opened it
     opener_role = CharField(max_length=8)      # "buyer" or "seller" (kept if openids change)
     reason = TextField()
-    photos = TextField(default="")             # stored names of the opener's chat uploads, " "-separated
-    hold_reason = CharField(max_length=255, default="")  # WeChat's check was unsure (moderators see it)
+    photos = TextField(default="")             # the opener's chat uploads, names " "-separated
+    hold_reason = CharField(max_length=255, default="")  # WeChat unsure (moderators see it)
     state = IntegerField(default=DISPUTE_OPEN)
     fault = CharField(max_length=8, default="")          # upheld: "buyer" or "seller"
     decided_by = CharField(max_length=64, default="")

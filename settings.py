@@ -173,6 +173,8 @@ SCHEMA = {
         "price_template": (_str, ""),
         "wanted_template": (_str, ""),
         "wanted_page": (_str, "pages/index/index"),
+        "dispute_template": (_str, ""),
+        "dispute_page": (_str, "pages/index/index"),
         "state": (_choice("developer", "trial", "formal"), "formal"),
     },
     "reports": {
@@ -189,6 +191,11 @@ SCHEMA = {
     "ratings": {
         "text_chars": (_positive(_int), 200),
         "per_minute_user": (_positive(_int), 10),
+    },
+    "trade": {
+        "dispute_days": (_positive(_int), 7),
+        "dispute_reason_chars": (_positive(_int), 500),
+        "dispute_photos": (_positive(_int), 6),
     },
     "admin": {
         "cookie_secret": (_str, ""),

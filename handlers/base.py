@@ -287,6 +287,8 @@ DONE = {  # ?ok= codes after a redirect: fixed texts, never text from the reques
     "approved_many": "Selected listings approved.", "rejected_many": "Selected listings rejected.",
     "none": "Nothing was selected.", "verify_many": "Selected users verified.",
     "reject_many": "Selected verifications rejected.",
+    "upheld": "Dispute upheld; both parties were told.",
+    "dismissed": "Dispute dismissed; the ratings show again and both parties were told.",
 }
 
 

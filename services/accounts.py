@@ -16,6 +16,7 @@ from models.account import SessionEpoch, UserBlock
 from models.admin import AdminOpenid, record
 from models.chat import ChatList, ChatMessage, pair_key
 from models.comment import Comment, Liked, Notice, Reply
+from models.dispute import Dispute
 from models.goods import STUDENT_ID, Favourite, Goods, Image, SearchCounted
 from models.report import Report
 from models.subscription import NotifyGrant, NotifySent
@@ -116,4 +117,6 @@ def _anonymise(openid, ghost):
     ChatMessage.update(to_openid=ghost).where(ChatMessage.to_openid == openid).execute()
     ChatList.update(from_openid=ghost, from_name=PLACEHOLDER, from_avatar="").where(
         ChatList.from_openid == openid).execute()
+    # a dispute the user opened stays for the other party and the moderators (issue 25)
+    Dispute.update(opener=ghost).where(Dispute.opener == openid).execute()
 

@@ -32,11 +32,14 @@ PHRASES = {
     "report.dismiss": ("dismissed the reports on %(target)s", None),
     "report.take_down": ("took down %(target)s after reports", None),
     "report.block": ("blocked the author of %(target)s after reports", None),
+    "dispute.uphold": ("upheld dispute %(target)s", None),
+    "dispute.dismiss": ("dismissed dispute %(target)s", None),
     "admin.login": ("signed in", None),
     "admin.logout": ("signed out", None),
 }
 LINKS = {"goods": "/admin/goods?q=%s", "user": "/admin/users/%s", "chat": "/admin/users/%s",
-         "notice": "/admin/notices", "image": "/admin/banners", "hotword": "/admin/hotwords"}
+         "notice": "/admin/notices", "image": "/admin/banners", "hotword": "/admin/hotwords",
+         "dispute": "/admin/disputes/%s"}
 
 
 def lines(q="", page=0, size=50):

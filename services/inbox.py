@@ -1,11 +1,13 @@
 """The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
 drops of favourites, 4 listings matching a want-to-buy post (issue 18, newer clients; for 4 gid
-is the listing, content the post's keywords, openid/wxname the seller); unread lines until
-haveRead."""
+is the listing, content the post's keywords, openid/wxname the seller), 5 disputes about a
+hand-over (issue 25: gid the listing, content what happened; services/disputes.py); unread
+lines until haveRead."""
 from models.comment import NOTICE_COMMENT, NOTICE_EXPIRY, NOTICE_LIKE, NOTICE_PRICE_DROP, Notice
 from models.goods import Goods
 from models.user import User
 from services import clock, validate
+from services.disputes import NOTICE_DISPUTE
 from services.wanted import NOTICE_WANTED
 
 MAX_LINES = 200
@@ -13,9 +15,9 @@ MAX_LINES = 200
 
 def kind(value):
     """The inbox `type`: 0 (comments and replies), 1 (likes), 2 (expiry reminders), 3 (price
-    drops), 4 (want-to-buy matches)."""
+    drops), 4 (want-to-buy matches), 5 (disputes)."""
     return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE, NOTICE_EXPIRY,
-                                           NOTICE_PRICE_DROP, NOTICE_WANTED))
+                                           NOTICE_PRICE_DROP, NOTICE_WANTED, NOTICE_DISPUTE))
 
 
 def unread(openid, notice_type):

@@ -12,10 +12,12 @@ from peewee import IntegrityError, fn
 from models import db, utcnow, write_txn
 from models.admin import record
 from models.chat import ChatMessage
+from models.dispute import DISPUTE_UPHELD, Dispute
 from models.goods import Goods
 from models.rating import HANDOVER_CONFIRMED, HANDOVER_PROPOSED, HandOver, Rating
 from models.user import User
 from services import clock, validate
+from services.disputes import states_of
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.users import require_active
 
@@ -41,7 +43,7 @@ def _chatted(a, b):
     return ChatMessage.of_pair(a, b).exists()
 
 
-def _handover_shape(h, viewer, goods=None, users=None, rated=()):
+def _handover_shape(h, viewer, goods=None, users=None, rated=(), disputes=None):
     users = users or {}
     other = h.buyer if viewer == h.seller else h.seller
     peer = users.get(other)
@@ -50,7 +52,8 @@ def _handover_shape(h, viewer, goods=None, users=None, rated=()):
             "peerName": peer.wxname if peer else "",
             "state": "confirmed" if h.state == HANDOVER_CONFIRMED else "proposed",
             "createTime": clock.display(h.created_at), "confirmTime": clock.display(h.confirmed_at),
-            "canRate": h.state == HANDOVER_CONFIRMED and h.id not in rated}
+            "canRate": h.state == HANDOVER_CONFIRMED and h.id not in rated,
+            "dispute": (disputes or {}).get(h.id)}
 
 
 # -- hand-overs ------------------------------------------------------------------------------
@@ -111,7 +114,8 @@ def mine(openid):
     users = User.names({h.seller for h in rows} | {h.buyer for h in rows})
     rated = {r.handover_id for r in Rating.select(Rating.handover_id).where(
         Rating.rater == openid, Rating.handover_id.in_([h.id for h in rows] or [0]))}
-    return [_handover_shape(h, openid, goods.get(h.gid), users, rated) for h in rows]
+    disputes = states_of(h.id for h in rows)
+    return [_handover_shape(h, openid, goods.get(h.gid), users, rated, disputes) for h in rows]
 
 
 # -- ratings ---------------------------------------------------------------------------------
@@ -128,6 +132,10 @@ def rate(rater, hid, score, text, hold_reason=""):
         if found.state != HANDOVER_CONFIRMED:
             raise Forbidden("the buyer has not confirmed this hand-over yet")
         ratee = found.buyer if rater == found.seller else found.seller
+        if Dispute.select().where(Dispute.handover_id == found.id, Dispute.state == DISPUTE_UPHELD,
+                                  Dispute.fault == ("seller" if rater == found.seller
+                                                    else "buyer")).exists():
+            raise Forbidden("a dispute about this hand-over was decided against you")
         try:
             with db.atomic():  # a savepoint
                 rating = Rating.create(handover_id=found.id, rater=rater, ratee=ratee,
@@ -138,7 +146,10 @@ def rate(rater, hid, score, text, hold_reason=""):
 
 
 def _shown():
-    return (Rating.removed == False) & (Rating.hold_reason == "")  # noqa: E712
+    """Ratings a profile shows: not removed, not held by a content check, not held by an open
+    dispute about their hand-over (services/disputes.py)."""
+    return ((Rating.removed == False) & (Rating.hold_reason == "")  # noqa: E712
+            & Rating.handover_id.not_in(Dispute.held()))
 
 
 def summary(openid):
@@ -147,7 +158,8 @@ def summary(openid):
            .where(Rating.ratee == openid, _shown()).tuples().first())
     average, count = row if row else (None, 0)
     sales = HandOver.select().where(HandOver.seller == openid,
-                                    HandOver.state == HANDOVER_CONFIRMED).count()
+                                    HandOver.state == HANDOVER_CONFIRMED,
+                                    HandOver.id.not_in(Dispute.uncounted())).count()
     return {"average": round(float(average), 2) if count else None, "count": count or 0,
             "sales": sales}
 

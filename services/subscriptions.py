@@ -21,7 +21,7 @@ def templates(notify_config):
     """The template ids this server sends (the only grants worth keeping)."""
     return {notify_config[k] for k in ("chat_template", "review_template", "verify_template",
                                           "listing_template", "price_template",
-                                          "wanted_template")
+                                          "wanted_template", "dispute_template")
             if notify_config.get(k)}
 
 

@@ -36,7 +36,7 @@ LABELS = {
     "saleState": Phrase("sale state"), "seq": Phrase("reported message"), "photos": Phrase("photos"),
     "score": Phrase("score"), "buyer": Phrase("buyer"), "keywords": Phrase("wanted words"),
     "maxPrice": Phrase("highest price you pay"), "place": Phrase("place"),
-    "handoverId": Phrase("hand-over"), "confirm": Phrase("confirmation"),
+    "handoverId": Phrase("hand-over"), "hid": Phrase("hand-over"), "confirm": Phrase("confirmation"),
     "templateId": Phrase("template"), "templateIds": Phrase("templates"),
     "mid": Phrase("announcement slot"), "noticeInfo": Phrase("announcement text"),
     "text": Phrase("text"), "word": Phrase("word"), "id": Phrase("id"), "url": Phrase("link"),

@@ -17,7 +17,8 @@ BLOCKED_MSG = "该账号已被封禁"  # "this account is blocked"
 SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",
         "/wx/images/upload", "/wx/pl/addMainComments", "/wx/pl/addSonCommments",
         "/wx/liked/like", "/wx/report", "/wx/goods/edit",
-        "/wx/wanted", "/wx/handover", "/wx/handover/confirm", "/wx/rating"}
+        "/wx/wanted", "/wx/handover", "/wx/handover/confirm", "/wx/rating",
+        "/wx/handover/dispute"}
 # The user's own state, or withdrawing their own contribution: allowed while blocked.
 OWN = {"/wx/user/deleteMyIssue", "/wx/user/deleteCheckFail", "/wx/user/addGoodsToCar",
        "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe",

@@ -93,6 +93,7 @@ def valid_bodies(s):
         "/wx/handover": _chatted_with_alice,
         "/wx/handover/confirm": _sold_to_bob,
         "/wx/rating": _bobs_handover,
+        "/wx/handover/dispute": _bobs_dispute,  # issue 25
         "/wx/user/block": {"openid": "alice"},  # issue 18 (and unblocked at once)
         "/wx/user/unblock": {"openid": "alice"},
         "/wx/admin/adminLogin": {"username": "root", "passwd": PASSWORD},
@@ -143,6 +144,12 @@ async def _bobs_handover(api, app, s):
     from models.rating import HandOver
     return {"handoverId": await app.run_db(lambda: HandOver.get(HandOver.buyer == "bob").id),
             "score": 4}
+
+
+async def _bobs_dispute(api, app, s):
+    from models.rating import HandOver
+    return {"hid": await app.run_db(lambda: HandOver.get(HandOver.buyer == "bob").id),
+            "reason": "没收到货"}
 
 
 def encode(body):

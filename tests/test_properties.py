@@ -104,6 +104,7 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/handover/confirm": ("POST", "json", ["openid", "id"]),
     "/wx/handover/mine": ("GET", "query", ["openid"]),
     "/wx/rating": ("POST", "json", ["openid", "handoverId", "score", "text"]),
+    "/wx/handover/dispute": ("POST", "json", ["openid", "hid", "reason", "photos"]),
     "/wx/rating/list": ("GET", "query", ["openid", "pageNum"]),
     "/wx/wechat/callback": ("POST", "json", ["Event", "trace_id", "result"]),
     "/wx/admin/adminLogin": ("POST", "form", ["username", "passwd"]),

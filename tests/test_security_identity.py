@@ -76,6 +76,8 @@ CALLER = {
     "/wx/handover/confirm": ("POST", "json", "openid", {"id": "1"}),
     "/wx/handover/mine": ("GET", "query", "openid", {}),
     "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
+    # GET (a party's view) is the same handler's caller check: tests/test_disputes.py
+    "/wx/handover/dispute": ("POST", "json", "openid", {"hid": "1", "reason": "没收到货"}),
     # last: with the caller's own token it ends the account (tests/test_accounts.py)
     "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
@@ -146,6 +148,9 @@ PAGES = {
     "/admin/ratings/(\\d{1,10})/(remove|release)$": "/admin/ratings/1/remove",
     "/admin/reports/(rating|wanted)/(\\d{1,10})/(dismiss|take_down|block)$":
         "/admin/reports/rating/1/dismiss",
+    "/admin/disputes$": "/admin/disputes",
+    "/admin/disputes/(\\d{1,10})$": "/admin/disputes/1",
+    "/admin/disputes/(\\d{1,10})/(uphold|dismiss)$": "/admin/disputes/1/dismiss",
     "/admin/.*$": "/admin/anything",
 }
 

@@ -105,9 +105,11 @@ def is_admin_openid(openid):
 
 
 def require_active(openid):
-    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat)."""
-    user = ensure_user(openid)
-    if user.state == DELETED:  # a deleted account's placeholder (never a login's openid)
+    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat).
+    Never creates the row (only a login does): a call naming an openid that has no account,
+    e.g. a deleted one's racing its deletion, is NotFound and leaves nothing behind."""
+    user = User.by_openid(openid)
+    if user is None or user.state == DELETED:  # none, or a deleted account's placeholder
         raise NotFound("no such user")
     if user.state == BLOCKED:
         raise Forbidden("this account is blocked")

@@ -1,5 +1,6 @@
 """Blocks between users (issue 18): a user blocks another; the blocker no longer sees the
-blocked user's listings and comments, and chat between the two is refused (realtime/control.py
+blocked user's listings, comments and notices (filtered in each read's query:
+models.account.UserBlock.not_blocked_by), and chat between the two is refused (realtime/control.py
 caches each blocker's set; a change is announced on the bus). Plain functions."""
 from peewee import IntegrityError, fn
 
@@ -59,15 +60,6 @@ def blocked_by(blocker):
     """The set of openids `blocker` blocks (what the cache holds for them)."""
     return frozenset(r.blocked for r in UserBlock.select(UserBlock.blocked)
                      .where(UserBlock.blocker == blocker).limit(MAX_BLOCKS))
-
-
-def owners_of(gids):
-    """{gid: owner openid} of these listings (to hide a blocked owner's from a list page)."""
-    from models.goods import Goods
-    gids = list(gids)
-    if not gids:
-        return {}
-    return dict(Goods.select(Goods.gid, Goods.openid).where(Goods.gid.in_(gids)).tuples())
 
 
 def counts(openid=None):

@@ -31,9 +31,11 @@ def parse_gids(value):
     return gids
 
 
-def _public_favourites(openid):
-    """Favourites still readable: reserved, sold and expired ones stay, with their saleState."""
-    return (Goods.shown().join(Favourite, on=(Favourite.gid == Goods.gid))
+def _public_favourites(openid, hide_blocked=False):
+    """Favourites still readable: reserved, sold and expired ones stay, with their saleState
+    (`hide_blocked`: not of an owner the user blocks; the gids keep them, so the phone's
+    resync does not drop them and an unblock shows them again)."""
+    return (Goods.shown(openid if hide_blocked else None).join(Favourite, on=(Favourite.gid == Goods.gid))
             .where(Favourite.openid == openid).order_by(Favourite.id.desc()))
 
 
@@ -57,4 +59,5 @@ def replace(openid, gid_list):
 
 def goods(openid, base):
     """/user/getMyCarSimpleInfo: the favourite listings, most recently added first."""
-    return summaries(_public_favourites(openid).limit(MAX_UNPAGED), base, with_sale=True)
+    return summaries(_public_favourites(openid, hide_blocked=True).limit(MAX_UNPAGED), base,
+                     with_sale=True)

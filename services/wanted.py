@@ -14,6 +14,7 @@ import datetime
 from decimal import Decimal
 
 from models import is_mysql, utcnow, write_txn
+from models.account import UserBlock
 from models.comment import Notice
 from models.goods import Goods
 from models.search import GoodsSearch
@@ -194,7 +195,8 @@ def _candidates(tokens, seller, now):
         return []
     return list(_active(WantedPost.select(), now).join(User, on=(User.openid == WantedPost.openid))
                 .where(WantedPost.id.in_(sorted(ids)), WantedPost.hold_reason == "",
-                       WantedPost.openid != seller, User.state != BLOCKED))
+                       WantedPost.openid != seller, User.state != BLOCKED,
+                       WantedPost.openid.not_in(UserBlock.blockers_of(seller))))
 
 
 def china_day(now):

@@ -8,6 +8,7 @@ from models import db, utcnow
 from models.account import UserBlock
 from models.user import DELETED, User
 from services import validate
+from services.users import require_user
 from services.clock import display
 from services.errors import Invalid, NotFound, TooMany
 
@@ -24,6 +25,7 @@ def _other(me, other):
 def block(me, other):
     """`me` blocks `other` (idempotent: blocking again changes nothing); True when new."""
     other = _other(me, other)
+    require_user(me)  # never a block row for an account deleted meanwhile
     user = User.by_openid(other)
     if user is None or user.state == DELETED:
         raise NotFound("no such user")

@@ -4,6 +4,7 @@ from services import validate
 from services.errors import Invalid
 from models import write_txn
 from services.goods import MAX_UNPAGED, summaries
+from services.users import require_user
 
 MAX_FAVOURITES = 500
 
@@ -51,6 +52,7 @@ def replace(openid, gid_list):
     known = {g.gid for g in Goods.shown().where(Goods.gid.in_(gid_list))} if gid_list else set()
     wanted = [gid for gid in gid_list if gid in known]
     with write_txn():
+        require_user(openid)  # never favourites for an account deleted meanwhile
         Favourite.delete().where(Favourite.openid == openid).execute()
         if wanted:
             Favourite.insert_many([{"openid": openid, "gid": gid} for gid in wanted]).execute()

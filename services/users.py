@@ -1,7 +1,7 @@
 """Users: created on first login, registered with a profile, verified by moderators."""
 from peewee import IntegrityError
 
-from models import db, utcnow
+from models import db, is_mysql, utcnow
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
 from services import validate
@@ -102,6 +102,17 @@ def verification(openid):
 def is_admin_openid(openid):
     """True when this openid is listed as an admin of the mini-program."""
     return AdminOpenid.select().where(AdminOpenid.openid == openid).exists()
+
+
+def require_user(openid):
+    """The user row, NotFound when there is none or it is a deleted account's (blocked users
+    pass: for what touches only their own state). Inside a write transaction on MariaDB the row
+    is locked, so a deletion committing meanwhile is seen and nothing is written for it."""
+    query = User.select().where(User.openid == openid)
+    user = (query.for_update() if is_mysql() and db.in_transaction() else query).first()
+    if user is None or user.state == DELETED:
+        raise NotFound("no such user")
+    return user
 
 
 def require_active(openid):

@@ -17,7 +17,7 @@ PAGE = 4
 def settings_env(settings_env):
     settings_env.update(MARKET_GOODS_PAGE_SIZE=str(PAGE), MARKET_LOCALE_DEFAULT="en_US",
                         MARKET_LIMITS_PER_MINUTE_ADDRESS="100000",
-                        MARKET_WANTED_PER_MINUTE_USER="1000",
+                        MARKET_WANTED_PER_MINUTE_USER="1000", MARKET_WANTED_PAGE_SIZE="2",
                         MARKET_MODERATION_ENABLED="true", MARKET_NOTIFY_ENABLED="true",
                         MARKET_NOTIFY_WANTED_TEMPLATE="TPL-WANTED",
                         MARKET_NOTIFY_PRICE_TEMPLATE="TPL-PRICE")
@@ -78,6 +78,12 @@ async def test_pages_with_blocked_owners_interleaved_are_full(api, app):
     assert [i["gid"] for i in fav.extend.values()] == [carol[0]]
     gids = await api.get("/wx/user/getFavorites", t["alice"], openid="alice")
     assert sorted(gids.extend["favorites"]) == sorted(both)
+    # the want-to-buy board: bob's posts out of alice's pages, which stay full
+    for i in range(3):
+        for who in ("bob", "carol"):
+            await posted(api, t[who], who, "台灯%d" % i)
+    board = await api.get("/wx/wanted/list", t["alice"], pageNum=0)
+    assert [p["openid"] for p in board.extend["wanted"]] == ["carol", "carol"], board
     # anyone else still sees everything
     assert sum(len(p) for p in await pages(api, t["carol"], "/wx/goods/getSimFrGoods")) == \
         2 * len(carol)

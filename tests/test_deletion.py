@@ -17,7 +17,7 @@ from models.goods import ON_SALE, RESERVED, Goods
 from models.rating import HandOver, Rating
 from models.user import DELETED, User
 from models.wanted import WantedKey, WantedPost
-from services import accounts, users as user_rules
+from services import accounts, blocks, favourites, subscriptions, users as user_rules
 from services.errors import NotFound
 from tests.test_accounts import bob_world, delete, rows_naming
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
@@ -133,10 +133,14 @@ def test_only_a_login_creates_a_user_row(database):
         for call in (lambda: user_rules.require_active("ghostly"),
                      lambda: user_rules.register("ghostly", {"wxname": "x"}),
                      lambda: user_rules.update_school_info(
-                         "ghostly", {"school": "a", "xuehao": "1", "uclass": "c"})):
+                         "ghostly", {"school": "a", "xuehao": "1", "uclass": "c"}),
+                     lambda: favourites.replace("ghostly", []),
+                     lambda: subscriptions.add_grants("ghostly", ["t"], {"t"}),
+                     lambda: blocks.block("ghostly", "someone")):
             with pytest.raises(NotFound):
                 call()
         assert User.select().count() == 0
+        assert [table for table, _ in rows_naming("ghostly")] == []
         accounts.log_in("ghostly")
         assert User.select().where(User.openid == "ghostly").count() == 1
     callers = []

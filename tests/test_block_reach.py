@@ -5,6 +5,7 @@ someone the reader blocks (price drops, want-to-buy matches, comments), and none
 import pytest
 
 from models.comment import Notice
+from models.rating import Rating
 from tests.chat_helpers import users
 from tests.test_comments import comment
 from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
@@ -129,6 +130,13 @@ async def test_no_notice_naming_a_blocked_user_reaches_the_blocker(api, app, con
     assert created == [(0, mine)]  # the comment from before the block only
     sent = await sent_to(wechat, 2)
     assert sorted(to for to, _ in sent) == ["carol", "carol"], sent
+    # a profile's ratings: the page leaves out bob's, the figures count every rating
+    await app.run_db(lambda: [Rating.create(handover_id=i, rater=who, ratee="carol", score=s)
+                              for i, (who, s) in enumerate((("bob", 1), ("alice", 5)))])
+    seen = (await api.get("/wx/rating/list", t["alice"], openid="carol")).extend
+    assert [r["rater"] for r in seen["ratings"]] == ["alice"] and seen["summary"]["count"] == 2
+    seen = (await api.get("/wx/rating/list", t["carol"], openid="carol")).extend
+    assert [r["rater"] for r in seen["ratings"]] == ["alice", "bob"]
     # unblocking shows what was there before the block again
     assert (await api.post_json("/wx/user/unblock", {"openid": "bob"}, t["alice"])).code == 200
     assert await inbox(api, t["alice"], "alice", 0) == [("bob", mine)]

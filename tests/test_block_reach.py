@@ -128,7 +128,7 @@ async def test_no_notice_naming_a_blocked_user_reaches_the_blocker(api, app, con
     created = await app.run_db(lambda: sorted(
         (n.type, n.gid) for n in Notice.select().where(Notice.openid == "alice")))
     assert created == [(0, mine)]  # the comment from before the block only
-    sent = await sent_to(wechat, 2)
+    sent = await sent_to(wechat, 2, seconds=10)
     assert sorted(to for to, _ in sent) == ["carol", "carol"], sent
     # a profile's ratings: the page leaves out bob's, the figures count every rating
     await app.run_db(lambda: [Rating.create(handover_id=i, rater=who, ratee="carol", score=s)

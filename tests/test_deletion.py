@@ -107,6 +107,8 @@ async def test_a_deleted_accounts_token_is_refused_by_every_route_and_recreates_
                                     dict(headers, **({"Content-Type": "application/json"}
                                                      if body else {})))
             answers[(method.upper(), path)] = reply.status
+    # and the default handler, for a path no route matches
+    answers[("GET", "/no/such/path")] = (await api.get("/no/such/path", old)).status
     # the exploit: a student-ID photo and a chat picture, streamed with the old token
     for flag in (1, 3, 0):
         answers[("upload flag=%d" % flag, "")] = (

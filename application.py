@@ -20,7 +20,7 @@ import logs
 from actions.context import Context
 from actions.listings import ListingSweeper
 from counters import Coalescer, SeenOnce, ViewCounter
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, StaticHandler
 from metrics import Live, Metrics
 from models import utcnow
 from realtime.bus import make_bus
@@ -143,6 +143,7 @@ class MarketApp(tornado.web.Application):
             template_path=os.path.join(ROOT, "templates"),
             static_path=os.path.join(ROOT, "static"),
             static_url_prefix="/static/",
+            static_handler_class=StaticHandler,  # a token sent passes the identity checks
             cookie_secret=config["admin"]["cookie_secret"],
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},

@@ -253,7 +253,7 @@ class BannerRemove(ModerationPage):
 class AdminNotFound(PageHandler):
     """Any other /admin/ path: an HTML 404."""
 
-    def prepare(self):
+    async def admit(self):
         raise tornado.web.HTTPError(404)
 
 

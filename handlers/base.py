@@ -109,6 +109,44 @@ class AppHandler(tornado.web.RequestHandler):
             return text.text(self.locale.translate)
         return self.locale.translate(text) if text else text
 
+    # -- identity: the same checks on every route ---------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        """A handler customises `first()` and `admit()`, never `prepare()`: prepare runs the
+        identity checks every route passes (a streamed upload's own prepare once skipped them,
+        and a deleted account's token uploaded; docs/security.md)."""
+        super().__init_subclass__(**kwargs)
+        if "prepare" in cls.__dict__:
+            raise TypeError("%s.prepare: override first() or admit() instead, so the identity "
+                            "checks of AppHandler.prepare still run" % cls.__name__)
+
+    async def prepare(self):
+        """Every request of every route, in order: `first()` (cheap refusals from the headers:
+        the address budget), the identity checks (a token whose login ended is refused, user
+        or admin), then `admit()` (what the kind or the handler adds)."""
+        try:
+            self.first()
+            await self.check_identity()
+            await self.admit()
+        except ServiceError as refusal:
+            self.refuse_early(refusal)
+
+    def refuse_early(self, refusal):
+        """Answer a refusal of prepare (a streamed upload answers it after its body is in)."""
+        raise refusal
+
+    def first(self):
+        """Refusals before the identity checks (none by default)."""
+
+    async def admit(self):
+        """The handler's own admission after the identity checks (none by default)."""
+
+    async def check_identity(self):
+        """A token that names someone must still be a live login: a user token whose epoch is
+        not its openid's (deleted account) and an admin token whose session ended are refused
+        (401). A token that does not verify is refused where the handler reads it, as before."""
+        await self.check_user_session()
+        await self.check_admin_session()
+
     async def check_user_session(self):
         """A user token is refused once its account's logins were ended (deleted account): its
         `ep` (0 when absent) must equal the openid's epoch, cached per process and dropped in
@@ -124,6 +162,26 @@ class AppHandler(tornado.web.RequestHandler):
                 epoch = await control.epoch(claims["sub"])
             if claims.get("ep", 0) != epoch:
                 raise Unauthorized("this login has ended, log in again")
+
+    async def check_admin_session(self):
+        """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
+        out, changes password or is removed, it is refused (one indexed lookup, admin tokens only).
+        A token without `ep` (issued before this check existed) lives out its TTL."""
+        try:
+            claims = self.claims
+        except Unauthorized:
+            return  # refused where the handler reads the token, as before
+        if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
+                admin_accounts.session_valid, claims["sub"], claims["ep"]):
+            raise Unauthorized("admin session ended, log in again")
+
+    def write_error(self, status_code, **kwargs):
+        """A refusal before any kind answered (a static file, the socket's handshake) is the
+        JSON refusal; the kinds override this."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):
+            return self.write_refusal(exc.status, exc)
+        super().write_error(status_code, **kwargs)
 
     def write_refusal(self, status, msg):
         """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes);
@@ -158,24 +216,9 @@ class ApiHandler(AppHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self):
-        """Per-address limit on every API request; an admin token whose sessions have ended is
-        refused."""
+    def first(self):
+        """The per-address limit on every API request (before the identity checks' lookups)."""
         self.limit_address()
-        await self.check_admin_session()
-        await self.check_user_session()
-
-    async def check_admin_session(self):
-        """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
-        out, changes password or is removed, it is refused (one indexed lookup, admin tokens only).
-        A token without `ep` (issued before this check existed) lives out its TTL."""
-        try:
-            claims = self.claims
-        except Unauthorized:
-            return  # refused where the handler reads the token, as before
-        if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
-                admin_accounts.session_valid, claims["sub"], claims["ep"]):
-            raise Unauthorized("admin session ended, log in again")
 
     # -- answers ---------------------------------------------------------------------------
     def ok(self, extend=None, msg="success", **top):
@@ -322,7 +365,7 @@ class PageHandler(AppHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self):
+    async def admit(self):
         """Read the session (Tornado has already refused a POST without a valid XSRF token)."""
         self.current_user = await self._session_user()
 
@@ -377,8 +420,14 @@ class PageHandler(AppHandler):
                     message=self.tr(message), title=self.tr("Error"), done=None)
 
 
+class StaticHandler(tornado.web.StaticFileHandler, AppHandler):
+    """Files served as they are (the admin site's /static/, robots.txt, favicon.ico, the API
+    viewer's assets, /uploads/): no token needed; one that is sent passes the identity checks
+    of every route, as everywhere."""
+
+
 class NotFoundHandler(ApiHandler):
     """Unknown paths answer the envelope with 404."""
 
-    def prepare(self):
+    async def admit(self):
         raise tornado.web.HTTPError(404, "no such endpoint")

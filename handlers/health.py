@@ -12,7 +12,7 @@ def _ping():
 class HealthHandler(ApiHandler):
     """200 {"code":200,"msg":"ok","extend":{"version"}} or 503 with the reason (and the version)."""
 
-    def prepare(self):
+    def first(self):
         """Health checks are not rate-limited."""
 
     async def get(self):

@@ -52,6 +52,8 @@ class RegisterHandler(ApiHandler):
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
+        if self.claims is None:  # tokens off (the original's trust): registering is the login
+            await do_log_in(self.actions, openid)
         await do_register(self.actions, openid, body)
         self.ok(msg="registered")
 

@@ -98,12 +98,17 @@ def _newest(query, page_num, size):
 
 
 # -- lists ---------------------------------------------------------------------------------
-def approved(base, page_num, size, filters=None):
+# `viewer` below: the reader when they block someone (their owners' listings are left out in the
+# query, models.account.UserBlock.not_blocked_by), else None (everyone's page, the fast plan)
+def approved(base, page_num, size, filters=None, viewer=None):
     """getSimpleGoods?state=1: every public listing, newest first (or as `filters` say)."""
     if not filters:  # the page every visitor opens: one prepared statement
+        if viewer:
+            return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_FOR_SQL,
+                                              (viewer, size, page_num * size)), base)
         return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_SQL, (size, page_num * size)),
                             base)
-    return summaries(search_index.list_page(Goods.public(), filters, page_num, size), base)
+    return summaries(search_index.list_page(Goods.public(viewer), filters, page_num, size), base)
 
 
 def pending(base, page_num, size):
@@ -112,9 +117,9 @@ def pending(base, page_num, size):
     return summaries(_newest(query, page_num, size), base)
 
 
-def free(base, page_num, size, filters=None):
+def free(base, page_num, size, filters=None, viewer=None):
     """getSimFrGoods: public listings whose two prices are 0."""
-    query = Goods.public().where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
+    query = Goods.public(viewer).where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
     return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
@@ -124,9 +129,9 @@ def mine_approved(openid, base, page_num, size):
     return summaries(_newest(query, page_num, size), base, with_sale=True)
 
 
-def of_user(openid, base, page_num, size, filters=None):
+def of_user(openid, base, page_num, size, filters=None, viewer=None):
     """getAllSimpleGoods: another user's public listings."""
-    query = Goods.public().where(Goods.openid == openid)
+    query = Goods.public(viewer).where(Goods.openid == openid)
     return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
@@ -243,12 +248,12 @@ def keywords(flag):
     return words[:MAX_KEYWORDS]
 
 
-def search(flag, base, page_num, size, filters=None, cache_seconds=0):
+def search(flag, base, page_num, size, filters=None, cache_seconds=0, viewer=None):
     """/goods/query: public listings matching every word, by relevance then recency (or as
     `filters` say); services/search.py has the index (and caches the candidates of a query for
     `cache_seconds`). The hot words are counted apart (services/hotwords.py, called by the
     handler)."""
-    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds)
+    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds, viewer)
     if isinstance(found, list):
         return summary_rows(found, base)
     return summaries(found, base)

@@ -1,8 +1,9 @@
 """The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
 drops of favourites, 4 listings matching a want-to-buy post (issue 18, newer clients; for 4 gid
 is the listing, content the post's keywords, openid/wxname the seller), 5 disputes about a
-hand-over (issue 25: gid the listing, content what happened; services/disputes.py); unread
-lines until haveRead."""
+hand-over (gid the listing, content what happened; services/disputes.py); unread lines until
+haveRead."""
+from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_EXPIRY, NOTICE_LIKE, NOTICE_PRICE_DROP, Notice
 from models.goods import Goods
 from models.user import User
@@ -21,9 +22,12 @@ def kind(value):
 
 
 def unread(openid, notice_type):
-    """/lt/getNoticeInfo: extend.info, the unread lines, newest first, with actor and goods."""
+    """/lt/getNoticeInfo: extend.info, the unread lines, newest first, with actor and goods;
+    none whose actor `openid` blocks (a block hides the blocked from everything the blocker
+    reads: lines written before the block too)."""
     notices = list(Notice.select().where(Notice.openid == openid, Notice.type == notice_type,
-                                         Notice.read == False)  # noqa: E712
+                                         Notice.read == False,  # noqa: E712
+                                         UserBlock.not_blocked_by(openid, Notice.actor_openid))
                    .order_by(Notice.id.desc()).limit(MAX_LINES))
     actors = User.names(n.actor_openid for n in notices)
     gids = {n.gid for n in notices if n.gid}

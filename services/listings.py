@@ -9,6 +9,7 @@ import datetime
 from peewee import Case
 
 from models import is_mysql, write_txn
+from models.account import UserBlock
 from models.comment import NOTICE_EXPIRY, NOTICE_PRICE_DROP, Notice
 from models.search import GoodsSearch
 from models.goods import (APPROVED, EXPIRED, GOODS_PHOTO, ON_SALE, PENDING, RESERVED, SOLD,
@@ -157,7 +158,8 @@ def _price_drop(goods, old, new, now):
     if claimed != 1:
         return []
     fans = [f.openid for f in Favourite.select(Favourite.openid).where(
-        Favourite.gid == goods.gid, Favourite.openid != goods.openid).limit(5000)]
+        Favourite.gid == goods.gid, Favourite.openid != goods.openid,
+        Favourite.openid.not_in(UserBlock.blockers_of(goods.openid))).limit(5000)]
     content = "降价 ¥%s → ¥%s" % (old, new)
     for i in range(0, len(fans), 100):  # SQLite's bound-variable limit
         Notice.insert_many([{"openid": o, "type": NOTICE_PRICE_DROP, "actor_openid": goods.openid,

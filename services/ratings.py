@@ -10,6 +10,7 @@ import datetime
 from peewee import IntegrityError, fn
 
 from models import db, utcnow, write_txn
+from models.account import UserBlock
 from models.admin import record
 from models.chat import ChatMessage
 from models.dispute import DISPUTE_UPHELD, Dispute
@@ -164,9 +165,11 @@ def summary(openid):
             "sales": sales}
 
 
-def received(openid, page_num, size):
-    """The ratings a user received (shown ones), newest first; {"items", "more"}."""
-    rows = list(Rating.select().where(Rating.ratee == openid, _shown())
+def received(openid, page_num, size, viewer=None):
+    """The ratings a user received (shown ones; none written by someone `viewer` blocks, in the
+    query), newest first; {"items", "more"}."""
+    rows = list(Rating.select().where(Rating.ratee == openid, _shown(),
+                                      UserBlock.not_blocked_by(viewer, Rating.rater))
                 .order_by(Rating.id.desc()).offset(page_num * size).limit(size + 1))
     raters = User.names(r.rater for r in rows)
     items = [{"id": r.id, "score": r.score, "text": r.text, "rater": r.rater,
@@ -265,9 +268,10 @@ def author(target):
     return _rating(target).rater
 
 
-def public_page(openid, page_num, size):
-    """/wx/rating/list: a user's summary and a page of the ratings they received."""
-    found = received(openid, page_num, size)
+def public_page(openid, page_num, size, viewer=None):
+    """/wx/rating/list: a user's summary and a page of the ratings they received (the figures
+    count every shown rating; the page leaves out raters `viewer` blocks)."""
+    found = received(openid, page_num, size, viewer)
     return {"summary": summary(openid), "ratings": found["items"], "more": found["more"]}
 
 

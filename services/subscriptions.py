@@ -8,6 +8,7 @@ from peewee import Case, IntegrityError
 from models import db, utcnow
 from models.subscription import NotifyGrant, NotifySent
 from models.user import User
+from services.users import require_user
 from services import validate
 from services.errors import Invalid
 
@@ -32,6 +33,7 @@ def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
     if not isinstance(template_ids, list) or not template_ids or len(template_ids) > 10:
         raise Invalid("templateIds must be a list of 1-10 template ids")
     accepted = collections.Counter(validate.text(t, "templateId", 64) for t in template_ids)
+    require_user(openid)  # never grants for an account deleted meanwhile
     for tid, n in accepted.items():
         if tid not in known:
             continue

@@ -1,7 +1,7 @@
 """Users: created on first login, registered with a profile, verified by moderators."""
 from peewee import IntegrityError
 
-from models import db, utcnow
+from models import db, is_mysql, utcnow
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
 from services import validate
@@ -104,10 +104,23 @@ def is_admin_openid(openid):
     return AdminOpenid.select().where(AdminOpenid.openid == openid).exists()
 
 
+def require_user(openid):
+    """The user row, NotFound when there is none or it is a deleted account's (blocked users
+    pass: for what touches only their own state). Inside a write transaction on MariaDB the row
+    is locked, so a deletion committing meanwhile is seen and nothing is written for it."""
+    query = User.select().where(User.openid == openid)
+    user = (query.for_update() if is_mysql() and db.in_transaction() else query).first()
+    if user is None or user.state == DELETED:
+        raise NotFound("no such user")
+    return user
+
+
 def require_active(openid):
-    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat)."""
-    user = ensure_user(openid)
-    if user.state == DELETED:  # a deleted account's placeholder (never a login's openid)
+    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat).
+    Never creates the row (only a login does): a call naming an openid that has no account,
+    e.g. a deleted one's racing its deletion, is NotFound and leaves nothing behind."""
+    user = User.by_openid(openid)
+    if user is None or user.state == DELETED:  # none, or a deleted account's placeholder
         raise NotFound("no such user")
     if user.state == BLOCKED:
         raise Forbidden("this account is blocked")

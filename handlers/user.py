@@ -19,6 +19,7 @@ class GetOpenidHandler(ApiHandler):
         self._answer_login(openid, await do_log_in(self.actions, openid))
 
     def _answer_login(self, openid, epoch):
+        self.application.ip_recorder.note(openid, self.request.remote_ip, force=True)
         auth = self.config["auth"]
         token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"],
                              epoch=epoch or None)  # `ep` only once an account was deleted

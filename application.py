@@ -20,6 +20,7 @@ import tornado.web
 import logs
 from actions.context import Context
 from actions.listings import ListingSweeper
+from actions.privacy import ExportSweeper
 from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
@@ -74,6 +75,7 @@ HANDLER_MODULES = [
     "handlers.admin_wanted_pages",
     "handlers.admin_moderation_pages",
     "handlers.docs",
+    "handlers.privacy",
     "handlers.chat_socket",
 ]
 
@@ -117,6 +119,7 @@ class MarketApp(tornado.web.Application):
         self.ip_recorder = IpRecorder(self.run_db, ip_region.record,
                                       privacy["ip_record_minutes"] * 60, privacy["ip_region"])
         self.trusted_proxies = config["server"]["trusted_proxies"]
+        self.export_sweeper = ExportSweeper(self.run_db, privacy["export_dir"])
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
         self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
@@ -195,6 +198,7 @@ class MarketApp(tornado.web.Application):
         self.chat_retention.start()
         self.views.start()
         self.ip_recorder.start()
+        self.export_sweeper.start()
         self.sweeper.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
@@ -216,6 +220,7 @@ class MarketApp(tornado.web.Application):
         await self.list_writer.stop()
         await self.views.stop()
         await self.ip_recorder.stop()
+        await self.export_sweeper.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 

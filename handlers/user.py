@@ -58,11 +58,13 @@ class RegisterHandler(ApiHandler):
 
 
 class UserInfoHandler(ApiHandler):
-    """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}."""
+    """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}, and (added for newer
+    clients) extend.privacy {policyVersion, consentedVersion, consentedAt, current, withdrawn}."""
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        self.ok({"userinfo": await self.run_db(users.contact_info, openid)})
+        self.ok(await self.run_db(users.contact_info_with_privacy, openid,
+                                  self.config["privacy"]["policy_version"]))
 
 
 class UserDeInfoHandler(ApiHandler):

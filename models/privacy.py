@@ -1,6 +1,6 @@
 """Privacy (issue 26): each student's consents to the privacy policy, and the data archives
 they asked for (m0018). The IP region of an account's latest request is on its user row."""
-from peewee import AutoField, BigIntegerField, CharField, DateTimeField
+from peewee import AutoField, BigIntegerField, CharField, DateTimeField, IntegerField
 
 from models import BaseModel, utcnow
 
@@ -31,6 +31,7 @@ class DataExport(BaseModel):
     is its file name in privacy.export_dir, never served as a static file."""
     id = AutoField()
     openid = CharField(max_length=64)
+    user_id = IntegerField()  # the account's row: a later account of the same openid is another
     name = CharField(max_length=64, unique=True)
     state = CharField(max_length=16, default=PREPARING)
     size = BigIntegerField(default=0)

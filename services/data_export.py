@@ -18,11 +18,12 @@ from models.account import UserBlock
 from models.admin import AdminAction, record
 from models.chat import ChatList, ChatMessage
 from models.comment import Comment, Liked, Notice, Reply
-from models.goods import CHAT_IMAGE, GOODS_PHOTO, STUDENT_ID, Favourite, Goods, Image
+from models.goods import (CHAT_IMAGE, GOODS_PHOTO, STUDENT_ID, Favourite, Goods, Image,
+                          SearchCounted)
 from models.privacy import READY, PREPARING, Consent, DataExport
 from models.rating import HandOver, Rating
 from models.report import Report
-from models.subscription import NotifyGrant
+from models.subscription import NotifyGrant, NotifySent
 from models.user import DELETED, User
 from models.wanted import WantedPost
 from services import clock
@@ -51,12 +52,13 @@ def start(openid, now, keep_hours):
         User.update(updated_at=User.updated_at).where(User.id == user.id).execute()
         last = (DataExport.select().where(
             DataExport.openid == openid, DataExport.requested_at > now - DAY,
+            DataExport.user_id == user.id,  # not a deleted account's
             (DataExport.state != PREPARING) | (DataExport.requested_at > now - STALE))
             .order_by(DataExport.requested_at.desc()).first())
         if last is not None:
             raise TooMany("you can ask for your data once a day: try again after %(time)s",
                           time=clock.display(last.requested_at + DAY)[:16])
-        row = DataExport.create(openid=openid, name=secrets.token_hex(16), state=PREPARING,
+        row = DataExport.create(openid=openid, user_id=user.id, name=secrets.token_hex(16), state=PREPARING,
                                 requested_at=now,
                                 expires_at=now + datetime.timedelta(hours=keep_hours))
         record(openid, "data_export", "user:" + openid, new=str(row.id))
@@ -82,9 +84,12 @@ def forget(export_id, folder):
 def for_download(openid, now):
     """The file name of the caller's newest ready archive (audited), or NotFound. Only ever
     looked up by the caller's own openid: no id or name from the request is used."""
-    _user(openid)
+    user = _user(openid)
+    # a deleted account's archive (the same openid's later login is a fresh account, another
+    # user row) is never handed out
     row = (DataExport.select().where(DataExport.openid == openid, DataExport.state == READY,
-                                     DataExport.expires_at > now)
+                                     DataExport.expires_at > now,
+                                     DataExport.user_id == user.id)
            .order_by(DataExport.requested_at.desc()).first())
     if row is None:
         raise NotFound("no archive of your data is ready: ask for one first")
@@ -96,8 +101,11 @@ def sweep(now, folder, batch=200):
     """Remove expired archives' files (rows kept a day for the once-a-day rule, then deleted),
     and rows of preparations that never finished. Returns the files removed."""
     removed = 0
-    for row in (DataExport.select().where(DataExport.state != REMOVED,
-                                          DataExport.expires_at <= now).limit(batch)):
+    orphans = [row for row in DataExport.select().where(DataExport.state != REMOVED)
+               .order_by(DataExport.id).limit(batch * 5) if _orphan(row)]
+    expired = list(DataExport.select().where(DataExport.state != REMOVED,
+                                             DataExport.expires_at <= now).limit(batch))
+    for row in {r.id: r for r in orphans + expired}.values():
         _remove(folder, row.name)
         DataExport.update(state=REMOVED).where(DataExport.id == row.id).execute()
         removed += 1
@@ -108,6 +116,12 @@ def sweep(now, folder, batch=200):
     DataExport.delete().where(DataExport.state == REMOVED,
                               DataExport.requested_at < now - DAY).execute()
     return removed
+
+
+def _orphan(row):
+    """True when the archive's account was deleted since (no live user began before it)."""
+    user = User.by_openid(row.openid)
+    return user is None or user.state == DELETED or user.id != row.user_id
 
 
 def path_of(folder, name):
@@ -169,7 +183,8 @@ def collect(openid, public_folder, private_folder):
         "comments.json": {
             "comments": _rows(Comment.select().where(Comment.from_openid == me)
                               .order_by(Comment.in_id)),
-            "replies": _rows(Reply.select().where(Reply.from_openid == me).order_by(Reply.rid))},
+            "replies": _rows(Reply.select().where((Reply.from_openid == me) |
+                                                  (Reply.to_openid == me)).order_by(Reply.rid))},
         "likes.json": _rows(Liked.select().where(Liked.openid == me).order_by(Liked.id)),
         "favourites.json": _rows(Favourite.select().where(Favourite.openid == me)
                                  .order_by(Favourite.id)),
@@ -189,8 +204,13 @@ def collect(openid, public_folder, private_folder):
         "reports.json": _rows(Report.select().where(Report.reporter == me).order_by(Report.id),
                               drop=("handled_by",)),
         "notices.json": _rows(Notice.select().where(Notice.openid == me).order_by(Notice.id)),
-        "subscriptions.json": _rows(NotifyGrant.select().where(NotifyGrant.openid == me)
-                                    .order_by(NotifyGrant.id)),
+        "subscriptions.json": {
+            "grants": _rows(NotifyGrant.select().where(NotifyGrant.openid == me)
+                            .order_by(NotifyGrant.id)),
+            "chatNoticesSent": _rows(NotifySent.select().where(NotifySent.to_openid == me)
+                                     .order_by(NotifySent.id))},
+        "searches.json": _rows(SearchCounted.select().where(SearchCounted.who == "u:" + me)
+                               .order_by(SearchCounted.id)),
         "consents.json": _rows(Consent.select().where(Consent.openid == me)
                                .order_by(Consent.id)),
         "blocks.json": _rows(UserBlock.select().where(UserBlock.blocker == me)

@@ -2,7 +2,7 @@
 withdrawals), data_export (the archives students asked for), and on user the region of the
 account's latest request (ip_region, shown publicly), its raw address (last_ip, admins only)
 and when it was recorded (ip_seen_at). Frozen: the models below are this migration's copies."""
-from peewee import AutoField, BigIntegerField, CharField, DateTimeField, Model
+from peewee import AutoField, BigIntegerField, CharField, DateTimeField, IntegerField, Model
 from playhouse.migrate import migrate
 
 from models import is_mysql
@@ -23,6 +23,7 @@ class Consent(Model):
 class DataExport(Model):
     id = AutoField()
     openid = CharField(max_length=64)
+    user_id = IntegerField()  # the account's row: a later account of the same openid is another
     name = CharField(max_length=64, unique=True)
     state = CharField(max_length=16, default="preparing")
     size = BigIntegerField(default=0)

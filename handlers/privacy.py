@@ -4,7 +4,7 @@ import asyncio
 import datetime
 
 from actions.privacy import do_consent, do_download, do_export
-from handlers.base import AppHandler, ApiHandler
+from handlers.base import ApiHandler, PageHandler
 from services.clock import CHINA
 
 CHUNK = 256 * 1024
@@ -49,18 +49,12 @@ class ExportHandler(ApiHandler):
         self.finish()
 
 
-class PrivacyPageHandler(AppHandler):
-    """GET /privacy : the privacy policy in Chinese (English with Accept-Language: en), with
-    the operator, contact and the retention settings this server really runs with."""
+class PrivacyPageHandler(PageHandler):
+    """GET /privacy : the privacy policy in Chinese, with the operator, contact and the
+    retention settings this server really runs with (the admin pages' security headers)."""
 
-    def set_default_headers(self):
-        self.set_header("Content-Security-Policy",
-                        "default-src 'none'; style-src 'self'; frame-ancestors 'none'; "
-                        "base-uri 'none'; form-action 'none'")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
-
-    def prepare(self):
+    async def prepare(self):
+        """No session needed (the page is the same for everyone); the address budget."""
         self.limit_address()
 
     def get(self):

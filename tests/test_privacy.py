@@ -149,6 +149,13 @@ async def test_the_archive_holds_every_row_about_the_student_and_their_photos(ap
     missing = [(table, row) for table, row in rows
                if not others(table, row, "bob") and not in_archive(files, table, row)]
     assert not missing, missing
+    # every file and field is documented (docs/privacy.md, field by field)
+    documented = documented_fields()
+    for name, content in files.items():
+        if name.endswith(".json"):
+            assert name in documented, name
+            assert fields_of(content) <= documented[name], (name, fields_of(content) -
+                                                            documented[name])
     # alice's own words are not bob's: her comment on his listing, her listing
     assert "车还在吗" not in json.dumps(files["comments.json"], ensure_ascii=False)
     assert all(g["openid"] == "bob" for g in files["listings.json"])
@@ -170,6 +177,35 @@ async def test_the_archive_holds_every_row_about_the_student_and_their_photos(ap
     assert oct(os.stat(os.path.join(config["privacy"]["export_dir"], stored[0])).st_mode)[-3:] \
         == "600"
     assert (await api.get("/uploads/" + stored[0])).status == 404
+
+
+def documented_fields():
+    """{file: field names} from docs/privacy.md's "#### `file`" sections' tables."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "privacy.md"), encoding="utf-8") as f:
+        text = f.read()
+    out, current = {}, None
+    for line in text.splitlines():
+        heading = re.match(r"^#### `([a-z_]+\.json)`", line)
+        if heading:
+            current = out.setdefault(heading.group(1), set())
+        elif current is not None and line.startswith("## "):
+            current = None
+        elif current is not None:
+            field = re.match(r"^\| `([A-Za-z_]+)` \|", line)
+            if field:
+                current.add(field.group(1))
+    return out
+
+
+def fields_of(content):
+    """Every key of the JSON objects in `content` (nested lists and objects included)."""
+    if isinstance(content, list):
+        return set().union(*[fields_of(c) for c in content]) if content else set()
+    if isinstance(content, dict):
+        return set(content) | set().union(*[fields_of(v) for v in content.values()
+                                             if isinstance(v, (list, dict))])
+    return set()
 
 
 @pytest.mark.gen_test(timeout=90)

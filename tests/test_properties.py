@@ -93,6 +93,8 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/report": ("POST", "json", ["openid", "targetType", "targetId", "reason", "messages"]),
     "/wx/notify/subscribe": ("POST", "json", ["openid", "templateIds", "tmplIds"]),
     "/wx/user/deleteAccount": ("POST", "json", ["openid", "confirm"]),
+    "/wx/user/consent": ("POST", "json", ["openid", "version", "withdraw"]),
+    "/wx/user/export": ("POST", "json", ["openid"]),
     "/wx/user/block": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/unblock": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/blocked": ("GET", "query", ["openid"]),

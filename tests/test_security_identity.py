@@ -76,6 +76,8 @@ CALLER = {
     "/wx/handover/confirm": ("POST", "json", "openid", {"id": "1"}),
     "/wx/handover/mine": ("GET", "query", "openid", {}),
     "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
+    "/wx/user/consent": ("POST", "json", "openid", {"version": "2026-12-07"}),  # issue 26
+    "/wx/user/export": ("POST", "json", "openid", {}),  # its GET: tests/test_privacy.py
     # last: with the caller's own token it ends the account (tests/test_accounts.py)
     "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
@@ -113,6 +115,7 @@ SPECIAL = {
     "/wx/wechat/callback$",  # WeChat's signature over the callback token: below
     # the API reference, public: tests/test_api_reference.py
     "/$", "/docs$", "/openapi\\.yaml$",
+    "/privacy$",  # the privacy page, the same for everyone: tests/test_privacy.py
     "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css|favicon-32x32\\.png|favicon-16x16\\.png)$",
 }
 # Admin pages: every one needs the signed session cookie. pattern -> a concrete path.

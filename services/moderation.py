@@ -233,6 +233,9 @@ def user_detail(openid):
     info = user_dict(user)
     info["student_ids"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     info["goods_count"] = Goods.select().where(Goods.openid == user.openid).count()
+    # the raw address of the latest recorded request: admins only (issue 26)
+    info.update(last_ip=user.last_ip, ip_region=user.ip_region,
+                ip_seen_at=display(user.ip_seen_at))
     info["blocks"] = blocks.counts(user.openid)  # figures only, never who blocked whom
     info["history"] = [{"actor": a.actor, "action": a.action, "reason": a.reason,
                         "at": display(a.created_at)}

@@ -6,7 +6,8 @@ X-Forwarded-For from a peer that is not a trusted proxy ignored; the setting tur
 import pytest
 
 from models.user import User
-from services import ip_region
+from services import admin_accounts, ip_region
+from tests.test_admin_pages import PASSWORD, Session
 from tests.test_comments import comment
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
 from tests.test_wanted import admin
@@ -63,8 +64,13 @@ async def test_region_of_the_latest_login_on_profile_listing_and_comments(api, a
     assert comments.json[0]["ipRegion"] == "广东"
     for body in (detail.body, comments.body):
         assert b"223.104.1.1" not in body  # never the raw address in a public answer
-    # an admin sees the raw address
+    # an admin sees the raw address: the API with an admin token, and the user's admin page
     assert (await shown(api, app, "dan", admin(config)))["lastIp"] == "223.104.1.1"
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    session = Session(api)
+    await session.sign_in()
+    page = (await session.get("/admin/users/dan")).body.decode()
+    assert "223.104.1.1" in page and "广东" in page
 
 
 @pytest.mark.gen_test(timeout=60)

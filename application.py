@@ -5,6 +5,7 @@ import contextvars
 import logging
 import functools
 import importlib
+import ipaddress
 import os
 import time
 import weakref
@@ -118,7 +119,8 @@ class MarketApp(tornado.web.Application):
             ip_region.start_up()  # the offline region database, once per process (~11 MB)
         self.ip_recorder = IpRecorder(self.run_db, ip_region.record,
                                       privacy["ip_record_minutes"] * 60, privacy["ip_region"])
-        self.trusted_proxies = config["server"]["trusted_proxies"]
+        self.trusted_proxies = [ipaddress.ip_network(n)  # parsed once, checked per request
+                                for n in config["server"]["trusted_proxies"]]
         self.export_sweeper = ExportSweeper(self.run_db, privacy["export_dir"])
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
         self.searches_running = Coalescer()  # identical searches at the same moment: one query

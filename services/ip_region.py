@@ -22,6 +22,7 @@ SPECIAL = {"香港": "中国香港", "澳门": "中国澳门", "台湾": "中国
 SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
 
 _searcher = None
+NETWORKS = (ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 
 def data_path():
@@ -90,7 +91,8 @@ def trusted(peer, networks):
         addr = ipaddress.ip_address(peer.split("%")[0])
     except ValueError:
         return False
-    return any(addr in ipaddress.ip_network(n) for n in networks)
+    return any(addr in (n if isinstance(n, NETWORKS) else ipaddress.ip_network(n))
+               for n in networks)
 
 
 def client_address(peer, real_ip, forwarded_for, networks):

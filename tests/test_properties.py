@@ -122,7 +122,8 @@ NOT_JSON_APIS = {"/(robots\\.txt)$", "/(favicon\\.ico)$", "/static/(.*)$", "/met
                  "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$", "/wx/([^/]+)/([^/]+)$",
                  # the API reference: tests/test_api_reference.py
                  "/$", "/docs$", "/openapi\\.yaml$", "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css"
-                 "|favicon-32x32\\.png|favicon-16x16\\.png)$"}
+                 "|favicon-32x32\\.png|favicon-16x16\\.png)$",
+                 "/privacy$"}  # the privacy page (HTML): tests/test_privacy.py
 ADMIN_PAGES = "/admin"  # HTML pages: tests/test_security_identity.py
 
 

@@ -26,7 +26,7 @@ class User(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     # the latest request's region (public: "广东", "美国"), raw address (admins only) and when
-    # they were recorded (m0018; services/ip_region.py)
+    # they were recorded (m0019; services/ip_region.py)
     ip_region = CharField(max_length=32, default="")
     last_ip = CharField(max_length=45, default="")
     ip_seen_at = DateTimeField(null=True)

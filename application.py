@@ -5,6 +5,7 @@ import contextvars
 import logging
 import functools
 import importlib
+import ipaddress
 import os
 import time
 import weakref
@@ -13,13 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import tornado.httpserver
 import tornado.ioloop
+import tornado.iostream
 import tornado.locale
 import tornado.web
 
 import logs
 from actions.context import Context
 from actions.listings import ListingSweeper
-from counters import Coalescer, SeenOnce, ViewCounter
+from actions.privacy import ExportSweeper
+from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler, StaticHandler
 from metrics import Live, Metrics
 from models import utcnow
@@ -28,7 +31,7 @@ from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
-from services import goods, images, search
+from services import goods, images, ip_region, search
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
@@ -75,6 +78,7 @@ HANDLER_MODULES = [
     "handlers.admin_dispute_pages",
     "handlers.admin_moderation_pages",
     "handlers.docs",
+    "handlers.privacy",
     "handlers.chat_socket",
 ]
 
@@ -111,6 +115,15 @@ class MarketApp(tornado.web.Application):
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
+        privacy = config["privacy"]
+        ip_region.configure(privacy["ip_region"])
+        if privacy["ip_region"]:
+            ip_region.start_up()  # the offline region database, once per process (~11 MB)
+        self.ip_recorder = IpRecorder(self.run_db, ip_region.record,
+                                      privacy["ip_record_minutes"] * 60, privacy["ip_region"])
+        self.trusted_proxies = [ipaddress.ip_network(n)  # parsed once, checked per request
+                                for n in config["server"]["trusted_proxies"]]
+        self.export_sweeper = ExportSweeper(self.run_db, privacy["export_dir"])
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
         self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
@@ -189,6 +202,8 @@ class MarketApp(tornado.web.Application):
         self.chat.start()
         self.chat_retention.start()
         self.views.start()
+        self.ip_recorder.start()
+        self.export_sweeper.start()
         self.sweeper.start()
         await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
 
@@ -209,6 +224,8 @@ class MarketApp(tornado.web.Application):
         await self.chat.stop()  # the queued messages commit
         await self.list_writer.stop()
         await self.views.stop()
+        await self.ip_recorder.stop()
+        await self.export_sweeper.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 
@@ -216,12 +233,35 @@ class MarketApp(tornado.web.Application):
         """Note each routed request, so shutdown can wait for the ones still being answered;
         set its body limit from the headers, before any of the body is read."""
         self.in_flight.add(request)
+        if self.config["server"]["xheaders"]:
+            self.client_address(request)
         if hasattr(request.connection, "set_max_body_size"):
             limit = getattr(target_class, "max_body_bytes", None)
             request.connection.set_max_body_size(
                 limit(self.config) if limit else
                 min(BODY_BYTES, self.config["server"]["max_body_bytes"]))
         return super().get_handler_delegate(request, target_class, *args, **kwargs)
+
+    def client_address(self, request):
+        """Behind a proxy (server.xheaders): the client address and scheme from X-Real-IP /
+        X-Forwarded-For and X-Forwarded-Proto only when the TCP peer is one of
+        server.trusted_proxies; from any other peer the headers are ignored (a spoof) and the
+        peer is the client, whatever Tornado's own xheaders made of them."""
+        stream = getattr(request.connection, "stream", None)
+        try:
+            peer = stream.socket.getpeername()
+            peer = peer[0] if isinstance(peer, tuple) else ""  # "": a unix socket (local)
+        except (OSError, AttributeError):  # gone already: believe nothing it sent
+            peer = "0.0.0.0"
+        headers = request.headers
+        request.remote_ip = ip_region.client_address(
+            peer, headers.get("X-Real-Ip"), headers.get("X-Forwarded-For"), self.trusted_proxies)
+        proto = headers.get("X-Forwarded-Proto", headers.get("X-Scheme", "")).split(",")[-1]
+        if ip_region.trusted(peer, self.trusted_proxies) and proto.strip() in ("http", "https"):
+            request.protocol = proto.strip()
+        else:
+            request.protocol = "https" if isinstance(stream, tornado.iostream.SSLIOStream) \
+                else "http"
 
     def in_flight_count(self):
         """Requests routed and not yet answered whose client is still connected."""

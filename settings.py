@@ -90,6 +90,7 @@ SCHEMA = {
         "host": (_str, "127.0.0.1"),
         "port": (_port, 8000),
         "xheaders": (_bool, False),
+        "trusted_proxies": (_list, ("127.0.0.1/32", "::1/128")),
         "processes": (_positive(_int), 1),
         "shutdown_timeout": (_positive(_float), 10.0),
         "max_body_bytes": (_positive(_int), 12 * 1024 * 1024),
@@ -204,6 +205,15 @@ SCHEMA = {
     "metrics": {
         "allow": (_list, ("127.0.0.1/32", "::1/128")),
     },
+    "privacy": {  # issue 26: the privacy page, consents, data archives, IP region
+        "operator": (_str, "校园二手市场运营方"),
+        "contact": (_str, ""),
+        "policy_version": (_str, "2026-12-07"),
+        "export_dir": (_str, "data/exports"),
+        "export_keep_hours": (_positive(_float), 24.0),
+        "ip_region": (_bool, True),
+        "ip_record_minutes": (_positive(_float), 10.0),
+    },
     "locale": {  # the language of texts a person reads (docs: README.md, "Languages")
         "default": (_choice("zh_CN", "en_US"), "zh_CN"),
     },
@@ -294,6 +304,18 @@ def _finish(config, base):
             tls[key] = os.path.join(base, tls[key])
             if not os.path.isfile(tls[key]):
                 raise ConfigError("server.tls.%s: file not found: %s" % (key, tls[key]))
+    try:  # the proxies whose X-Real-IP / X-Forwarded-For are believed (server.xheaders)
+        config["server"]["trusted_proxies"] = [str(ipaddress.ip_network(a, strict=False))
+                                               for a in config["server"]["trusted_proxies"]]
+    except ValueError as e:
+        raise ConfigError("server.trusted_proxies: %s" % e)
+    privacy = config["privacy"]
+    privacy["export_dir"] = os.path.join(base, privacy["export_dir"])
+    if not re.match(r"^[A-Za-z0-9._-]{1,32}$", privacy["policy_version"]):
+        raise ConfigError("privacy.policy_version: 1-32 letters, digits, '.', '_' or '-'")
+    uploads = os.path.realpath(config["uploads"]["dir"])
+    if os.path.commonpath([uploads, os.path.realpath(privacy["export_dir"])]) == uploads:
+        raise ConfigError("privacy.export_dir: must not be inside uploads.dir (served publicly)")
     try:  # /metrics access: addresses or networks, normalised once here
         config["metrics"]["allow"] = [str(ipaddress.ip_network(a, strict=False))
                                       for a in config["metrics"]["allow"]]

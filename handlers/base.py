@@ -162,6 +162,8 @@ class AppHandler(tornado.web.RequestHandler):
                 epoch = await control.epoch(claims["sub"])
             if claims.get("ep", 0) != epoch:
                 raise Unauthorized("this login has ended, log in again")
+            # the IP region of the account's latest request (at most once per N minutes)
+            self.application.ip_recorder.note(claims["sub"], self.request.remote_ip)
 
     async def check_admin_session(self):
         """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs

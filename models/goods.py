@@ -147,7 +147,8 @@ APPROVED_PAGE_FOR_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}
                          "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
 DETAIL_SQL = ("SELECT g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec, "
               "g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address, g.state, "
-              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname, g.sale_state FROM {q}goods{q} g "
+              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname, g.sale_state, u.ip_region "
+              "FROM {q}goods{q} g "
               "LEFT JOIN {q}user{q} u ON u.openid = g.openid WHERE g.gid = {p} AND g.deleted = 0")
 PHOTOS_SQL = ("SELECT url FROM {q}image{q} WHERE gid = {p} AND flag = %d AND hidden = 0 "
               "ORDER BY id" % GOODS_PHOTO)

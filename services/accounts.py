@@ -17,7 +17,8 @@ from models import BaseModel, in_transaction, utcnow
 from models.account import SessionEpoch
 from models.admin import AdminAction, record
 from models.chat import ChatList, ChatMessage, pair_key
-import models.dispute  # noqa: F401  (the dispute table is handled by the registry)
+import models.dispute  # noqa: F401  (these tables are handled by the registry)
+import models.privacy  # noqa: F401
 from models.goods import ON_SALE, RESERVED, STUDENT_ID, Goods, Image, SearchCounted
 from models.rating import HANDOVER_PROPOSED, HandOver
 from models.report import Report
@@ -73,7 +74,8 @@ NOT_A_USER = "not a user"  # holds something else (an admin's name, a template i
 
 DELETION = {
     "user": {"openid": ANONYMISE, "wxname": ANONYMISE, "uname": ANONYMISE, "wx": ANONYMISE,
-             "school": ANONYMISE, "uclass": ANONYMISE},  # the placeholder row, profile wiped
+             "school": ANONYMISE, "uclass": ANONYMISE, "ip_region": ANONYMISE,
+             "last_ip": ANONYMISE},  # the placeholder row, profile and addresses wiped
     "goods": {"openid": ANONYMISE},       # taken down; kept for the comments and chats citing it
     "image": {"openid": ANONYMISE},       # student-ID photos removed, with their files
     "media_check": {"openid": ANONYMISE, "trace_id": NOT_A_USER},  # follows its image
@@ -97,6 +99,9 @@ DELETION = {
     "wanted_key": {"key": NOT_A_USER},
     "hand_over": {"seller": ANONYMISE, "buyer": ANONYMISE},  # a proposed one is removed
     "rating": {"rater": ANONYMISE, "ratee": ANONYMISE},  # the other party's summary stays true
+    "consent": {"openid": REMOVE},
+    "data_export": {"openid": ANONYMISE,  # the sweep removes a deleted account's archive file
+                    "name": NOT_A_USER},
     "dispute": {"opener": ANONYMISE,  # stays for the other party and the moderators
                 "decided_by": NOT_A_USER, "opener_role": NOT_A_USER},  # an admin; a role
     "admin_action": {"target": ANONYMISE,  # "user:<openid>" of a moderation
@@ -148,7 +153,7 @@ def delete_account(openid):
         _by_registry(openid, ghost)
         User.update(openid=ghost, wxname=PLACEHOLDER, head_img="", sex=0, uname="", qq="", wx="",
                     school="", xuehao="", uclass="", state=DELETED, reason="", registered=False,
-                    updated_at=utcnow()).where(User.id == user.id).execute()
+                    ip_region="", last_ip="", ip_seen_at=None, updated_at=utcnow()).where(User.id == user.id).execute()
         epoch = _bump_epoch(openid)
         record(ghost, "account_delete", "user:" + ghost, old=user.state, new=DELETED)
         return {"ghost": ghost, "epoch": epoch, "files": files, "gids": gids}

@@ -7,7 +7,7 @@ from models import db
 from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, Reply
 from models.user import User
-from services import clock, validate
+from services import clock, ip_region, validate
 from services.errors import Invalid, NotFound
 from models import write_txn
 from services.goods import gid_of, visible
@@ -48,7 +48,8 @@ def _reply_shape(r, users):
             "fromAvatar": author.head_img if author else "",
             "toOpenid": r.to_openid, "toName": target.wxname if target else "",
             "content": r.content, "createTime": clock.display(r.create_time),
-            "userState": author.state if author else 0}
+            "userState": author.state if author else 0,
+            "ipRegion": ip_region.shown_user(author)}
 
 
 def _shape(comments, viewer, all_replies=False):
@@ -84,6 +85,7 @@ def _shape(comments, viewer, all_replies=False):
             "content": c.content, "createTime": clock.display(c.create_time),
             "likeNum": likes.get(c.in_id, 0), "likeState": 1 if c.in_id in mine else 0,
             "sonSums": sums.get(c.in_id, 0), "userState": author.state if author else 0,
+            "ipRegion": ip_region.shown_user(author),
             "commentsReplies": [_reply_shape(r, users) for r in replies.get(c.in_id, [])]})
     return shaped
 

@@ -6,7 +6,7 @@ from models import utcnow, write_txn
 from models import goods as goods_sql
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import BLOCKED, VERIFIED
-from services import clock, validate
+from services import clock, ip_region, validate
 from services import search as search_index
 from services.errors import Forbidden, Invalid, NotFound
 from services.images import upload_url
@@ -188,7 +188,7 @@ def detail(gid, viewer, admin, base, views=None):
         Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
         open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
     (gid, openid, name, title, dec, new, old, xueyuan, address, state, issued, _, _,
-     seller_state, wxname, sale_state) = row
+     seller_state, wxname, sale_state, region) = row
     photos = goods_sql.run(goods_sql.PHOTOS_SQL, (gid,))
     return {
         "gid": gid, "goodsName": name, "goodsTitle": title,
@@ -199,6 +199,7 @@ def detail(gid, viewer, admin, base, views=None):
         "imageCheckStatus": 1 if seller_state == VERIFIED else 0,
         "issueTime": clock.display(goods_sql.issue_time(issued)), "openSum": open_sum,
         "openid": openid, "wxname": wxname or "", "saleState": sale_state,
+        "ipRegion": ip_region.shown(seller_state, region),  # the seller's (issue 26)
     }
 
 

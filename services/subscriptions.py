@@ -9,8 +9,8 @@ from models import db, utcnow
 from models.subscription import NotifyGrant, NotifySent
 from models.user import User
 from services.users import require_user
-from services import validate
-from services.errors import Invalid
+from services import privacy, validate
+from services.errors import Forbidden, Invalid
 
 NO_GRANT, BAD_DATA = 43101, 47003  # WeChat errcodes: no grant left, bad template data
 
@@ -34,6 +34,9 @@ def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
         raise Invalid("templateIds must be a list of 1-10 template ids")
     accepted = collections.Counter(validate.text(t, "templateId", 64) for t in template_ids)
     require_user(openid)  # never grants for an account deleted meanwhile
+    if privacy.withdrawn(openid):  # issue 26: no consent, no subscribe messages
+        raise Forbidden("you withdrew your consent to the privacy policy: agree to it again "
+                        "to receive notices")
     for tid, n in accepted.items():
         if tid not in known:
             continue

@@ -4,7 +4,7 @@ from peewee import IntegrityError
 from models import db, is_mysql, utcnow
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
-from services import validate
+from services import privacy, validate
 from services.errors import Forbidden, Invalid, NotFound
 
 
@@ -73,6 +73,12 @@ def contact_info(openid):
     """extend.userinfo of /user/getUserInfo."""
     user = get_user(openid)
     return {"uname": user.uname, "qq": user.qq, "wx": user.wx}
+
+
+def contact_info_with_privacy(openid, policy_version):
+    """extend of /user/getUserInfo: userinfo, and the privacy policy's version and the
+    student's consent (services.privacy.status)."""
+    return {"userinfo": contact_info(openid), "privacy": privacy.status(openid, policy_version)}
 
 
 def school_info(openid):

@@ -43,6 +43,7 @@ LABELS = {
     "thumb": Phrase("thumbnail"), "username": Phrase("username"), "passwd": Phrase("password"),
     "action": Phrase("action"), "image": Phrase("image"), "comment": Phrase("comment"),
     "reply": Phrase("reply"), "body": Phrase("the request"),
+    "version": Phrase("privacy policy version"),
 }
 
 

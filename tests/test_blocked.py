@@ -23,7 +23,8 @@ SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",
 OWN = {"/wx/user/deleteMyIssue", "/wx/user/deleteCheckFail", "/wx/user/addGoodsToCar",
        "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe",
        "/wx/goods/state", "/wx/goods/renew",
-       "/wx/user/block", "/wx/user/unblock", "/wx/wanted/delete"}  # a blocked owner's listings are hidden anyway
+       "/wx/user/block", "/wx/user/unblock", "/wx/wanted/delete",
+       "/wx/user/consent", "/wx/user/export"}  # issue 26: PIPL rights hold while blocked  # a blocked owner's listings are hidden anyway
 # Ending the account: allowed while blocked too, and tested on its own (tests/test_accounts.py)
 ACCOUNT = {"/wx/user/deleteAccount"}
 READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo",

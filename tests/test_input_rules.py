@@ -19,6 +19,7 @@ PASSWORD = "correct horse battery"
 NOT_JSON = {
     "/wx/images/upload": "multipart: tests/test_images.py, tests/test_security_identity.py",
     "/wx/wechat/callback": "WeChat's signature first: test_security_identity.py",
+    "/wx/user/export": "no fields: an empty body is the whole request (tests/test_privacy.py)",
 }
 READ_ONLY = {"/wx/admin/getAllUserSimInfo", "/wx/admin/getDeUserAndImage"}  # POST reads as GET
 # a renewal within the second of the listing's last touch changes nothing MariaDB's DATETIME
@@ -103,6 +104,7 @@ def valid_bodies(s):
         "/wx/admin/setState": {"gid": s["pending"], "state": 1},
         "/wx/admin/userCheck": {"openid": "alice", "state": 1},
         "/wx/admin/delete": {"gid": s["approved"]},
+        "/wx/user/consent": {"version": "2026-12-07"},  # issue 26
         "/wx/user/deleteAccount": {"confirm": "注销"},  # last: bob's account ends
     }
 

@@ -93,6 +93,8 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/report": ("POST", "json", ["openid", "targetType", "targetId", "reason", "messages"]),
     "/wx/notify/subscribe": ("POST", "json", ["openid", "templateIds", "tmplIds"]),
     "/wx/user/deleteAccount": ("POST", "json", ["openid", "confirm"]),
+    "/wx/user/consent": ("POST", "json", ["openid", "version", "withdraw"]),
+    "/wx/user/export": ("POST", "json", ["openid"]),
     "/wx/user/block": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/unblock": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/blocked": ("GET", "query", ["openid"]),
@@ -121,7 +123,8 @@ NOT_JSON_APIS = {"/(robots\\.txt)$", "/(favicon\\.ico)$", "/static/(.*)$", "/met
                  "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$", "/wx/([^/]+)/([^/]+)$",
                  # the API reference: tests/test_api_reference.py
                  "/$", "/docs$", "/openapi\\.yaml$", "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css"
-                 "|favicon-32x32\\.png|favicon-16x16\\.png)$"}
+                 "|favicon-32x32\\.png|favicon-16x16\\.png)$",
+                 "/privacy$"}  # the privacy page (HTML): tests/test_privacy.py
 ADMIN_PAGES = "/admin"  # HTML pages: tests/test_security_identity.py
 
 

@@ -78,6 +78,8 @@ CALLER = {
     "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
     # GET (a party's view) is the same handler's caller check: tests/test_disputes.py
     "/wx/handover/dispute": ("POST", "json", "openid", {"hid": "1", "reason": "没收到货"}),
+    "/wx/user/consent": ("POST", "json", "openid", {"version": "2026-12-07"}),  # issue 26
+    "/wx/user/export": ("POST", "json", "openid", {}),  # its GET: tests/test_privacy.py
     # last: with the caller's own token it ends the account (tests/test_accounts.py)
     "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
@@ -115,6 +117,7 @@ SPECIAL = {
     "/wx/wechat/callback$",  # WeChat's signature over the callback token: below
     # the API reference, public: tests/test_api_reference.py
     "/$", "/docs$", "/openapi\\.yaml$",
+    "/privacy$",  # the privacy page, the same for everyone: tests/test_privacy.py
     "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css|favicon-32x32\\.png|favicon-16x16\\.png)$",
 }
 # Admin pages: every one needs the signed session cookie. pattern -> a concrete path.

@@ -101,6 +101,7 @@ DELETION = {
     "rating": {"rater": ANONYMISE, "ratee": ANONYMISE},  # the other party's summary stays true
     "consent": {"openid": REMOVE},
     "data_export": {"openid": ANONYMISE,  # the sweep removes a deleted account's archive file
+                    "user_id": KEEP,  # the placeholder row's id: marks the archive an orphan
                     "name": NOT_A_USER},
     "dispute": {"opener": ANONYMISE,  # stays for the other party and the moderators
                 "decided_by": NOT_A_USER, "opener_role": NOT_A_USER},  # an admin; a role

@@ -1,0 +1,52 @@
+"""Suggestions as you type (issue 26, item 5): suggest_term, suggest_key (binary on MariaDB: a
+prefix is an index range) and goods_suggest; filled from the public listings and the visible
+hot words. Frozen: the models below are this migration's own copies."""
+from peewee import AutoField, CharField, IntegerField, Model, TextField
+
+from models import is_mysql
+
+
+class SuggestTerm(Model):
+    id = AutoField()
+    term = CharField(max_length=64, unique=True)
+    hits = IntegerField(default=0)
+
+    class Meta:
+        table_name = "suggest_term"
+
+
+class SuggestKey(Model):
+    id = AutoField()
+    skey = CharField(max_length=64)
+    term_id = IntegerField()
+
+    class Meta:
+        table_name = "suggest_key"
+        indexes = ((("skey", "term_id"), True), (("term_id",), False))
+
+
+class GoodsSuggest(Model):
+    gid = IntegerField(primary_key=True)
+    terms = TextField()
+
+    class Meta:
+        table_name = "goods_suggest"
+
+
+def up(database, migrator):
+    """Create the three tables, then fill them (services.suggest.rebuild)."""
+    mysql = is_mysql(database)
+    settings = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4", "COLLATE=utf8mb4_unicode_ci"]
+    for model in (SuggestTerm, SuggestKey, GoodsSuggest):
+        with model.bind_ctx(database):
+            model._meta.table_settings = settings if mysql else []
+            model.create_table(safe=False)
+    if mysql:
+        database.execute_sql("ALTER TABLE suggest_key MODIFY skey VARCHAR(64) "
+                             "CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL")
+    from models.goods import Goods, SearchKeyword
+    from models.suggest import GoodsSuggest as G, SuggestKey as K, SuggestTerm as T
+    from models.user import User
+    from services import suggest
+    with database.bind_ctx([Goods, SearchKeyword, User, G, K, T]):
+        suggest.rebuild(atomic=not mysql)

@@ -1,0 +1,188 @@
+"""Suggestions as you type: `GET /wx/goods/suggest?q=` completes what a student types from the
+words of public listings' names and titles and from the visible hot words, by characters,
+pinyin and pinyin initials (`erj`, `ej`, `耳` -> 耳机), the most found first.
+
+Design (docs/search.md, "Suggestions"): a prefix table kept where the search index is kept.
+Each term (a word the search segmenter cuts from a public listing's name or title, or a hot
+word) has a row in suggest_term with `hits`, the number of public listings that have it now,
+and one row in suggest_key per key: the term itself, its pinyin, its initials. A listing's own
+terms are kept in goods_suggest, so `update(gid)` (called by search.reindex and search.remove,
+inside the change's transaction) moves only the counts of the terms it gained or lost. A
+prefix is an index range of suggest_key (binary collation on MariaDB); a term is answered only
+while `hits > 0` (some public listing of an owner who is not blocked has it) or it is a visible
+hot word counted at least HOT_MIN times, so a listing taken down, a blocked or deleted
+student's listing, or a hidden hot word is never suggested after its transaction commits.
+"""
+import contextlib
+import re
+
+from peewee import JOIN, IntegrityError
+
+from models import is_mysql
+from models.goods import APPROVED, ON_SALE, Goods, SearchKeyword, run
+from models.suggest import GoodsSuggest, SuggestKey, SuggestTerm
+from models.user import BLOCKED, DELETED, User
+from services import search, validate
+
+LIMIT = 10             # completions answered
+MAX_QUERY_CHARS = 32   # a longer prefix is refused
+MAX_TERM_CHARS = 16    # longer words are not offered as completions
+MAX_TERMS = 40         # terms one listing gives at most
+HOT_MIN = 2            # a hot word (not in any public title) is offered once counted this often
+_TOP = "\U0010ffff"    # above every character: prefix <= key < prefix + _TOP
+_SPACES = re.compile(r"\s+")
+
+
+def key_of(text):
+    """What keys and queries compare: search.normalize (NFKC, lower case) without spaces."""
+    return _SPACES.sub("", search.normalize(text))
+
+
+def listing_terms(name, title):
+    """The completion terms of a listing's name and title, in order, each once: Chinese words of
+    two characters or more (search mode: 蓝牙耳机, 蓝牙, 耳机), other words of two letters or
+    digits or more (iphone13, iphone)."""
+    found = []
+    for text in (name, title):
+        for chinese, run_ in search.runs(text):
+            if chinese:
+                words = [w for w in search._segmenter().cut_for_search(run_) if len(w) >= 2]
+            else:
+                words = [run_] + search._parts(run_)
+            found.extend(w for w in words if 2 <= len(w) <= MAX_TERM_CHARS and not w.isdigit())
+    return list(dict.fromkeys(found))[:MAX_TERMS]
+
+
+def keys_of(term):
+    """The keys a term is found by: itself; for Chinese, its full pinyin and initials."""
+    keys = [key_of(term)]
+    chinese = "".join(c for chinese, r in search.runs(term) if chinese for c in r)
+    if chinese:
+        spelled = []
+        for chinese_run, r in search.runs(term):
+            spelled.append(search.pinyin_of(r) if chinese_run else (r, r))
+        if all(len(s) == 2 for s in spelled):
+            keys.append("".join(s[0] for s in spelled))
+            keys.append("".join(s[1] for s in spelled))
+        elif all(s for s in spelled):  # one Chinese character: its pinyin only
+            keys.append("".join(s[0] for s in spelled))
+    return [k[:64] for k in dict.fromkeys(k for k in keys if k)]
+
+
+def _public(gid):
+    row = (Goods.select(Goods.goods_name, Goods.goods_title, Goods.state, Goods.deleted,
+                        Goods.hidden, Goods.sale_state, User.state.alias("owner_state"))
+           .join(User, on=(User.openid == Goods.openid), join_type=JOIN.LEFT_OUTER)
+           .where(Goods.gid == gid).objects().first())
+    if row is None or row.state != APPROVED or row.deleted or row.hidden \
+            or row.sale_state != ON_SALE or row.owner_state in (BLOCKED, DELETED):
+        return None
+    return row
+
+
+def update(gid):
+    """Bring one listing's terms in step: counted while it is public and its owner is not
+    blocked, not at all otherwise. Call inside the transaction that changed it."""
+    row = _public(gid)
+    new = listing_terms(row.goods_name, row.goods_title) if row else []
+    query = GoodsSuggest.select().where(GoodsSuggest.gid == gid)
+    if is_mysql():
+        query = query.for_update()  # two changes of one listing at once count once
+    old_row = query.first()
+    old = old_row.terms.split(" ") if old_row and old_row.terms else []
+    gone = sorted(set(old) - set(new))
+    added = sorted(set(new) - set(old))
+    if gone:
+        SuggestTerm.update(hits=SuggestTerm.hits - 1).where(SuggestTerm.term.in_(gone)).execute()
+    for term in added:
+        _count(term, 1)
+    if not new:
+        if old_row:
+            GoodsSuggest.delete().where(GoodsSuggest.gid == gid).execute()
+    elif old_row:
+        if gone or added:
+            GoodsSuggest.update(terms=" ".join(new)).where(GoodsSuggest.gid == gid).execute()
+    else:
+        GoodsSuggest.insert(gid=gid, terms=" ".join(new)).execute()
+
+
+def _count(term, hits):
+    """Add `hits` to a term's count, creating it (and its keys) the first time."""
+    if SuggestTerm.update(hits=SuggestTerm.hits + hits).where(SuggestTerm.term == term).execute():
+        return
+    try:
+        with SuggestTerm._meta.database.atomic():
+            term_id = SuggestTerm.insert(term=term, hits=hits).execute()
+            SuggestKey.insert_many([{"skey": k, "term_id": term_id} for k in keys_of(term)]) \
+                .execute()
+    except IntegrityError:  # created at the same moment by another change
+        SuggestTerm.update(hits=SuggestTerm.hits + hits).where(SuggestTerm.term == term).execute()
+
+
+def hot_word(word):
+    """A hot word's keys (search_keyword decides, when answering, whether it is shown)."""
+    if 2 <= len(word) <= MAX_TERM_CHARS and key_of(word):
+        _count(word, 0)
+
+
+# -- answering -------------------------------------------------------------------------------
+_QUERY = ("SELECT t.term, t.hits + COALESCE(h.{q}count{q}, 0) AS score FROM suggest_key k "
+          "JOIN suggest_term t ON t.id = k.term_id "
+          "LEFT JOIN search_keyword h ON h.keyword = t.term AND h.hidden = {false} "
+          "WHERE k.skey >= {p} AND k.skey < {p} AND (t.hits > 0 OR h.{q}count{q} >= %d) "
+          "GROUP BY t.id, t.term, t.hits, h.{q}count{q} "
+          "ORDER BY score DESC, t.term LIMIT %d" % (HOT_MIN, LIMIT))
+
+
+def suggest(q):
+    """Up to LIMIT completions of `q` (characters, pinyin or initials), most found first;
+    [] for an empty prefix. A missing or over-long `q`: Invalid."""
+    q = validate.text(q, "q", MAX_QUERY_CHARS, required=False)
+    prefix = key_of(q or "")
+    if not prefix:
+        return []
+    template = _QUERY.replace("{false}", "0")
+    return [term for term, _ in run(template, (prefix, prefix + _TOP))]
+
+
+# -- filling in bulk -------------------------------------------------------------------------
+def rebuild(batch=2000, atomic=True):
+    """Every table of suggestions filled again from the public listings (of owners who are not
+    blocked) and the hot words: after the migration or a bulk load. Returns the terms' count.
+    `atomic=False` inside a migration on MySQL (its DDL has committed the migration's
+    transaction, so a savepoint would fail)."""
+    database = SuggestTerm._meta.database
+    counts, per_gid, last = {}, [], 0
+    blocked = User.select(User.openid).where(User.state.in_([BLOCKED, DELETED]))
+    while True:
+        rows = list(Goods.select(Goods.gid, Goods.goods_name, Goods.goods_title)
+                    .where(Goods.gid > last, Goods.state == APPROVED, Goods.deleted == False,  # noqa: E712
+                           Goods.hidden == False, Goods.sale_state == ON_SALE,  # noqa: E712
+                           Goods.openid.not_in(blocked))
+                    .order_by(Goods.gid).limit(batch))
+        if not rows:
+            break
+        for g in rows:
+            terms = listing_terms(g.goods_name, g.goods_title)
+            if terms:
+                per_gid.append({"gid": g.gid, "terms": " ".join(terms)})
+                for t in terms:
+                    counts[t] = counts.get(t, 0) + 1
+        last = rows[-1].gid
+    for word, in SearchKeyword.select(SearchKeyword.keyword).tuples():
+        if 2 <= len(word) <= MAX_TERM_CHARS and key_of(word):
+            counts.setdefault(word, 0)
+    with (database.atomic() if atomic else contextlib.nullcontext()):
+        for model in (SuggestKey, SuggestTerm, GoodsSuggest):
+            model.delete().execute()
+        terms = sorted(counts)
+        for i in range(0, len(terms), batch):
+            SuggestTerm.insert_many([{"term": t, "hits": counts[t]} for t in terms[i:i + batch]]) \
+                .execute()
+        ids = dict(SuggestTerm.select(SuggestTerm.term, SuggestTerm.id).tuples())
+        keys = [{"skey": k, "term_id": ids[t]} for t in terms for k in keys_of(t)]
+        for i in range(0, len(keys), batch):
+            SuggestKey.insert_many(keys[i:i + batch]).execute()
+        for i in range(0, len(per_gid), batch):
+            GoodsSuggest.insert_many(per_gid[i:i + batch]).execute()
+    return len(counts)

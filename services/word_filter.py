@@ -4,8 +4,9 @@ moderator exactly as WeChat's `review` verdict does.
 
 The list is the shipped default (sensitive_words.txt beside this module, one word a line)
 plus the words moderators added, minus the ones they took off (table sensitive_word, audited);
-matched with pyahocorasick's Aho–Corasick automaton in one pass over the text, whatever the
-number of words. Evasions are normalised away on both sides: NFKC (full-width `ＱＱ` is `qq`),
+matched with ahocorasick-rs (the Rust aho-corasick crate's automaton) in one pass over the
+text, whatever the number of words (pyahocorasick was measured too: 15x slower on a 2,000
+character text, bench/README.md table 6). Evasions are normalised away on both sides: NFKC (full-width `ＱＱ` is `qq`),
 lower case, and every character that is not a letter or digit dropped (`毒 品`, `毒.品`,
 `毒*品` are `毒品`). Every process keeps its automaton and rebuilds it when the list's version
 (word_list_version, +1 with every change) is not the one it was built from.
@@ -15,7 +16,7 @@ import os
 import re
 import unicodedata
 
-import ahocorasick
+import ahocorasick_rs
 from peewee import IntegrityError
 
 from models import db, utcnow
@@ -33,8 +34,13 @@ _DROP = re.compile(r"[\W_]+")
 
 def normalise(text):
     """What is matched: NFKC, lower case, only letters and digits (spaces, punctuation, symbols
-    and emoji between characters dropped)."""
-    return _DROP.sub("", unicodedata.normalize("NFKC", text or "").lower())
+    and emoji between characters dropped). The separators go first: Chinese text is full of
+    full-width punctuation that NFKC would rewrite, and without it NFKC's quick check usually
+    finds nothing to do (5x cheaper on a 2,000-character text)."""
+    kept = _DROP.sub("", text or "")
+    if not unicodedata.is_normalized("NFKC", kept):
+        kept = _DROP.sub("", unicodedata.normalize("NFKC", kept))
+    return kept.lower()
 
 
 class Matcher:
@@ -42,27 +48,17 @@ class Matcher:
 
     def __init__(self, words, version=None):
         self.version = version
-        self.size = 0
-        self.automaton = ahocorasick.Automaton()
-        for word in words:
-            key = normalise(word)
-            if len(key) >= MIN_WORD_CHARS and key not in self.automaton:
-                self.automaton.add_word(key, key)
-                self.size += 1
-        if self.size:
-            self.automaton.make_automaton()
+        keys = list(dict.fromkeys(k for k in map(normalise, words) if len(k) >= MIN_WORD_CHARS))
+        self.size = len(keys)
+        self.automaton = ahocorasick_rs.AhoCorasick(keys) if keys else None
+        self.patterns = keys
 
     def find(self, text, limit=5):
-        """The list's words found in `text` (normalised), at most `limit`, in order of their end."""
-        if not self.size or not text:
+        """The list's words found in `text` (normalised; non-overlapping, leftmost first), each
+        once, at most `limit`."""
+        if self.automaton is None or not text:
             return []
-        found = []
-        for _, word in self.automaton.iter(normalise(text)):
-            if word not in found:
-                found.append(word)
-                if len(found) >= limit:
-                    break
-        return found
+        return list(dict.fromkeys(self.automaton.find_matches_as_strings(normalise(text))))[:limit]
 
 
 @functools.lru_cache(maxsize=1)

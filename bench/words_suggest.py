@@ -86,6 +86,20 @@ def _version(name):
     return version(name)
 
 
+def _warm(port, paths, seconds=60):
+    import urllib.request
+    deadline = time.monotonic() + seconds
+    for path in paths:
+        while True:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+
 def prefixes(vocab, rng, n=300):
     """What students type: 1–3 characters, 1–4 letters of pinyin, 1–3 initials."""
     from services import suggest
@@ -127,6 +141,7 @@ def bench_suggest(cfg, maria, tmp, backend, http_run, table, fmt, ratio, results
         bare.stop()
     product = ProductServer(url).start()
     try:
+        _warm(product.port, paths[:20])  # its first answers wait for the segmenter to load
         got = http_run(product, paths, c)
     finally:
         product.stop()

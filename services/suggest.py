@@ -85,17 +85,22 @@ def update(gid):
     blocked, not at all otherwise. Call inside the transaction that changed it."""
     row = _public(gid)
     new = listing_terms(row.goods_name, row.goods_title) if row else []
+    mysql = is_mysql()
+    if new and mysql:  # the row exists before it is locked: a record lock, never a gap lock
+        GoodsSuggest.insert(gid=gid, terms="").on_conflict_ignore().execute()  # (two inserts
+        # into one gap, each holding a gap lock, would deadlock)
     query = GoodsSuggest.select().where(GoodsSuggest.gid == gid)
-    if is_mysql():
+    if mysql:
         query = query.for_update()  # two changes of one listing at once count once
     old_row = query.first()
     old = old_row.terms.split(" ") if old_row and old_row.terms else []
     gone = sorted(set(old) - set(new))
     added = sorted(set(new) - set(old))
-    if gone:
-        SuggestTerm.update(hits=SuggestTerm.hits - 1).where(SuggestTerm.term.in_(gone)).execute()
-    for term in added:
-        _count(term, 1)
+    for term in sorted(gone + added):  # one order for every transaction: no lock cycles
+        if term in gone:
+            SuggestTerm.update(hits=SuggestTerm.hits - 1).where(SuggestTerm.term == term).execute()
+        else:
+            _count(term, 1)
     if not new:
         if old_row:
             GoodsSuggest.delete().where(GoodsSuggest.gid == gid).execute()

@@ -125,5 +125,16 @@ async def test_counts_stay_exact_under_parallel_changes_and_match_a_rebuild(api,
     assert live.get("山地车", 0) == sum("山地车" in n for n in names)
     assert live.get("公路", 0) == sum("公路" in n for n in names) > 0
     assert live["自提"] == 4
+    # 20 new listings approved at the same moment, each in its own transaction (on MariaDB,
+    # locking a missing goods_suggest row took a gap lock: two such inserts deadlocked)
+    fresh = [await _listing(api, app, sam, "sam", "折叠桌", approved=False) for _ in range(20)]
+
+    def approve_one(gid):
+        with write_txn():
+            Goods.update(state=1).where(Goods.gid == gid).execute()
+            search.reindex(gid)
+    await asyncio.gather(*[app.run_db(approve_one, g) for g in fresh])
+    live = await hits(app)
+    assert live["折叠桌"] == 20 and live["自提"] == 24
     await app.run_db(suggest.rebuild)
     assert await hits(app) == live  # the incremental counts are what a rebuild finds

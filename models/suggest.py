@@ -28,6 +28,21 @@ class SuggestKey(BaseModel):
         indexes = ((("skey", "term_id"), True), (("term_id",), False))
 
 
+class SuggestPrefix(BaseModel):
+    """The first 1..PREFIX_CHARS characters of each key of a term, with the term's `hits`
+    copied: a short prefix (thousands of keys start with `s`) is read in the order of its index
+    (prefix, hits), 10 rows, instead of ranking every key it starts (binary on MariaDB)."""
+    id = AutoField()
+    prefix = CharField(max_length=8)
+    term_id = IntegerField()
+    hits = IntegerField(default=0)
+
+    class Meta:
+        table_name = "suggest_prefix"
+        indexes = ((("prefix", "term_id"), True), (("prefix", "hits"), False),
+                   (("term_id",), False))
+
+
 class GoodsSuggest(BaseModel):
     """The terms a public listing counts in (space-joined), while it counts."""
     gid = IntegerField(primary_key=True)

@@ -14,13 +14,14 @@ hot word counted at least HOT_MIN times, so a listing taken down, a blocked or d
 student's listing, or a hidden hot word is never suggested after its transaction commits.
 """
 import contextlib
+import functools
 import re
 
 from peewee import JOIN
 
 from models import is_mysql
 from models.goods import APPROVED, ON_SALE, Goods, SearchKeyword, run
-from models.suggest import GoodsSuggest, SuggestKey, SuggestTerm
+from models.suggest import GoodsSuggest, SuggestKey, SuggestPrefix, SuggestTerm
 from models.user import BLOCKED, DELETED, User
 from services import search, validate
 
@@ -29,6 +30,7 @@ MAX_QUERY_CHARS = 32   # a longer prefix is refused
 MAX_TERM_CHARS = 16    # longer words are not offered as completions
 MAX_TERMS = 40         # terms one listing gives at most
 HOT_MIN = 2            # a hot word (not in any public title) is offered once counted this often
+PREFIX_CHARS = 3       # prefixes this short are read from suggest_prefix in the order of hits
 _TOP = "\U0010ffff"    # above every character: prefix <= key < prefix + _TOP
 _SPACES = re.compile(r"\s+")
 
@@ -53,6 +55,7 @@ def listing_terms(name, title):
     return list(dict.fromkeys(found))[:MAX_TERMS]
 
 
+@functools.lru_cache(maxsize=50_000)
 def keys_of(term):
     """The keys a term is found by: itself; for Chinese, its full pinyin and initials."""
     keys = [key_of(term)]
@@ -66,7 +69,13 @@ def keys_of(term):
             keys.append("".join(s[1] for s in spelled))
         elif all(s for s in spelled):  # one Chinese character: its pinyin only
             keys.append("".join(s[0] for s in spelled))
-    return [k[:64] for k in dict.fromkeys(k for k in keys if k)]
+    return tuple(k[:64] for k in dict.fromkeys(k for k in keys if k))
+
+
+def prefixes_of(term):
+    """The short prefixes of a term's keys (1..PREFIX_CHARS characters), each once."""
+    return tuple(dict.fromkeys(k[:n] for k in keys_of(term)
+                               for n in range(1, min(PREFIX_CHARS, len(k)) + 1)))
 
 
 def _public(gid):
@@ -99,6 +108,7 @@ def update(gid):
     for term in sorted(gone + added):  # one order for every transaction: no lock cycles
         if term in gone:
             SuggestTerm.update(hits=SuggestTerm.hits - 1).where(SuggestTerm.term == term).execute()
+            _prefix_hits(term, -1)
         else:
             _count(term, 1)
     if not new:
@@ -122,18 +132,33 @@ def _count(term, hits):
             "hits = hits + %s, id = LAST_INSERT_ID(id)", (term, hits, hits))
         if cursor.rowcount == 1 or not hits:  # 1: inserted (2: updated)
             _keys(cursor.lastrowid, term)
+        if cursor.rowcount != 1 and hits:
+            SuggestPrefix.update(hits=SuggestPrefix.hits + hits).where(
+                SuggestPrefix.term_id == cursor.lastrowid).execute()
         return
     if SuggestTerm.update(hits=SuggestTerm.hits + hits).where(SuggestTerm.term == term).execute():
-        return  # (SQLite: one writer at a time)
+        _prefix_hits(term, hits)  # (SQLite: one writer at a time)
+        return
     SuggestTerm.insert(term=term, hits=hits).on_conflict(
         conflict_target=[SuggestTerm.term],
         update={SuggestTerm.hits: SuggestTerm.hits + hits}).execute()
     _keys(SuggestTerm.select(SuggestTerm.id).where(SuggestTerm.term == term).scalar(), term)
 
 
+def _prefix_hits(term, change):
+    if change:
+        SuggestPrefix.update(hits=SuggestPrefix.hits + change).where(
+            SuggestPrefix.term_id == SuggestTerm.select(SuggestTerm.id).where(
+                SuggestTerm.term == term)).execute()
+
+
 def _keys(term_id, term):
+    """A new term's keys and short prefixes (with its hits now)."""
+    hits = SuggestTerm.select(SuggestTerm.hits).where(SuggestTerm.id == term_id).scalar() or 0
     SuggestKey.insert_many([{"skey": k, "term_id": term_id} for k in keys_of(term)]) \
         .on_conflict_ignore().execute()
+    SuggestPrefix.insert_many([{"prefix": k, "term_id": term_id, "hits": hits}
+                               for k in prefixes_of(term)]).on_conflict_ignore().execute()
 
 
 def hot_word(word):
@@ -143,23 +168,35 @@ def hot_word(word):
 
 
 # -- answering -------------------------------------------------------------------------------
-_QUERY = ("SELECT t.term, t.hits + COALESCE(h.{q}count{q}, 0) AS score FROM suggest_key k "
-          "JOIN suggest_term t ON t.id = k.term_id "
-          "LEFT JOIN search_keyword h ON h.keyword = t.term AND h.hidden = {false} "
-          "WHERE k.skey >= {p} AND k.skey < {p} AND (t.hits > 0 OR h.{q}count{q} >= %d) "
-          "GROUP BY t.id, t.term, t.hits, h.{q}count{q} "
-          "ORDER BY score DESC, t.term LIMIT %d" % (HOT_MIN, LIMIT))
+# Short prefixes: suggest_prefix in the order of its (prefix, hits) index, 10 rows read. Longer
+# ones: the range of suggest_key (few keys start with 4 letters), ranked. Ties: newest term.
+_SHORT = ("SELECT t.term, p.hits FROM suggest_prefix p JOIN suggest_term t ON t.id = p.term_id "
+          "WHERE p.prefix = {p} AND p.hits > 0 ORDER BY p.hits DESC, p.id DESC LIMIT %d" % LIMIT)
+_LONG = ("SELECT t.term, t.hits FROM suggest_term t WHERE t.hits > 0 AND t.id IN (SELECT "
+         "k.term_id FROM suggest_key k WHERE k.skey >= {p} AND k.skey < {p}) "
+         "ORDER BY t.hits DESC, t.id DESC LIMIT %d" % LIMIT)
+_HOT = ("SELECT h.keyword, h.{q}count{q}, t.hits FROM search_keyword h "
+        "LEFT JOIN suggest_term t ON t.term = h.keyword "
+        "WHERE h.hidden = 0 AND h.{q}count{q} >= %d ORDER BY h.{q}count{q} DESC LIMIT 500"
+        % HOT_MIN)
 
 
 def suggest(q):
-    """Up to LIMIT completions of `q` (characters, pinyin or initials), most found first;
-    [] for an empty prefix. A missing or over-long `q`: Invalid."""
+    """Up to LIMIT completions of `q` (characters, pinyin or initials), most found first (the
+    public listings that have the word, plus its count as a visible hot word), then by the
+    word; [] for an empty prefix. An over-long `q`: Invalid."""
     q = validate.text(q, "q", MAX_QUERY_CHARS, required=False)
     prefix = key_of(q or "")
     if not prefix:
         return []
-    template = _QUERY.replace("{false}", "0")
-    return [term for term, _ in run(template, (prefix, prefix + _TOP))]
+    if len(prefix) <= PREFIX_CHARS:
+        scores = dict(run(_SHORT, (prefix,)))
+    else:
+        scores = dict(run(_LONG, (prefix, prefix + _TOP)))
+    for word, count, hits in run(_HOT):  # at most 500 visible words (services.hotwords)
+        if any(k.startswith(prefix) for k in keys_of(word)):
+            scores[word] = (hits or 0) + count
+    return sorted(scores, key=lambda term: (-scores[term], term))[:LIMIT]
 
 
 # -- filling in bulk -------------------------------------------------------------------------
@@ -190,7 +227,7 @@ def rebuild(batch=2000, atomic=True):
         if 2 <= len(word) <= MAX_TERM_CHARS and key_of(word):
             counts.setdefault(word, 0)
     with (database.atomic() if atomic else contextlib.nullcontext()):
-        for model in (SuggestKey, SuggestTerm, GoodsSuggest):
+        for model in (SuggestKey, SuggestPrefix, SuggestTerm, GoodsSuggest):
             model.delete().execute()
         terms = sorted(counts)
         for i in range(0, len(terms), batch):
@@ -200,6 +237,10 @@ def rebuild(batch=2000, atomic=True):
         keys = [{"skey": k, "term_id": ids[t]} for t in terms for k in keys_of(t)]
         for i in range(0, len(keys), batch):
             SuggestKey.insert_many(keys[i:i + batch]).execute()
+        short = [{"prefix": p, "term_id": ids[t], "hits": counts[t]} for t in terms
+                 for p in prefixes_of(t)]
+        for i in range(0, len(short), batch):
+            SuggestPrefix.insert_many(short[i:i + batch]).execute()
         for i in range(0, len(per_gid), batch):
             GoodsSuggest.insert_many(per_gid[i:i + batch]).execute()
     return len(counts)

@@ -14,10 +14,11 @@ from models.user import User
 from models.wanted import WantedKey, WantedPost
 from models.rating import HandOver, Rating
 from models.words import SensitiveWord, WordListVersion
-from models.suggest import GoodsSuggest, SuggestKey, SuggestTerm
+from models.suggest import GoodsSuggest, SuggestKey, SuggestPrefix, SuggestTerm
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
           WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch,
           SessionEpoch, UserBlock, WantedPost, WantedKey, HandOver, Rating,
-          SensitiveWord, WordListVersion, SuggestTerm, SuggestKey, GoodsSuggest]
+          SensitiveWord, WordListVersion, SuggestTerm, SuggestKey, SuggestPrefix,
+          GoodsSuggest]

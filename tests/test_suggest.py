@@ -9,7 +9,7 @@ import pytest
 from models import write_txn
 
 from models.goods import Goods
-from models.suggest import SuggestTerm
+from models.suggest import SuggestPrefix, SuggestTerm
 from services import accounts, hotwords, moderation, search, suggest
 from tests.test_admin_api import admin_token
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
@@ -22,9 +22,10 @@ async def suggestions(api, q, status=200):
 
 
 def test_terms_and_keys():
-    assert suggest.keys_of("耳机") == ["耳机", "erji", "ej"]
-    assert suggest.keys_of("书") == ["书", "shu"]
-    assert suggest.keys_of("ｉＰａｄ") == ["ipad"]
+    assert suggest.keys_of("耳机") == ("耳机", "erji", "ej")
+    assert suggest.keys_of("书") == ("书", "shu")
+    assert suggest.keys_of("ｉＰａｄ") == ("ipad",)
+    assert suggest.prefixes_of("耳机") == ("耳", "耳机", "e", "er", "erj", "ej")
     terms = suggest.listing_terms("九成新 蓝牙耳机", "iPhone13，2024 自提")
     assert {"蓝牙", "耳机", "iphone13", "iphone", "自提"} <= set(terms)
     assert "2024" not in terms and "13" not in terms and all(len(t) >= 2 for t in terms)
@@ -136,5 +137,8 @@ async def test_counts_stay_exact_under_parallel_changes_and_match_a_rebuild(api,
     await asyncio.gather(*[app.run_db(approve_one, g) for g in fresh])
     live = await hits(app)
     assert live["折叠桌"] == 20 and live["自提"] == 24
+    assert await app.run_db(lambda: SuggestPrefix.select().join(
+        SuggestTerm, on=(SuggestTerm.id == SuggestPrefix.term_id)).where(
+            SuggestPrefix.hits != SuggestTerm.hits).count()) == 0  # the copies in step
     await app.run_db(suggest.rebuild)
     assert await hits(app) == live  # the incremental counts are what a rebuild finds

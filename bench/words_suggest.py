@@ -31,7 +31,8 @@ def bench_words(cfg, table, fmt, results):
     rng = random.Random(7)
     pieces, text = [], ""
     while len(text) < 2000:  # plain words, punctuation and a little Latin between them
-        pieces.append(rng.choice(other) + rng.choice("，。、 ！？；：") + rng.choice(["", "", "iPhone 13 "]))
+        pieces.append(rng.choice(other) + rng.choice("，。、 ！？；：")
+                      + rng.choice(["", "", "iPhone 13 "]))
         text = "".join(pieces)
     clean = text[:2000]
     # the list's words that the clean text happens to contain (across its words) are left out
@@ -53,7 +54,8 @@ def bench_words(cfg, table, fmt, results):
             ("bare: normalise only (NFKC, lower, drop punctuation)",
              lambda: word_filter.normalise(clean)),
             ("bare: str.translate of the text", lambda: clean.translate(table_)),
-            ("bare: one `in` scan for one word", lambda: listed[5] in clean)) + _pyaho(matcher, clean):
+            ("bare: one `in` scan for one word", lambda: listed[5] in clean)) \
+            + _pyaho(matcher, clean):
         best, median = _timed(fn, number)
         rows.append([name, fmt(best, " us"), fmt(median, " us")])
     results["words"] = {"rows": rows, "build_ms": build_ms, "words": matcher.size}

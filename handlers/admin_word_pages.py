@@ -40,7 +40,8 @@ class WordsPage(AdminPage):
                 return
             self.redirect("/admin/words?ok=add")
             return
-        ask = {"title": "Take this word off the list?", "button": "Remove", "cancel": "/admin/words",
+        ask = {"title": "Take this word off the list?", "button": "Remove",
+               "cancel": "/admin/words",
                "lead": "Texts with it are no longer held by the local filter.",
                "reason_label": "Reason (kept in the audit log)", "items": [{"text": word}]}
         if await self.run_confirmed(ask, lambda reason: do_remove_word(

@@ -8,10 +8,13 @@ word) has a row in suggest_term with `hits`, the number of public listings that 
 and one row in suggest_key per key: the term itself, its pinyin, its initials. A listing's own
 terms are kept in goods_suggest, so `update(gid)` (called by search.reindex and search.remove,
 inside the change's transaction) moves only the counts of the terms it gained or lost. A
-prefix is an index range of suggest_key (binary collation on MariaDB); a term is answered only
-while `hits > 0` (some public listing of an owner who is not blocked has it) or it is a visible
-hot word counted at least HOT_MIN times, so a listing taken down, a blocked or deleted
-student's listing, or a hidden hot word is never suggested after its transaction commits.
+prefix of 1-3 characters is read from suggest_prefix (each key's first 1..3 characters with
+the term's hits copied) in the order of its (prefix, hits) index: 10 rows, however many words
+start with `s`; a longer one is an index range of suggest_key (binary collation on MariaDB),
+ranked. The visible hot words (at most 500) are merged in. A term is answered only while
+`hits > 0` (some public listing of an owner who is not blocked has it) or it is a visible hot
+word counted at least HOT_MIN times, so a listing taken down, a blocked or deleted student's
+listing, or a hidden hot word is never suggested after its transaction commits.
 """
 import contextlib
 import functools

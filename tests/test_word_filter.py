@@ -108,7 +108,9 @@ async def test_admin_adds_and_removes_words_with_confirmation_and_audit(api, app
     await s.post("/admin/words", {"action": "add", "word": "刷 单"})
     assert await publish("刷单") == "local word filter: 刷单"
     audit = await app.run_db(lambda: [(a.action, a.target, a.reason, a.actor) for a in
-                                      AdminAction.select().where(AdminAction.action.startswith("word.")).order_by(AdminAction.id)])
+                                      AdminAction.select().where(
+                                          AdminAction.action.startswith("word."))
+                                      .order_by(AdminAction.id)])
     assert audit == [("word.add", "word:闲鱼代拍", "", "root"),
                      ("word.remove", "word:闲鱼代拍", "误伤正常商品", "root"),
                      ("word.remove", "word:刷单", "本校允许", "root"),
@@ -119,7 +121,8 @@ async def test_admin_adds_and_removes_words_with_confirmation_and_audit(api, app
 async def test_bad_words_and_forms_change_nothing(api, app):
     s = await _admin(api, app)
     before = await app.run_db(word_filter.version)
-    for data, status in (({"action": "add", "word": "a"}, 400), ({"action": "add", "word": "  。"}, 400),
+    for data, status in (({"action": "add", "word": "a"}, 400),
+                         ({"action": "add", "word": "  。"}, 400),
                          ({"action": "add", "word": "x" * 33}, 400), ({"action": "add"}, 400),
                          ({"action": "drop", "word": "冰毒"}, 400),
                          ({"action": "remove", "word": "从未出现的词", "confirm": "yes",
@@ -128,7 +131,8 @@ async def test_bad_words_and_forms_change_nothing(api, app):
         assert reply.status == status, (data, reply)
         assert b"Traceback" not in reply.body
     assert await app.run_db(word_filter.version) == before
-    assert await app.run_db(lambda: AdminAction.select().where(AdminAction.action.startswith("word.")).count()) == 0
+    assert await app.run_db(lambda: AdminAction.select().where(
+        AdminAction.action.startswith("word.")).count()) == 0
     forged = await s.post("/admin/words", {"action": "add", "word": "冰毒"}, xsrf=False)
     assert forged.status == 403
     away = await api.fetch("GET", "/admin/words", follow_redirects=False)

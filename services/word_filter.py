@@ -5,12 +5,12 @@ moderator exactly as WeChat's `review` verdict does.
 The list is the shipped default (sensitive_words.txt beside this module, one word a line)
 plus the words moderators added, minus the ones they took off (table sensitive_word, audited);
 matched with ahocorasick-rs (the Rust aho-corasick crate's automaton) in one pass over the
-text, whatever the number of words (pyahocorasick was measured too: 15x slower on a 2,000
-character text, bench/README.md table 6). Evasions are normalised away on both sides: NFKC
-(full-width `ＱＱ` is `qq`),
-lower case, and every character that is not a letter or digit dropped (`毒 品`, `毒.品`,
-`毒*品` are `毒品`). Every process keeps its automaton and rebuilds it when the list's version
-(word_list_version, +1 with every change) is not the one it was built from.
+text, whatever the number of words (pyahocorasick was measured too: its search alone cost ten
+times the whole check on a 2,000-character text, bench/README.md table 6). Evasions are
+normalised away on both sides: NFKC (full-width `ＱＱ` is `qq`), lower case, and every
+character that is not a letter or digit dropped (`毒 品`, `毒.品`, `毒*品` are `毒品`). Every
+process keeps its automaton and rebuilds it when the list's version (word_list_version, +1
+with every change) is not the one it was built from.
 """
 import functools
 import os

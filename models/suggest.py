@@ -18,7 +18,7 @@ class SuggestTerm(BaseModel):
 
 class SuggestKey(BaseModel):
     """A key a term is found by: the term itself, its pinyin, its pinyin initials (binary
-    collation on MariaDB, so a prefix is a range of the index: m0019)."""
+    collation on MariaDB, so a prefix is a range of the index: m0021)."""
     id = AutoField()
     skey = CharField(max_length=64)
     term_id = IntegerField()

@@ -9,7 +9,7 @@ class SensitiveWord(BaseModel):
     """A word a moderator added (removed False) or took off the list (removed True: also a
     word of the shipped default list). `word` is stored normalised (word_filter.normalise)."""
     id = AutoField()
-    word = CharField(max_length=64, unique=True)  # binary collation on MariaDB (m0018)
+    word = CharField(max_length=64, unique=True)  # binary collation on MariaDB (m0020)
     removed = BooleanField(default=False)
     actor = CharField(max_length=64, default="")
     changed_at = DateTimeField(default=utcnow)

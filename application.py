@@ -74,6 +74,7 @@ HANDLER_MODULES = [
     "handlers.admin_announcement_pages",
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",
+    "handlers.admin_word_pages",
     "handlers.admin_wanted_pages",
     "handlers.admin_dispute_pages",
     "handlers.admin_moderation_pages",

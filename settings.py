@@ -163,6 +163,9 @@ SCHEMA = {
         "enabled": (_bool, False),
         "chat": (_bool, False),
         "callback_token": (_str, ""),
+        "words": (_bool, True),
+        "fail_closed": (_bool, True),
+        "words_check_seconds": (_positive(_float), 2.0),
     },
     "notify": {
         "enabled": (_bool, False),

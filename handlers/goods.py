@@ -2,8 +2,8 @@
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
-from services import favourites, goods, hotwords, search, validate
-from services.errors import ServiceError
+from services import blocks, favourites, goods, hotwords, search, suggest, validate
+from services.errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
 
@@ -178,6 +178,18 @@ class QueryHandler(MarketHandler):
         return hotwords.searcher(user, self.request.remote_ip)
 
 
+class SuggestHandler(MarketHandler):
+    """GET /wx/goods/suggest?q= : extend.suggestions, up to 10 completions of what is typed
+    (characters, pinyin or initials) from public listings' words and hot words, most found
+    first."""
+
+    async def get(self):
+        q = self.arg("q")
+        if q is None:  # a missing prefix is not an empty one
+            raise Invalid("%(field)s is required", field=validate.label("q"))
+        self.ok({"suggestions": await self.run_db(suggest.suggest, q)})
+
+
 class HotWordsHandler(MarketHandler):
     """GET /wx/goods/hotWords?limit= : extend.hotWords, the most searched words."""
 
@@ -246,6 +258,7 @@ default_handlers = [
     (r"/wx/goods/getDeGoodfwl", DetailHandler),
     (r"/wx/goods/query", QueryHandler),
     (r"/wx/goods/hotWords", HotWordsHandler),
+    (r"/wx/goods/suggest", SuggestHandler),
     (r"/wx/user/whyNot", WhyNotHandler),
     (r"/wx/user/deleteMyIssue", DeleteOwnHandler),
     (r"/wx/user/deleteCheckFail", DeleteOwnHandler),

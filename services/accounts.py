@@ -19,6 +19,8 @@ from models.admin import AdminAction, record
 from models.chat import ChatList, ChatMessage, pair_key
 import models.dispute  # noqa: F401  (these tables are handled by the registry)
 import models.privacy  # noqa: F401
+import models.suggest  # noqa: F401
+import models.words  # noqa: F401
 from models.goods import ON_SALE, RESERVED, STUDENT_ID, Goods, Image, SearchCounted
 from models.rating import HANDOVER_PROPOSED, HandOver
 from models.report import Report
@@ -109,6 +111,11 @@ DELETION = {
                      "actor": NOT_A_USER},  # an admin; the deletion's own line: the pseudonym
     "session_epoch": {"openid": KEEP},  # keeps the deleted account's tokens dead for ever
     "admin": {"username": NOT_A_USER},
+    "sensitive_word": {"word": NOT_A_USER, "actor": NOT_A_USER},  # an admin's change
+    # words of public listings: the taken-down listings leave them through search.reindex
+    "suggest_term": {"term": NOT_A_USER}, "suggest_key": {"skey": NOT_A_USER},
+    "suggest_prefix": {"prefix": NOT_A_USER}, "goods_suggest": {"terms": NOT_A_USER},
+    "word_list_version": {},
     "admin_notice": {}, "wechat_token": {}, "goods_search": {}, "schema_migration": {},
     "goods_fts": {}, "goods_fts_config": {}, "goods_fts_data": {}, "goods_fts_docsize": {},
     "goods_fts_idx": {},  # SQLite's full-text index of goods_search: words, no people

@@ -28,6 +28,8 @@ PHRASES = {
     "broadcast": ("sent a broadcast to every live chat connection", None),
     "hotword.hide": ("hid hot word %(target)s", None),
     "hotword.show": ("showed hot word %(target)s again", None),
+    "word.add": ("put %(target)s on the sensitive-word list", None),
+    "word.remove": ("took %(target)s off the sensitive-word list", None),
     "held.release": ("released held %(target)s", None),
     "report.dismiss": ("dismissed the reports on %(target)s", None),
     "report.take_down": ("took down %(target)s after reports", None),
@@ -39,7 +41,7 @@ PHRASES = {
 }
 LINKS = {"goods": "/admin/goods?q=%s", "user": "/admin/users/%s", "chat": "/admin/users/%s",
          "notice": "/admin/notices", "image": "/admin/banners", "hotword": "/admin/hotwords",
-         "dispute": "/admin/disputes/%s"}
+         "dispute": "/admin/disputes/%s", "word": "/admin/words"}
 
 
 def lines(q="", page=0, size=50):

@@ -17,6 +17,7 @@ from services import validate
 from services.clock import CHINA
 from services.errors import NotFound
 from models.admin import record
+from services import suggest
 
 MAX_KEYWORD_CHARS = 32  # longer words are searched but not counted
 MAX_WORDS = 500         # visible hot words kept
@@ -75,6 +76,7 @@ def _bump(word):
     try:
         with db.atomic():
             SearchKeyword.create(keyword=word, count=1, last_at=utcnow())
+            suggest.hot_word(word)  # its keys: shown as a suggestion while visible and counted
     except IntegrityError:  # a concurrent first search of the same word
         SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute()
         return

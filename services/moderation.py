@@ -4,7 +4,7 @@ from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, DELETED, UNVERIFIED, User
-from services import blocks, clock, ip_region, ratings, search, validate, wanted
+from services import blocks, clock, ip_region, ratings, search, suggest, validate, wanted
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -110,6 +110,10 @@ def check_user(actor, openid, action, reason=None):
         User.update(state=state, reason=reason, updated_at=utcnow()).where(
             User.id == user.id).execute()
         record(actor, "user." + action, "user:" + openid, reason, user.state, state)
+        if (state == BLOCKED) != (user.state == BLOCKED):  # their titles leave or rejoin
+            for goods in Goods.select(Goods.gid).where(Goods.openid == openid,
+                                                       Goods.deleted == False):  # noqa: E712
+                suggest.update(goods.gid)
     return {"openid": openid, "state": state, "old_state": user.state}
 
 

@@ -12,7 +12,8 @@ characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change), n
 stopword, and the same on FTS5; and a query can only ever reach the engine as tokens this
 module wrote: `%`, `_`, quotes and operators are separators, never syntax.
 
-Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction.
+Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction;
+both also keep the suggestions' terms in step (services/suggest.py).
 """
 import collections
 import functools
@@ -334,12 +335,16 @@ def reindex(gid):
         insert = insert.on_conflict(conflict_target=[GoodsSearch.gid],
                                     preserve=[GoodsSearch.words, GoodsSearch.pinyin])
     insert.execute()
+    from services import suggest  # (imports this module)
+    suggest.update(gid)
 
 
 def remove(gid):
     """Take one listing out of the index (deleted, taken down, hidden)."""
     candidate_cache.clear()
     GoodsSearch.delete().where(GoodsSearch.gid == gid).execute()
+    from services import suggest  # (imports this module)
+    suggest.update(gid)
 
 
 def backfill(batch=500, log_progress=None):

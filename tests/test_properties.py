@@ -68,6 +68,7 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/goods/getDeGoodfwl": ("GET", "query", ["gid", "openid"]),
     "/wx/goods/query": ("GET", "query", ["flag", "pageNum"] + FILTERS),
     "/wx/goods/hotWords": ("GET", "query", ["limit"]),
+    "/wx/goods/suggest": ("GET", "query", ["q"]),
     "/wx/user/whyNot": ("GET", "query", ["gid", "openid"]),
     "/wx/user/deleteMyIssue": ("GET", "query", ["gid", "openid"]),
     "/wx/user/deleteCheckFail": ("GET", "query", ["gid", "state", "openid"]),

@@ -91,7 +91,7 @@ ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}
 PUBLIC = {
     "/wx/user/getOpenid", "/wx/user/devLogin", "/wx/goods/getSimpleGoods",
     "/wx/goods/getSimFrGoods", "/wx/goods/getAllSimpleGoods", "/wx/goods/getDeGoodfwl",
-    "/wx/goods/query", "/wx/goods/hotWords", "/wx/images/getHomeImages",
+    "/wx/goods/query", "/wx/goods/hotWords", "/wx/goods/suggest", "/wx/images/getHomeImages",
     "/wx/pl/getAllComments", "/wx/pl/getMainAllSonCom", "/wx/admin/adminLogin",
     "/wx/admin/captcha", "/wx/admin/getNotice", "/wx/admin/getDeUserAndImage",
     "/wx/wanted/list", "/wx/rating/list",  # the board; a user's ratings (openid: the one viewed)
@@ -140,6 +140,7 @@ PAGES = {
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/hotwords$": "/admin/hotwords",
+    "/admin/words$": "/admin/words",
     "/admin/accounts$": "/admin/accounts",  # owners only: tests/test_admin_accounts.py
     "/admin/accounts/([^/]+)/password$": "/admin/accounts/root/password",
     "/admin/accounts/([^/]+)/role$": "/admin/accounts/root/role",

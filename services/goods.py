@@ -226,8 +226,8 @@ def why_not(gid, openid, admin):
 def delete_own(gid, openid):
     """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
     `openid` None (tokens off, none named) trusts the caller, as the original did."""
-    goods = _owned(gid, openid, admin=openid is None)
-    with write_txn():
+    with write_txn():  # the check in the transaction: a take-down meanwhile refuses it
+        goods = _owned(gid, openid, admin=openid is None)
         Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
         search_index.remove(gid)
 

@@ -94,9 +94,9 @@ class ReportOnRatingOrPost(PageHandler):
 
 default_handlers = [
     (r"/admin/wanted", WantedPage),
-    (r"/admin/wanted/(\d{1,10})/(take_down|release)", WantedAction),
+    (r"/admin/wanted/([0-9]{1,10})/(take_down|release)", WantedAction),
     (r"/admin/ratings", RatingsPage),
-    (r"/admin/ratings/(\d{1,10})/(remove|release)", RatingAction),
-    (r"/admin/reports/(rating|wanted)/(\d{1,10})/(dismiss|take_down|block)",
+    (r"/admin/ratings/([0-9]{1,10})/(remove|release)", RatingAction),
+    (r"/admin/reports/(rating|wanted)/([0-9]{1,10})/(dismiss|take_down|block)",
      ReportOnRatingOrPost),
 ]

@@ -217,7 +217,7 @@ def admin_list(status="reported", page_num=0, size=50):
                         .group_by(Report.target_id).tuples())
     query = Rating.select()
     if status == "reported":
-        ids = [int(t) for t in open_reports if t.isdigit()]
+        ids = [n for n in map(validate.strict_int, open_reports) if n is not None]
         query = query.where(Rating.id.in_(ids or [0]))
     elif status == "held":
         query = query.where(Rating.hold_reason != "")

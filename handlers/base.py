@@ -299,7 +299,7 @@ def safe_next(value, default="/admin/"):
 def state_name(state):
     """A user state as the pages name it."""
     return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
-            20: "deleted"}.get(
+            20: "account deleted"}.get(
         state, str(state))
 
 

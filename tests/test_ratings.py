@@ -234,7 +234,10 @@ async def test_held_reported_and_removed_ratings_leave_the_profile(api, app, con
     page = await s.get("/admin/ratings")
     assert "不好".encode() in page.body and b"Sold per week" in page.body
     assert (await s.get("/admin/reports")).status == 200
-    assert (await s.post("/admin/ratings/%d/remove" % rating_id, {"reason": "不实"})).status == 302
+    asked = await s.post("/admin/ratings/%d/remove" % rating_id, {"reason": "不实"})
+    assert asked.status == 200 and "不实".encode() in asked.body  # confirm, the reason kept
+    assert (await s.post("/admin/ratings/%d/remove" % rating_id,
+                         {"reason": "不实", "confirm": "yes"})).status == 302
     assert await public_rating(api, "sue") == {"average": None, "count": 0, "sales": 1}
     assert (await api.get("/wx/rating/list", openid="sue")).extend["ratings"] == []
     assert b"no open reports" in (await s.get("/admin/reports")).body.lower() or \

@@ -262,7 +262,8 @@ class TestCardsFollowTheDetail:
         changes = {"pending": {"state": 0}, "rejected": {"state": 2}, "held": {"hidden": True},
                    "taken down": {"deleted": True}, "sold": {"sale_state": 2}}
         for name, values in changes.items():
-            await app.run_db(lambda: Goods.update(**values).where(Goods.gid == gids[name]).execute())
+            await app.run_db(lambda: Goods.update(**values).where(
+                Goods.gid == gids[name]).execute())
         from tests.test_goods import set_user_state
         await set_user_state(app, "carol", 10)  # a moderator blocked carol
         cards = {}

@@ -110,7 +110,8 @@ async def _send(api, token, method, path, where, name, value):
     path = path.replace("{name}", "0" * 32 + ".jpg")
     if where == "query":
         return await api.fetch(method, path + "?" + urllib.parse.urlencode(
-            dict(EXTRA.get(path, {}), openid="alice", **{name: value})), token=token, body=b"{}" if method == "POST" else None)
+            dict(EXTRA.get(path, {}), openid="alice", **{name: value})), token=token,
+            body=b"{}" if method == "POST" else None)
     if where == "application/json":
         value = [value] if name == "gid" and path == "/wx/user/addGoodsToCar" else value
         return await api.post_json(path, {"openid": "alice", name: value}, token)

@@ -129,7 +129,8 @@ PAGES = {
     "/admin/users$": "/admin/users", "/admin/users/([A-Za-z0-9_-]{1,64})$": "/admin/users/bob",
     "/admin/users/([A-Za-z0-9_-]{1,64})/(verify|reject|block|unblock)$":
         "/admin/users/bob/block",
-    "/admin/banners$": "/admin/banners", "/admin/banners/([0-9]{1,18})/delete$": "/admin/banners/1/delete",
+    "/admin/banners$": "/admin/banners",
+    "/admin/banners/([0-9]{1,18})/delete$": "/admin/banners/1/delete",
     "/admin/reports$": "/admin/reports",
     "/admin/reports/(goods|user|comment|chat|rating|wanted)/([A-Za-z0-9_-]{1,64})/"
     "(dismiss|take_down|block)$":

@@ -70,6 +70,6 @@ class DisputeDecide(AdminPage):
 
 default_handlers = [
     (r"/admin/disputes", DisputesPage),
-    (r"/admin/disputes/(\d{1,10})", DisputePage),
-    (r"/admin/disputes/(\d{1,10})/(uphold|dismiss)", DisputeDecide),
+    (r"/admin/disputes/([0-9]{1,10})", DisputePage),
+    (r"/admin/disputes/([0-9]{1,10})/(uphold|dismiss)", DisputeDecide),
 ]

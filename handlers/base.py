@@ -18,6 +18,7 @@ from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
+QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # a language weight
 
 
 def choose_locale(accept_language, default):
@@ -28,11 +29,9 @@ def choose_locale(accept_language, default):
     for i, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
+        if params.strip().startswith("q="):  # RFC 9110 qvalue, ASCII digits only
+            weight = params.strip()[2:]
+            q = float(weight) if QVALUE.fullmatch(weight) else 0.0
         if tag and q > 0:
             tags.append((-q, i, tag.split("-")[0].strip().lower()))
     for _, _, primary in sorted(tags):
@@ -347,7 +346,7 @@ def safe_next(value, default="/admin/"):
 def state_name(state):
     """A user state as the pages name it."""
     return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
-            20: "deleted"}.get(
+            20: "account deleted"}.get(
         state, str(state))
 
 

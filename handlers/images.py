@@ -48,8 +48,8 @@ class UploadHandler(MarketHandler):
     async def admit(self):
         """The refusals the headers decide, after the identity checks every route passes; the
         accepted caller holds one upload slot."""
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > upload_body_bytes(self.config):
+        declared = validate.strict_int(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > upload_body_bytes(self.config):
             raise TooLarge("the upload is larger than %(max)d bytes",
                            max=upload_body_bytes(self.config))
         if self.claims is None and not self.config["auth"]["require_token"]:
@@ -72,10 +72,10 @@ class UploadHandler(MarketHandler):
         if self.request.headers.get("Expect", "").lower() == "100-continue":
             return False
         limit = self.config["server"]["max_body_bytes"]
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        declared = validate.strict_int(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > limit:
             # answered now; Tornado must not answer its own 400 after ours
-            self.request.connection.set_max_body_size(int(declared))
+            self.request.connection.set_max_body_size(declared)
             return False
         self.request.connection.set_max_body_size(limit)
         return True

@@ -53,13 +53,29 @@ class Goods(BaseModel):
 
     @classmethod
     def shown(cls, viewer=None):
-        """Listings anyone may read (detail, favourites, comments): approved, not deleted, not
-        hidden, owner not blocked; reserved, sold and expired ones included. With `viewer`:
-        also not of an owner the viewer blocks."""
+        """Listings anyone may read (detail, favourites, comments, chat cards): approved, not
+        deleted, not hidden, owner not blocked; reserved, sold and expired ones included. With
+        `viewer`: also not of an owner the viewer blocks. The detail reads one listing by plain
+        SQL and asks is_shown() of its row: the same rule."""
         blocked = User.select(User.openid).where(User.state == BLOCKED)
         query = cls.live().where(cls.state == APPROVED, cls.hidden == False,  # noqa: E712
                                  cls.openid.not_in(blocked))
         return query.where(UserBlock.not_blocked_by(viewer, cls.openid)) if viewer else query
+
+    @staticmethod
+    def is_shown(state, deleted, hidden, owner_state):
+        """shown() for one row already read (its state, deleted, hidden and the owner's state)."""
+        return state == APPROVED and not deleted and not hidden and owner_state != BLOCKED
+
+    @classmethod
+    def readable_by(cls, viewer, admin=False):
+        """What the detail call shows this viewer: shown(), plus their own live listings (any
+        review state); an admin reads every live listing."""
+        if admin:
+            return cls.live()
+        if not viewer:
+            return cls.shown()
+        return cls.live().where(cls.gid.in_(cls.shown().select(cls.gid)) | (cls.openid == viewer))
 
     @classmethod
     def public(cls, viewer=None):

@@ -5,7 +5,7 @@ from peewee import Case
 from models import utcnow, write_txn
 from models import goods as goods_sql
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
-from models.user import BLOCKED, VERIFIED
+from models.user import VERIFIED
 from services import clock, ip_region, validate
 from services import search as search_index
 from services.errors import Forbidden, Invalid, NotFound
@@ -171,7 +171,7 @@ def _detail_row(gid, viewer, admin):
         raise NotFound("no such goods")
     row = rows[0]
     openid, state, hidden, owner_state = row[1], row[9], row[12], row[13]
-    public = state == APPROVED and not hidden and owner_state != BLOCKED
+    public = Goods.is_shown(state, False, hidden, owner_state)  # DETAIL_SQL: not deleted
     if not (public or admin or (viewer and viewer == openid)):
         raise NotFound("no such goods")
     return row, row[11]
@@ -232,8 +232,8 @@ def why_not(gid, openid, admin):
 def delete_own(gid, openid):
     """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
     `openid` None (tokens off, none named) trusts the caller, as the original did."""
-    goods = _owned(gid, openid, admin=openid is None)
-    with write_txn():
+    with write_txn():  # the check in the transaction: a take-down meanwhile refuses it
+        goods = _owned(gid, openid, admin=openid is None)
         Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
         search_index.remove(gid)
 

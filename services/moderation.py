@@ -167,8 +167,9 @@ def search_goods(q="", state=None, deleted=None, page=0, size=30):
     if q:
         cond = (Goods.goods_name.contains(q) | Goods.goods_title.contains(q)
                 | (Goods.openid == q))
-        if q.isdigit():
-            cond = cond | (Goods.gid == int(q))
+        gid = validate.strict_int(q)  # "²" is isdigit() but no number; past 2**63 no gid
+        if gid is not None and 0 < gid <= validate.DB_INT_MAX:
+            cond = cond | (Goods.gid == gid)
         query = query.where(cond)
     if state not in (None, ""):
         query = query.where(Goods.state == validate.choice(state, "state", (0, 1, 2)))

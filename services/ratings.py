@@ -2,9 +2,10 @@
 confirms, then each may rate the other once (1-5, an optional content-checked text). Profiles
 show the average, the count and the completed sales; moderators remove reported ratings.
 
-The hand-over is kept here (hand_over), apart from the listing's own sale state (another piece
-of work adds on sale / reserved / sold to goods); actions/ratings.py holds the one hook that
-marks the listing sold once both are merged."""
+The hand-over is kept here (hand_over), apart from the listing's own sale state
+(services/listings.py); each change of a hand-over sets the listing's sale state in the same
+transaction (proposed: reserved; confirmed: sold), after every check that can refuse either, so
+a refusal changes neither."""
 import datetime
 
 from peewee import IntegrityError, fn
@@ -17,7 +18,8 @@ from models.dispute import DISPUTE_UPHELD, Dispute
 from models.goods import Goods
 from models.rating import HANDOVER_CONFIRMED, HANDOVER_PROPOSED, HandOver, Rating
 from models.user import User
-from services import clock, validate
+from models.goods import RESERVED
+from services import clock, listings, validate
 from services.disputes import states_of
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.users import require_active
@@ -61,7 +63,8 @@ def _handover_shape(h, viewer, goods=None, users=None, rated=(), disputes=None):
 def mark_sold(seller, gid, buyer):
     """The seller marks their listing sold to `buyer`: only someone they exchanged a stored chat
     message with, never themself; while the buyer has not confirmed, marking again names
-    another buyer. Returns {"id", "gid", "seller", "buyer"}."""
+    another buyer. The listing is reserved (已预订) in the same transaction: it leaves the public
+    lists and search at once. Returns {"id", "gid", "seller", "buyer"}."""
     require_active(seller)
     buyer = validate.openid(buyer, "buyer")
     if buyer == seller:
@@ -79,6 +82,7 @@ def mark_sold(seller, gid, buyer):
         found = HandOver.get_or_none(HandOver.gid == gid)
         if found is not None and found.state == HANDOVER_CONFIRMED:
             raise Conflict("this listing was already handed over")
+        listings.set_sale_state(gid, seller, RESERVED)  # refuses (a taken-down listing) first
         if found is None:
             try:
                 with db.atomic():  # a savepoint
@@ -92,8 +96,10 @@ def mark_sold(seller, gid, buyer):
 
 
 def confirm(buyer, hid):
-    """The buyer confirms a hand-over proposed to them; {"id", "gid", "seller", "buyer"}.
-    Confirming twice changes nothing (the answer is the same)."""
+    """The buyer confirms a hand-over proposed to them, and the listing is sold (已售出), in one
+    transaction: a listing taken down meanwhile refuses the confirmation (NotFound) and
+    nothing changes. {"id", "gid", "seller", "buyer", "newly"}. Confirming twice changes
+    nothing (the answer is the same)."""
     require_active(buyer)
     with write_txn():
         found = HandOver.get_or_none(HandOver.id == hid)
@@ -101,6 +107,8 @@ def confirm(buyer, hid):
             raise NotFound("no such hand-over")
         if found.buyer != buyer:
             raise Forbidden("only the buyer confirms a hand-over")
+        if found.state == HANDOVER_PROPOSED:
+            listings.mark_sold(found.gid)  # refuses before the hand-over changes
         HandOver.update(state=HANDOVER_CONFIRMED, confirmed_at=utcnow()).where(
             HandOver.id == found.id, HandOver.state == HANDOVER_PROPOSED).execute()
     return {"id": found.id, "gid": found.gid, "seller": found.seller, "buyer": found.buyer,
@@ -224,7 +232,7 @@ def admin_list(status="reported", page_num=0, size=50):
                         .group_by(Report.target_id).tuples())
     query = Rating.select()
     if status == "reported":
-        ids = [int(t) for t in open_reports if t.isdigit()]
+        ids = [n for n in map(validate.strict_int, open_reports) if n is not None]
         query = query.where(Rating.id.in_(ids or [0]))
     elif status == "held":
         query = query.where(Rating.hold_reason != "")

@@ -129,14 +129,16 @@ PAGES = {
     "/admin/audit$": "/admin/audit", "/admin/openids$": "/admin/openids",
     "/admin/review$": "/admin/review", "/admin/goods$": "/admin/goods",
     "/admin/review/bulk$": "/admin/review/bulk", "/admin/verify/bulk$": "/admin/verify/bulk",
-    "/admin/goods/(\\d+)/review$": "/admin/goods/{approved}/review",
-    "/admin/goods/(\\d+)/(delete|restore)$": "/admin/goods/{approved}/delete",
+    "/admin/goods/([0-9]{1,18})/review$": "/admin/goods/{approved}/review",
+    "/admin/goods/([0-9]{1,18})/(delete|restore)$": "/admin/goods/{approved}/delete",
     "/admin/users$": "/admin/users", "/admin/users/([A-Za-z0-9_-]{1,64})$": "/admin/users/bob",
     "/admin/users/([A-Za-z0-9_-]{1,64})/(verify|reject|block|unblock)$":
         "/admin/users/bob/block",
-    "/admin/banners$": "/admin/banners", "/admin/banners/(\\d+)/delete$": "/admin/banners/1/delete",
+    "/admin/banners$": "/admin/banners",
+    "/admin/banners/([0-9]{1,18})/delete$": "/admin/banners/1/delete",
     "/admin/reports$": "/admin/reports",
-    "/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)$":
+    "/admin/reports/(goods|user|comment|chat|rating|wanted)/([A-Za-z0-9_-]{1,64})/"
+    "(dismiss|take_down|block)$":
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/hotwords$": "/admin/hotwords",
@@ -147,14 +149,12 @@ PAGES = {
     "/admin/accounts/([^/]+)/remove$": "/admin/accounts/root/remove",
     "/admin/export/(listings|users|reports)\\.csv$": "/admin/export/users.csv",
     "/admin/wanted$": "/admin/wanted",
-    "/admin/wanted/(\\d{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
+    "/admin/wanted/([0-9]{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
     "/admin/ratings$": "/admin/ratings",
-    "/admin/ratings/(\\d{1,10})/(remove|release)$": "/admin/ratings/1/remove",
-    "/admin/reports/(rating|wanted)/(\\d{1,10})/(dismiss|take_down|block)$":
-        "/admin/reports/rating/1/dismiss",
+    "/admin/ratings/([0-9]{1,10})/(remove|release)$": "/admin/ratings/1/remove",
     "/admin/disputes$": "/admin/disputes",
-    "/admin/disputes/(\\d{1,10})$": "/admin/disputes/1",
-    "/admin/disputes/(\\d{1,10})/(uphold|dismiss)$": "/admin/disputes/1/dismiss",
+    "/admin/disputes/([0-9]{1,10})$": "/admin/disputes/1",
+    "/admin/disputes/([0-9]{1,10})/(uphold|dismiss)$": "/admin/disputes/1/dismiss",
     "/admin/.*$": "/admin/anything",
 }
 

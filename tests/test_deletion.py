@@ -34,7 +34,7 @@ def settings_env(settings_env):
 # -- item 1: every route refuses a deleted account's token --------------------------------------
 # A value for each shape of group the route patterns use (a new shape fails loudly below).
 GROUP_SAMPLES = [
-    (r"^\\d", "1"), (r"^\[0-9a-f\]\{32\}", "0" * 32 + ".jpg"), (r"^\[A-Za-z0-9_-\]", "bob"),
+    (r"^\\d", "1"), (r"^\[0-9\]", "1"), (r"^\[0-9a-f\]\{32\}", "0" * 32 + ".jpg"), (r"^\[A-Za-z0-9_-\]", "bob"),
     (r"^\[\^/\]", "bob"), (r"^\.\*", "x"),
 ]
 METHODS = ("get", "post", "put", "patch", "delete")

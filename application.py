@@ -21,15 +21,16 @@ from actions.context import Context
 from actions.listings import ListingSweeper
 from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
+from handlers.health import DatabaseHealth
 from metrics import Live, Metrics
-from models import utcnow
+from models import retryable, run_unit, utcnow
 from realtime.bus import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from services import goods, images, search
-from services.errors import Unavailable
+from services.errors import Busy, Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
 from wechat.client import WechatApi
@@ -95,6 +96,8 @@ class MarketApp(tornado.web.Application):
         load_locales()
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
+        self.call_timeout = config["database"]["call_timeout"]  # run_db's deadline
+        self.db_health = DatabaseHealth(database, config["database"]["health_timeout"])
         # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,
         # on their own threads, never on the database's or the default executor.
         self.decode_workers = config["uploads"]["decode_workers"]
@@ -153,17 +156,41 @@ class MarketApp(tornado.web.Application):
         )
 
     async def run_db(self, fn, *args, **kwargs):
-        """Run fn on a database worker thread, inside one pooled connection; never on the IOLoop."""
-        call = functools.partial(self._in_connection, fn, args, kwargs)
+        """Run fn on a database worker thread, inside one pooled connection and one unit of work
+        (models.run_unit: retried whole after a deadlock); never on the IOLoop. The caller waits
+        at most `database.call_timeout` seconds, queue included: then Busy (503) if no thread
+        took the call (it never runs), Unavailable (503) if it is running (it ends within the
+        statement bounds; its result is dropped)."""
+        started = []
+        call = functools.partial(self._in_connection, fn, args, kwargs, started)
+        loop = asyncio.get_running_loop()
         # the request's context (its id on log lines) goes along to the database thread
-        return await asyncio.get_running_loop().run_in_executor(
-            self.db_executor, contextvars.copy_context().run, call)
+        future = loop.run_in_executor(self.db_executor, contextvars.copy_context().run, call)
+        timer = loop.call_later(self.call_timeout, future.cancel)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if asyncio.current_task().cancelling() or loop.time() < timer.when():
+                raise  # our caller was cancelled, not the deadline
+            log_db.warning("no answer from the database within %.1f s (%s): %s",
+                           self.call_timeout, "running" if started else "queued",
+                           getattr(fn, "__qualname__", fn))
+            if started:
+                raise Unavailable("the database is unavailable, try again shortly")
+            raise Busy("the server is busy, try again")
+        finally:
+            timer.cancel()
 
-    def _in_connection(self, fn, args, kwargs):
+    def _in_connection(self, fn, args, kwargs, started=None):
+        if started is not None:
+            started.append(True)  # a thread took it: run_db's deadline can no longer stop it
         try:
             with self.database.connection_context():
-                return fn(*args, **kwargs)
+                return run_unit(fn, *args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError) as e:
+            if retryable(e):  # up, but it gave up on this change: never reported as an outage
+                log_db.warning("database busy, retries used up: %s", e)
+                raise Busy("the server is busy, try again")
             log_db.warning("database unavailable: %s", e)
             raise Unavailable("the database is unavailable, try again shortly")
 
@@ -251,6 +278,7 @@ class MarketApp(tornado.web.Application):
         """Release the executor and the database (after the server stopped)."""
         self.decode_executor.shutdown(wait=True, cancel_futures=True)
         self.db_executor.shutdown(wait=True, cancel_futures=True)
+        self.db_health.close()
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
 
 

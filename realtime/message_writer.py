@@ -18,8 +18,9 @@ log = logging.getLogger("market.chat")
 
 
 class MessageWriter:
-    def __init__(self, run_db, limit, interval=0.002, batch=256):
+    def __init__(self, run_db, limit, interval=0.002, batch=256, deadline=2.0):
         self.run_db = run_db
+        self.deadline = deadline  # a batch not committed by then is refused (chat.store_timeout)
         self.limit = limit
         self.interval = interval
         self.batch = batch
@@ -58,7 +59,7 @@ class MessageWriter:
         if not batch:
             return
         try:
-            results = await self.run_db(chat.store_batch, [op for op, _ in batch], self.limit)
+            results = await self._commit(batch)
         except Exception as e:  # nothing of the batch committed: every caller is told
             if not isinstance(e, ServiceError):
                 log.exception("chat batch of %d failed", len(batch))
@@ -76,6 +77,27 @@ class MessageWriter:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _commit(self, batch):
+        """The batch's results, or Unavailable when its commit did not end within `deadline`
+        seconds (a hung database): its senders are refused then, not acknowledged late; the
+        next batch waits for this one to end (run_db's own bound), so the order is kept. A
+        late commit may still land: a resend with the same msgId is then a duplicate."""
+        task = asyncio.ensure_future(
+            self.run_db(chat.store_batch, [op for op, _ in batch], self.limit))
+        done, _ = await asyncio.wait([task], timeout=self.deadline)
+        if done:
+            return task.result()
+        log.warning("chat batch of %d not committed within %.1f s: refused", len(batch),
+                    self.deadline)
+        refusal = Unavailable("the message could not be stored, send it again")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(refusal)
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: it was answered above
+        raise refusal
 
     async def stop(self):
         """Write what is queued, then end the loop."""

@@ -11,7 +11,7 @@ import secrets
 
 from peewee import fn
 
-from models import in_transaction, utcnow
+from models import utcnow, write_txn
 from models.account import SessionEpoch, UserBlock
 from models.admin import AdminOpenid, record
 from models.chat import ChatList, ChatMessage, pair_key
@@ -90,7 +90,8 @@ def delete_account(openid):
         epoch = _bump_epoch(openid)
         record(ghost, "account_delete", "user:" + ghost, old=user.state, new=DELETED)
         return {"ghost": ghost, "epoch": epoch, "files": files, "gids": gids}
-    return in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def _anonymise(openid, ghost):

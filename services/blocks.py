@@ -3,7 +3,7 @@ blocked user's listings and comments, and chat between the two is refused (realt
 caches each blocker's set; a change is announced on the bus). Plain functions."""
 from peewee import IntegrityError, fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.account import UserBlock
 from models.user import DELETED, User
 from services import validate
@@ -31,7 +31,7 @@ def block(me, other):
     if UserBlock.select().where(UserBlock.blocker == me).count() >= MAX_BLOCKS:
         raise TooMany("you can block at most %(n)d users: unblock someone first", n=MAX_BLOCKS)
     try:
-        with db.atomic():
+        with write_txn():
             UserBlock.create(blocker=me, blocked=other, created_at=utcnow())
     except IntegrityError:  # the same block at the same moment
         return False

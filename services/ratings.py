@@ -9,7 +9,7 @@ import datetime
 
 from peewee import IntegrityError, fn
 
-from models import db, utcnow, write_txn
+from models import utcnow, write_txn
 from models.admin import record
 from models.chat import ChatMessage
 from models.goods import Goods
@@ -77,7 +77,7 @@ def mark_sold(seller, gid, buyer):
             raise Conflict("this listing was already handed over")
         if found is None:
             try:
-                with db.atomic():  # a savepoint
+                with write_txn():  # a savepoint
                     found = HandOver.create(gid=gid, seller=seller, buyer=buyer)
             except IntegrityError:  # a concurrent mark of the same listing
                 raise Conflict("this listing is being handed over, try again")
@@ -129,7 +129,7 @@ def rate(rater, hid, score, text, hold_reason=""):
             raise Forbidden("the buyer has not confirmed this hand-over yet")
         ratee = found.buyer if rater == found.seller else found.seller
         try:
-            with db.atomic():  # a savepoint
+            with write_txn():  # a savepoint
                 rating = Rating.create(handover_id=found.id, rater=rater, ratee=ratee,
                                        score=score, text=text, hold_reason=hold_reason[:255])
         except IntegrityError:

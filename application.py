@@ -214,7 +214,9 @@ class MarketApp(tornado.web.Application):
         self.chat_retention.start()
         self.views.start()
         self.sweeper.start()
-        await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
+        # the segmenter loads once, off the IOLoop (no deadline: start-up may take seconds)
+        await asyncio.get_running_loop().run_in_executor(
+            self.db_executor, self._in_connection, search.start_up, (), {})
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests

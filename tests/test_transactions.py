@@ -214,3 +214,38 @@ def test_units_on_parallel_threads_keep_their_own_state(database):
         t.join(20)
     assert results == [2, 2, 2, 2]
     assert Favourite.select().count() == 4
+
+
+def test_a_real_innodb_deadlock_is_retried_and_both_units_commit(mariadb):
+    """Two units lock the same two rows in opposite orders: InnoDB picks a victim (1213), which
+    run_unit runs again; both commit, and nothing is reported."""
+    from models import bind, open_database
+    database = bind(open_database(mariadb.url("market_test"), 2))
+    with database.connection_context():
+        Favourite.delete().execute()
+        Favourite.insert_many([{"openid": "x", "gid": 1}, {"openid": "y", "gid": 2}]).execute()
+    barrier, runs, errors = threading.Barrier(2), [], []
+
+    def unit(first, second):
+        def work():
+            runs.append(first)
+            with write_txn():
+                Favourite.update(gid=Favourite.gid + 10).where(Favourite.openid == first).execute()
+                if runs.count(first) == 1:
+                    barrier.wait(5)  # both hold their first row
+                Favourite.update(gid=Favourite.gid + 10).where(Favourite.openid == second).execute()
+        try:
+            with database.connection_context():
+                run_unit(work)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=unit, args=p) for p in (("x", "y"), ("y", "x"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    with database.connection_context():
+        gids = sorted(f.gid for f in Favourite.select())
+    database.close_all()
+    assert errors == [] and len(runs) == 3  # one victim, run again once
+    assert gids == [21, 22]

@@ -160,26 +160,40 @@ class MarketApp(tornado.web.Application):
         (models.run_unit: retried whole after a deadlock); never on the IOLoop. The caller waits
         at most `database.call_timeout` seconds, queue included: then Busy (503) if no thread
         took the call (it never runs), Unavailable (503) if it is running (it ends within the
-        statement bounds; its result is dropped)."""
+        statement bounds; its result is dropped). While the database is known to be away
+        (`db_health.down`: a call timed out or lost it, and a probe failed) every call is
+        refused at once; the probes close the breaker when it answers again."""
+        health = self.db_health
+        if health.down:
+            raise Unavailable("the database is unavailable, try again shortly")
         started = []
         call = functools.partial(self._in_connection, fn, args, kwargs, started)
         loop = asyncio.get_running_loop()
         # the request's context (its id on log lines) goes along to the database thread
         future = loop.run_in_executor(self.db_executor, contextvars.copy_context().run, call)
         timer = loop.call_later(self.call_timeout, future.cancel)
+        health.waiting.add(future)
         try:
             return await future
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling() or loop.time() < timer.when():
-                raise  # our caller was cancelled, not the deadline
+            if asyncio.current_task().cancelling():
+                raise  # our caller was cancelled
+            if not health.down and loop.time() < timer.when():
+                raise
+            health.suspect()
             log_db.warning("no answer from the database within %.1f s (%s): %s",
-                           self.call_timeout, "running" if started else "queued",
-                           getattr(fn, "__qualname__", fn))
-            if started:
+                           loop.time() - timer.when() + self.call_timeout,
+                           "running" if started else "queued", getattr(fn, "__qualname__", fn))
+            if started or health.down:
                 raise Unavailable("the database is unavailable, try again shortly")
             raise Busy("the server is busy, try again")
+        except Unavailable as e:
+            if not isinstance(e, Busy):
+                health.suspect()
+            raise
         finally:
             timer.cancel()
+            health.waiting.discard(future)
 
     def _in_connection(self, fn, args, kwargs, started=None):
         if started is not None:
@@ -229,6 +243,7 @@ class MarketApp(tornado.web.Application):
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        self.db_health.stop()
         await self.sweeper.stop()  # before the follow-ups: a sweep may start some
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat_retention.stop()

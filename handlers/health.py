@@ -22,6 +22,38 @@ class DatabaseHealth:
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="dbhealth")
         self.conn = None  # used only on the executor's one thread
         self.running = None  # the probe in flight (an asyncio future)
+        # The breaker: after a call timed out or lost its connection, probes run until one
+        # answers; while they fail the database is `down`: run_db refuses at once (no thread,
+        # no wait) and the calls waiting on it are answered now, not at their deadlines.
+        self.down = False
+        self.waiting = set()  # run_db futures in flight (cancelled when the breaker opens)
+        self.watching = None  # the probing task, while one runs
+
+    def suspect(self):
+        """A call timed out or lost the database: probe until it answers (once at a time)."""
+        if self.watching is None or self.watching.done():
+            self.watching = asyncio.ensure_future(self._watch())
+
+    async def _watch(self):
+        while True:
+            problem = await self.problem()
+            if problem is None:
+                if self.down:
+                    log_db.warning("database answers again: calls go through")
+                self.down = False
+                return
+            if not self.down:
+                self.down = True
+                log_db.warning("database unavailable (%s): calls are refused at once until it "
+                               "answers", problem)
+                for future in list(self.waiting):
+                    future.cancel()
+            await asyncio.sleep(0.25)
+
+    def stop(self):
+        """End the probing (the application's shutdown)."""
+        if self.watching is not None:
+            self.watching.cancel()
 
     async def problem(self):
         """None when the database answered within the timeout, else why not (English)."""
@@ -79,7 +111,8 @@ class HealthHandler(ApiHandler):
         """Health checks are not rate-limited."""
 
     async def get(self):
-        problem = await self.application.db_health.problem()
+        health = self.application.db_health
+        problem = "no answer (probing)" if health.down else await health.problem()
         if problem:
             log_db.warning("database unavailable: %s", problem)
             self.set_status(503)

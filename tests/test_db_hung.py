@@ -70,6 +70,19 @@ def database(db_url, config):
     database.close_all()
 
 
+async def opened(api, app, t):
+    """alice's v2 socket to bob, once its replay is written (a replay the outage cut would
+    close it: the client reconnects, which is not what these tests look at)."""
+    ws = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+    for _ in range(100):
+        sockets = list(app.registry.sockets_for("alice"))
+        if sockets and not any(getattr(s, "replaying", False) for s in sockets):
+            break
+        await asyncio.sleep(0.05)
+    assert await silent(ws)
+    return ws
+
+
 async def timed(call):
     started = time.monotonic()
     reply = await call
@@ -143,8 +156,7 @@ async def recovered(api, t, gid, ws):
 async def test_hung_database_sigstop_every_wait_is_bounded_then_recovers(
         api, app, private_mariadb):
     t, gid = await scene(api, app)
-    ws = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
-    assert await silent(ws)
+    ws = await opened(api, app, t)
     pid = private_mariadb.proc.pid
     os.kill(pid, signal.SIGSTOP)  # a hung host: TCP accepts, nothing answers
     try:
@@ -164,8 +176,7 @@ async def test_hung_database_sigstop_every_wait_is_bounded_then_recovers(
 @pytest.mark.gen_test(timeout=90)
 async def test_killed_database_sigkill_answers_at_once_then_recovers(api, app, private_mariadb):
     t, gid = await scene(api, app)
-    ws = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
-    assert await silent(ws)
+    ws = await opened(api, app, t)
     maria = private_mariadb
     maria.proc.send_signal(signal.SIGKILL)
     maria.proc.wait(10)

@@ -224,6 +224,7 @@ RETRY_ERRNOS = (1213, 1205)
 RETRIES = 3             # runs after the first, at most (database.retries)
 RETRY_BUDGET = 2.0      # seconds since the first run after which no new run starts
 RETRY_PAUSE = 0.02      # the first pause's upper bound; doubles each time (full jitter)
+retried = {"again": 0, "gave_up": 0}  # how often, since start (figures for tests, operators)
 
 
 def retryable(error):
@@ -264,8 +265,11 @@ def run_unit(fn, *args, **kwargs):
                 pause = random.uniform(0, RETRY_PAUSE * 2 ** attempt)
                 if not retryable(e) or _unit.committed or attempt >= RETRIES \
                         or time.monotonic() + pause - started > RETRY_BUDGET:
+                    if retryable(e):
+                        retried["gave_up"] += 1
                     raise
                 attempt += 1
+                retried["again"] += 1
                 log.info("retrying %s (run %d) after: %s", getattr(fn, "__name__", fn),
                          attempt + 1, e)
                 time.sleep(pause)

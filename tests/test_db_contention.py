@@ -8,6 +8,8 @@ import random
 
 import pytest
 
+import models
+
 from models.chat import ChatMessage, pair_key
 from models.comment import Comment, Liked
 from models.goods import Favourite, Goods
@@ -92,3 +94,4 @@ async def test_parallel_hot_writes_answer_no_5xx_and_land_once(api, app, config)
     no_5xx(await together(rate(api, t["s"], "s", h, 4) for h in hids))
     assert await app.run_db(lambda: (HandOver.select().count(),
                                      Rating.select().count())) == (N, 2 * N)
+    print("deadlock and lock-wait retries:", models.retried)  # seen with -s

@@ -95,3 +95,41 @@ async def test_parallel_hot_writes_answer_no_5xx_and_land_once(api, app, config)
     assert await app.run_db(lambda: (HandOver.select().count(),
                                      Rating.select().count())) == (N, 2 * N)
     print("deadlock and lock-wait retries:", models.retried)  # seen with -s
+
+
+@pytest.fixture
+def short_lock_waits(settings_env):
+    settings_env["MARKET_DATABASE_LOCK_WAIT_TIMEOUT"] = "1"
+    return settings_env
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_lock_held_past_the_retries_answers_busy_not_unavailable(
+        api, app, config, mariadb, short_lock_waits):
+    """Another connection holds alice's favourite rows: each run waits `lock_wait_timeout`
+    (1 s), gets 1205 and runs again, until the retry budget is spent: 503 "busy, try again"
+    with Retry-After, the favourites unchanged; once the lock goes, the same call succeeds."""
+    import pymysql
+    t = {o: await api.login(o) for o in ("alice", "s")}
+    gid = await approved_listing(api, config, t["s"], "s")
+    first = await api.post_json("/wx/user/addGoodsToCar", {"openid": "alice", "gid": [gid]},
+                                t["alice"])
+    assert first.code == 200
+    holder = pymysql.connect(host="127.0.0.1", port=mariadb.port, user="root",
+                             database="market_test", autocommit=False)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT * FROM favourite WHERE openid = 'alice' FOR UPDATE")
+        gave_up = models.retried["gave_up"]
+        reply = await api.post_json("/wx/user/addGoodsToCar", {"openid": "alice", "gid": []},
+                                    t["alice"])
+        assert reply.status == 503 and reply.json == {"code": 100, "msg": "服务器繁忙，请稍后重试"}
+        assert reply.headers["Retry-After"] == "1"
+        assert models.retried["gave_up"] == gave_up + 1
+    finally:
+        holder.rollback()
+        holder.close()
+    assert await app.run_db(lambda: Favourite.select().count()) == 1  # unchanged
+    again = await api.post_json("/wx/user/addGoodsToCar", {"openid": "alice", "gid": []},
+                                t["alice"])
+    assert again.code == 200 and await app.run_db(lambda: Favourite.select().count()) == 0

@@ -171,19 +171,18 @@ class MarketApp(tornado.web.Application):
         loop = asyncio.get_running_loop()
         # the request's context (its id on log lines) goes along to the database thread
         future = loop.run_in_executor(self.db_executor, contextvars.copy_context().run, call)
-        timer = loop.call_later(self.call_timeout, future.cancel)
-        health.waiting.add(future)
+        begun = loop.time()
+        health.wait(future, begun + self.call_timeout)
         try:
             return await future
         except asyncio.CancelledError:
-            if asyncio.current_task().cancelling():
+            expired = health.done(future)
+            if asyncio.current_task().cancelling() or not (expired or health.down):
                 raise  # our caller was cancelled
-            if not health.down and loop.time() < timer.when():
-                raise
             health.suspect()
             log_db.warning("no answer from the database within %.1f s (%s): %s",
-                           loop.time() - timer.when() + self.call_timeout,
-                           "running" if started else "queued", getattr(fn, "__qualname__", fn))
+                           loop.time() - begun, "running" if started else "queued",
+                           getattr(fn, "__qualname__", fn))
             if started or health.down:
                 raise Unavailable("the database is unavailable, try again shortly")
             raise Busy("the server is busy, try again")
@@ -192,8 +191,7 @@ class MarketApp(tornado.web.Application):
                 health.suspect()
             raise
         finally:
-            timer.cancel()
-            health.waiting.discard(future)
+            health.done(future)
 
     def _in_connection(self, fn, args, kwargs, started=None):
         if started is not None:

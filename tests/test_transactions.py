@@ -249,3 +249,33 @@ def test_a_real_innodb_deadlock_is_retried_and_both_units_commit(mariadb):
     database.close_all()
     assert errors == [] and len(runs) == 3  # one victim, run again once
     assert gids == [21, 22]
+
+
+def test_sqlite_busy_past_its_timeout_is_run_again(tmp_path):
+    """SQLite: another process holds the write lock past the busy timeout ("database is
+    locked"); run_unit runs the unit again, which gets the lock once it is free."""
+    import sqlite3
+    import time
+    from models import bind, migrations, open_database
+    url = "sqlite:///" + str(tmp_path / "busy.db")
+    database = bind(open_database(url, 2, query_timeout=0.2))  # a 0.2 s busy timeout
+    with database.connection_context():
+        migrations.migrate(database, log=lambda *a: None)
+    rival = sqlite3.connect(str(tmp_path / "busy.db"), isolation_level=None,
+                            check_same_thread=False)
+    rival.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, rival.rollback).start()
+    runs = []
+
+    def unit():
+        runs.append(time.monotonic())
+        with write_txn():
+            Favourite.insert(openid="u", gid=1).execute()
+    try:
+        with database.connection_context():
+            run_unit(unit)
+            assert Favourite.select().count() == 1
+    finally:
+        rival.close()
+        database.close_all()
+    assert len(runs) >= 2

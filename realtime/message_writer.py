@@ -29,10 +29,15 @@ class MessageWriter:
         self.task = None
         self.stopping = False
         self.commits = self.written = 0  # figures: batches committed, operations in them
+        self.late = None  # the refusal, while a batch is past its deadline
 
     def submit(self, op):
-        """Queue an operation; a future for its result (set after the commit)."""
+        """Queue an operation; a future for its result (set after the commit). While a batch
+        is past its deadline (a hung database) it is refused at once."""
         future = asyncio.get_running_loop().create_future()
+        if self.late is not None:
+            future.set_exception(self.late)
+            return future
         self.queue.append((op, future))
         self.wake.set()
         return future
@@ -79,25 +84,26 @@ class MessageWriter:
                 future.set_result(result)
 
     async def _commit(self, batch):
-        """The batch's results, or Unavailable when its commit did not end within `deadline`
-        seconds (a hung database): its senders are refused then, not acknowledged late; the
-        next batch waits for this one to end (run_db's own bound), so the order is kept. A
-        late commit may still land: a resend with the same msgId is then a duplicate."""
-        task = asyncio.ensure_future(
-            self.run_db(chat.store_batch, [op for op, _ in batch], self.limit))
-        done, _ = await asyncio.wait([task], timeout=self.deadline)
-        if done:
-            return task.result()
-        log.warning("chat batch of %d not committed within %.1f s: refused", len(batch),
-                    self.deadline)
-        refusal = Unavailable("the message could not be stored, send it again")
-        for _, future in batch:
+        """The batch's results. If its commit has not ended within `deadline` seconds (a hung
+        database) its senders, those queued behind it and those who send until it ends are
+        refused `unavailable`, not acknowledged late; the next batch still waits for this one
+        to end (run_db's own bound), so the order is kept. A late commit may land: a resend
+        with the same msgId is then a duplicate."""
+        timer = asyncio.get_running_loop().call_later(self.deadline, self._too_late, batch)
+        try:
+            return await self.run_db(chat.store_batch, [op for op, _ in batch], self.limit)
+        finally:
+            timer.cancel()
+            self.late = None
+
+    def _too_late(self, batch):
+        log.warning("chat batch of %d not committed within %.1f s: refused, with %d queued",
+                    len(batch), self.deadline, len(self.queue))
+        self.late = Unavailable("the message could not be stored, send it again")
+        waiting, self.queue = batch + self.queue, []
+        for _, future in waiting:
             if not future.done():
-                future.set_exception(refusal)
-        await asyncio.wait([task])
-        if not task.cancelled():
-            task.exception()  # retrieved: it was answered above
-        raise refusal
+                future.set_exception(self.late)
 
     async def stop(self):
         """Write what is queued, then end the loop."""

@@ -24,15 +24,16 @@ from actions.listings import ListingSweeper
 from actions.privacy import ExportSweeper
 from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler, StaticHandler
+from handlers.health import DatabaseHealth
 from metrics import Live, Metrics
-from models import utcnow
+from models import retryable, run_unit, utcnow
 from realtime.bus import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from services import goods, images, ip_region, search
-from services.errors import Unavailable
+from services.errors import Busy, Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
 from wechat.client import WechatApi
@@ -102,6 +103,8 @@ class MarketApp(tornado.web.Application):
         load_locales()
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
+        self.call_timeout = config["database"]["call_timeout"]  # run_db's deadline
+        self.db_health = DatabaseHealth(database, config["database"]["health_timeout"])
         # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,
         # on their own threads, never on the database's or the default executor.
         self.decode_workers = config["uploads"]["decode_workers"]
@@ -170,17 +173,53 @@ class MarketApp(tornado.web.Application):
         )
 
     async def run_db(self, fn, *args, **kwargs):
-        """Run fn on a database worker thread, inside one pooled connection; never on the IOLoop."""
-        call = functools.partial(self._in_connection, fn, args, kwargs)
+        """Run fn on a database worker thread, inside one pooled connection and one unit of work
+        (models.run_unit: retried whole after a deadlock); never on the IOLoop. The caller waits
+        at most `database.call_timeout` seconds, queue included: then Busy (503) if no thread
+        took the call (it never runs), Unavailable (503) if it is running (it ends within the
+        statement bounds; its result is dropped). While the database is known to be away
+        (`db_health.down`: a call timed out or lost it, and a probe failed) every call is
+        refused at once; the probes close the breaker when it answers again."""
+        health = self.db_health
+        if health.down:
+            raise Unavailable("the database is unavailable, try again shortly")
+        started = []
+        call = functools.partial(self._in_connection, fn, args, kwargs, started)
+        loop = asyncio.get_running_loop()
         # the request's context (its id on log lines) goes along to the database thread
-        return await asyncio.get_running_loop().run_in_executor(
-            self.db_executor, contextvars.copy_context().run, call)
+        future = loop.run_in_executor(self.db_executor, contextvars.copy_context().run, call)
+        begun = loop.time()
+        health.wait(future, begun + self.call_timeout)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            expired = health.done(future)
+            if asyncio.current_task().cancelling() or not (expired or health.down):
+                raise  # our caller was cancelled
+            health.suspect()
+            log_db.warning("no answer from the database within %.1f s (%s): %s",
+                           loop.time() - begun, "running" if started else "queued",
+                           getattr(fn, "__qualname__", fn))
+            if started or health.down:
+                raise Unavailable("the database is unavailable, try again shortly")
+            raise Busy("the server is busy, try again")
+        except Unavailable as e:
+            if not isinstance(e, Busy):
+                health.suspect()
+            raise
+        finally:
+            health.done(future)
 
-    def _in_connection(self, fn, args, kwargs):
+    def _in_connection(self, fn, args, kwargs, started=None):
+        if started is not None:
+            started.append(True)  # a thread took it: run_db's deadline can no longer stop it
         try:
             with self.database.connection_context():
-                return fn(*args, **kwargs)
+                return run_unit(fn, *args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError) as e:
+            if retryable(e):  # up, but it gave up on this change: never reported as an outage
+                log_db.warning("database busy, retries used up: %s", e)
+                raise Busy("the server is busy, try again")
             log_db.warning("database unavailable: %s", e)
             raise Unavailable("the database is unavailable, try again shortly")
 
@@ -206,7 +245,9 @@ class MarketApp(tornado.web.Application):
         self.ip_recorder.start()
         self.export_sweeper.start()
         self.sweeper.start()
-        await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
+        # the segmenter loads once, off the IOLoop (no deadline: start-up may take seconds)
+        await asyncio.get_running_loop().run_in_executor(
+            self.db_executor, self._in_connection, search.start_up, (), {})
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
@@ -219,6 +260,7 @@ class MarketApp(tornado.web.Application):
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        self.db_health.stop()
         await self.sweeper.stop()  # before the follow-ups: a sweep may start some
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat_retention.stop()
@@ -295,6 +337,7 @@ class MarketApp(tornado.web.Application):
         """Release the executor and the database (after the server stopped)."""
         self.decode_executor.shutdown(wait=True, cancel_futures=True)
         self.db_executor.shutdown(wait=True, cancel_futures=True)
+        self.db_health.close()
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
 
 

@@ -105,6 +105,11 @@ SCHEMA = {
     "database": {
         "url": (_str, "sqlite:///data/market.db"),
         "pool_size": (_positive(_int), 8),
+        "connect_timeout": (_positive(_float), 2.0),
+        "query_timeout": (_positive(_float), 3.0),
+        "lock_wait_timeout": (_positive(_int), 2),
+        "call_timeout": (_positive(_float), 4.0),
+        "health_timeout": (_positive(_float), 1.5),
     },
     "wechat": {
         "appid": (_str, ""),
@@ -130,6 +135,7 @@ SCHEMA = {
         "bus": (_choice("local", "redis"), "local"),
         "history_on_open": (_not_negative, 20),
         "commit_interval_ms": (_not_negative, 2),
+        "store_timeout": (_positive(_float), 2.0),
         "history_days": (_positive(_int), 365),
     },
     "redis": {

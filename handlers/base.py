@@ -241,6 +241,8 @@ class ApiHandler(AppHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
             status_code, msg = exc.status, exc
+            if getattr(exc, "retry_after", None):
+                self.set_header("Retry-After", str(exc.retry_after))
         elif isinstance(exc, tornado.web.HTTPError):
             msg = self._reason
             if exc.log_message and status_code < 500:

@@ -13,7 +13,7 @@ import secrets
 from peewee import fn
 
 import models.wechat  # noqa: F401  (every model is known to the registry's generic part)
-from models import BaseModel, in_transaction, utcnow
+from models import BaseModel, utcnow, write_txn
 from models.account import SessionEpoch
 from models.admin import AdminAction, record
 from models.chat import ChatList, ChatMessage, pair_key
@@ -165,7 +165,8 @@ def delete_account(openid):
         epoch = _bump_epoch(openid)
         record(ghost, "account_delete", "user:" + ghost, old=user.state, new=DELETED)
         return {"ghost": ghost, "epoch": epoch, "files": files, "gids": gids}
-    return in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def _by_registry(openid, ghost):

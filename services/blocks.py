@@ -4,7 +4,7 @@ models.account.UserBlock.not_blocked_by), and chat between the two is refused (r
 caches each blocker's set; a change is announced on the bus). Plain functions."""
 from peewee import IntegrityError, fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.account import UserBlock
 from models.user import DELETED, User
 from services import validate
@@ -34,7 +34,7 @@ def block(me, other):
     if UserBlock.select().where(UserBlock.blocker == me).count() >= MAX_BLOCKS:
         raise TooMany("you can block at most %(n)d users: unblock someone first", n=MAX_BLOCKS)
     try:
-        with db.atomic():
+        with write_txn():
             UserBlock.create(blocker=me, blocked=other, created_at=utcnow())
     except IntegrityError:  # the same block at the same moment
         return False

@@ -3,7 +3,6 @@ import json
 
 from peewee import IntegrityError, fn
 
-from models import db
 from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, Reply
 from models.user import User
@@ -190,7 +189,7 @@ def like(openid, in_id):
 def unlike(openid, in_id):
     """/liked/unlike: idempotent; removes the like's notice while unread; the count."""
     _get_comment(in_id)
-    with db.atomic():
+    with write_txn():
         removed = Liked.delete().where(Liked.openid == openid, Liked.obj_id == in_id,
                                        Liked.type == LIKE_COMMENT).execute()
         if removed:

@@ -13,7 +13,7 @@ import re
 import secrets
 import zipfile
 
-from models import in_transaction
+from models import write_txn
 from models.account import UserBlock
 from models.admin import AdminAction, record
 from models.chat import ChatList, ChatMessage
@@ -63,7 +63,8 @@ def start(openid, now, keep_hours):
                                 expires_at=now + datetime.timedelta(hours=keep_hours))
         record(openid, "data_export", "user:" + openid, new=str(row.id))
         return {"id": row.id, "name": row.name}
-    return in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def ready(export_id, size):

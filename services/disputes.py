@@ -10,7 +10,7 @@ import re
 
 from peewee import IntegrityError
 
-from models import db, utcnow, write_txn
+from models import utcnow, write_txn
 from models.admin import record
 from models.chat import ChatMessage
 from models.comment import Notice
@@ -106,7 +106,7 @@ def open_dispute(opener, hid, reason, photos, days, hold_reason=""):
             raise Invalid("photos must be pictures you uploaded")
         role = "seller" if opener == found.seller else "buyer"
         try:
-            with db.atomic():  # a savepoint: the unique key decides between concurrent opens
+            with write_txn():  # a savepoint: the unique key decides between concurrent opens
                 dispute = Dispute.create(handover_id=found.id, opener=opener, opener_role=role,
                                          reason=reason, photos=" ".join(photos),
                                          hold_reason=hold_reason[:255])

@@ -12,7 +12,7 @@ import ipaddress
 import logging
 import os
 
-from models import in_transaction
+from models import write_txn
 from models.user import DELETED, User
 
 log = logging.getLogger("market.ip")
@@ -118,7 +118,10 @@ def record(addresses, now):
             changed += User.update(ip_region=region(ip), last_ip=ip[:45], ip_seen_at=now).where(
                 User.openid == openid, User.state != DELETED).execute()
         return changed
-    return in_transaction(write) if addresses else 0
+    if not addresses:
+        return 0
+    with write_txn():
+        return write()
 
 
 _enabled = True  # privacy.ip_region, set once by configure() (MarketApp.__init__)

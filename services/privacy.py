@@ -2,7 +2,7 @@
 version in force in getUserInfo, and withdrawal turning off what depends on consent (subscribe
 messages: the grants go, and no new ones are kept until the student agrees again). A student who
 never answered (the published client never asks) is treated as before: nothing is turned off."""
-from models import in_transaction, utcnow
+from models import utcnow, write_txn
 from models.admin import record
 from models.privacy import ACCEPT, WITHDRAW, Consent
 from models.subscription import NotifyGrant, NotifySent
@@ -46,7 +46,8 @@ def consent(openid, action, version, current):
             NotifySent.delete().where(NotifySent.to_openid == openid).execute()
         record(openid, "consent_" + action, "user:" + openid, new=version)
         return status(openid, current)
-    return in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def status(openid, current):

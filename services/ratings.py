@@ -10,7 +10,7 @@ import datetime
 
 from peewee import IntegrityError, fn
 
-from models import db, utcnow, write_txn
+from models import utcnow, write_txn
 from models.account import UserBlock
 from models.admin import record
 from models.chat import ChatMessage
@@ -85,7 +85,7 @@ def mark_sold(seller, gid, buyer):
         listings.set_sale_state(gid, seller, RESERVED)  # refuses (a taken-down listing) first
         if found is None:
             try:
-                with db.atomic():  # a savepoint
+                with write_txn():  # a savepoint
                     found = HandOver.create(gid=gid, seller=seller, buyer=buyer)
             except IntegrityError:  # a concurrent mark of the same listing
                 raise Conflict("this listing is being handed over, try again")
@@ -146,7 +146,7 @@ def rate(rater, hid, score, text, hold_reason=""):
                                                     else "buyer")).exists():
             raise Forbidden("a dispute about this hand-over was decided against you")
         try:
-            with db.atomic():  # a savepoint
+            with write_txn():  # a savepoint
                 rating = Rating.create(handover_id=found.id, rater=rater, ratee=ratee,
                                        score=score, text=text, hold_reason=hold_reason[:255])
         except IntegrityError:

@@ -5,7 +5,7 @@ import json
 
 from peewee import fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.admin import record
 from models.chat import ChatMessage
 from models.comment import NOTICE_COMMENT, Comment, Notice, Reply
@@ -138,7 +138,7 @@ def act(actor, kind, target, action, reason=""):
     if action != "dismiss" and not reason:  # the author reads it (userIsOk, the inbox)
         raise Invalid("give the reason")
     blocked = None
-    with db.atomic():
+    with write_txn():
         if action == "take_down":
             _take_down(actor, kind, target, reason)
         elif action == "block":

@@ -5,7 +5,7 @@ import collections
 
 from peewee import Case, IntegrityError
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.subscription import NotifyGrant, NotifySent
 from models.user import User
 from services.users import require_user
@@ -43,7 +43,7 @@ def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
         if not NotifyGrant.select().where(NotifyGrant.openid == openid,
                                           NotifyGrant.template_id == tid).exists():
             try:
-                with db.atomic():
+                with write_txn():
                     NotifyGrant.create(openid=openid, template_id=tid, remaining=min(n, cap))
                 continue
             except IntegrityError:  # a concurrent first grant: add to it below
@@ -76,9 +76,9 @@ def use_grant(openid, template_id):
 
 def claim_chat_notice(to, sender, template_id):
     """Decide (atomically) to notify `to` about `sender`: not yet notified, and a grant spent."""
-    with db.atomic():
+    with write_txn():
         try:
-            with db.atomic():
+            with write_txn():
                 NotifySent.create(to_openid=to, from_openid=sender)
         except IntegrityError:
             return None  # already notified for this conversation

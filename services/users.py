@@ -1,7 +1,7 @@
 """Users: created on first login, registered with a profile, verified by moderators."""
 from peewee import IntegrityError
 
-from models import db, is_mysql, utcnow
+from models import db, is_mysql, utcnow, write_txn
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
 from services import privacy, validate
@@ -13,7 +13,7 @@ def ensure_user(openid):
     user = User.by_openid(openid)
     if user is None:
         try:
-            with db.atomic():
+            with write_txn():
                 user = User.create(openid=openid)
         except IntegrityError:  # a concurrent first login created it
             user = User.by_openid(openid)

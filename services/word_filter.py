@@ -20,7 +20,7 @@ import unicodedata
 import ahocorasick_rs
 from peewee import IntegrityError
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.admin import record
 from models.words import SensitiveWord, WordListVersion
 from services import validate
@@ -97,7 +97,7 @@ def refresh(known_version):
     current = version()
     if current == known_version:
         return None
-    with db.atomic():  # the words and their version read together
+    with write_txn():  # the words and their version read together
         current = version()
         return Matcher(words(), current)
 
@@ -106,7 +106,7 @@ def _bump():
     if not WordListVersion.update(version=WordListVersion.version + 1).where(
             WordListVersion.id == 1).execute():
         try:
-            with db.atomic():
+            with write_txn():
                 WordListVersion.create(id=1, version=1)
         except IntegrityError:
             WordListVersion.update(version=WordListVersion.version + 1).where(
@@ -122,7 +122,7 @@ def _word(raw):
 
 
 def _set(actor, word, removed, reason=""):
-    with db.atomic():
+    with write_txn():
         row = SensitiveWord.select().where(SensitiveWord.word == word).first()
         if row is None:
             SensitiveWord.create(word=word, removed=removed, actor=actor, changed_at=utcnow())

@@ -193,6 +193,12 @@ def open_database(url, pool_size=8, **bounds):
     return db_url.connect(url, unquote_password=True, unquote_user=True, **params)
 
 
+def locked_in_txn(query):
+    """`query` FOR UPDATE when it runs inside a write transaction on MySQL (the rows stay
+    locked until the commit, so a change committing meanwhile is seen); as it is elsewhere."""
+    return query.for_update() if is_mysql() and db.in_transaction() else query
+
+
 def write_txn():
     """A transaction that takes the write lock first (SQLite IMMEDIATE; InnoDB row locks).
     Only inside a unit of work (run_unit: the database executor runs every service function

@@ -9,6 +9,7 @@ Plain functions, no Tornado: the recorder (counters.IpRecorder) calls `record` o
 executor; handlers call `client_address` with what the request carries."""
 import importlib.util
 import ipaddress
+import struct
 import logging
 import os
 
@@ -59,7 +60,8 @@ def region(ip):
         return ""
     try:
         found = start_up().search(str(addr))
-    except Exception as e:  # a damaged data file must not fail a request
+    except (LookupError, ValueError, TypeError, OSError, struct.error) as e:
+        # a damaged data file must not fail a request (no database error can come from here)
         log.warning("ip2region lookup of %s failed: %s", addr, e)
         return ""
     return label(found)

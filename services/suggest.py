@@ -16,13 +16,12 @@ ranked. The visible hot words (at most 500) are merged in. A term is answered on
 word counted at least HOT_MIN times, so a listing taken down, a blocked or deleted student's
 listing, or a hidden hot word is never suggested after its transaction commits.
 """
-import contextlib
 import functools
 import re
 
 from peewee import JOIN
 
-from models import is_mysql
+from models import is_mysql, write_txn
 from models.goods import APPROVED, ON_SALE, Goods, SearchKeyword, run
 from models.suggest import GoodsSuggest, SuggestKey, SuggestPrefix, SuggestTerm
 from models.user import BLOCKED, DELETED, User
@@ -208,7 +207,6 @@ def rebuild(batch=2000, atomic=True):
     blocked) and the hot words: after the migration or a bulk load. Returns the terms' count.
     `atomic=False` inside a migration on MySQL (its DDL has committed the migration's
     transaction, so a savepoint would fail)."""
-    database = SuggestTerm._meta.database
     counts, per_gid, last = {}, [], 0
     blocked = User.select(User.openid).where(User.state.in_([BLOCKED, DELETED]))
     while True:
@@ -229,21 +227,29 @@ def rebuild(batch=2000, atomic=True):
     for word, in SearchKeyword.select(SearchKeyword.keyword).tuples():
         if 2 <= len(word) <= MAX_TERM_CHARS and key_of(word):
             counts.setdefault(word, 0)
-    with (database.atomic() if atomic else contextlib.nullcontext()):
-        for model in (SuggestKey, SuggestPrefix, SuggestTerm, GoodsSuggest):
-            model.delete().execute()
-        terms = sorted(counts)
-        for i in range(0, len(terms), batch):
-            SuggestTerm.insert_many([{"term": t, "hits": counts[t]} for t in terms[i:i + batch]]) \
-                .execute()
-        ids = dict(SuggestTerm.select(SuggestTerm.term, SuggestTerm.id).tuples())
-        keys = [{"skey": k, "term_id": ids[t]} for t in terms for k in keys_of(t)]
-        for i in range(0, len(keys), batch):
-            SuggestKey.insert_many(keys[i:i + batch]).execute()
-        short = [{"prefix": p, "term_id": ids[t], "hits": counts[t]} for t in terms
-                 for p in prefixes_of(t)]
-        for i in range(0, len(short), batch):
-            SuggestPrefix.insert_many(short[i:i + batch]).execute()
-        for i in range(0, len(per_gid), batch):
-            GoodsSuggest.insert_many(per_gid[i:i + batch]).execute()
+    if atomic:
+        with write_txn():
+            _fill(counts, per_gid, batch)
+    else:
+        _fill(counts, per_gid, batch)
     return len(counts)
+
+
+def _fill(counts, per_gid, batch):
+    """(rebuild) Empty the suggestion tables and write them from `counts` and `per_gid`."""
+    for model in (SuggestKey, SuggestPrefix, SuggestTerm, GoodsSuggest):
+        model.delete().execute()
+    terms = sorted(counts)
+    for i in range(0, len(terms), batch):
+        SuggestTerm.insert_many([{"term": t, "hits": counts[t]} for t in terms[i:i + batch]]) \
+            .execute()
+    ids = dict(SuggestTerm.select(SuggestTerm.term, SuggestTerm.id).tuples())
+    keys = [{"skey": k, "term_id": ids[t]} for t in terms for k in keys_of(t)]
+    for i in range(0, len(keys), batch):
+        SuggestKey.insert_many(keys[i:i + batch]).execute()
+    short = [{"prefix": p, "term_id": ids[t], "hits": counts[t]} for t in terms
+             for p in prefixes_of(t)]
+    for i in range(0, len(short), batch):
+        SuggestPrefix.insert_many(short[i:i + batch]).execute()
+    for i in range(0, len(per_gid), batch):
+        GoodsSuggest.insert_many(per_gid[i:i + batch]).execute()

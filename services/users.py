@@ -1,7 +1,7 @@
 """Users: created on first login, registered with a profile, verified by moderators."""
 from peewee import IntegrityError
 
-from models import db, is_mysql, utcnow, write_txn
+from models import locked_in_txn, utcnow, write_txn
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
 from services import privacy, validate
@@ -115,7 +115,7 @@ def require_user(openid):
     pass: for what touches only their own state). Inside a write transaction on MariaDB the row
     is locked, so a deletion committing meanwhile is seen and nothing is written for it."""
     query = User.select().where(User.openid == openid)
-    user = (query.for_update() if is_mysql() and db.in_transaction() else query).first()
+    user = locked_in_txn(query).first()
     if user is None or user.state == DELETED:
         raise NotFound("no such user")
     return user

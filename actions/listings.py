@@ -1,14 +1,11 @@
 """A listing's life, the changes its owner makes (edit, sale state, renewal) and the sweep that
 expires and reminds: each awaits its rule (services/listings.py), then sends the subscribe
 messages after the commit (ctx.later: WeChat never delays the answer)."""
-import asyncio
-import logging
 
-from realtime.tasks import PeriodicFlush, stop_tasks
+from realtime.tasks import Periodic
 from services import listings
 from services.content_checks import SCENE_FORUM
 
-log = logging.getLogger("market.listings")
 
 
 async def do_edit(ctx, openid, gid, body):
@@ -61,32 +58,22 @@ async def do_sweep(ctx, batch=100):
     return expired, reminded
 
 
-class ListingSweeper(PeriodicFlush):
+class ListingSweeper(Periodic):
     """Runs do_sweep every goods.sweep_seconds on the IOLoop (made in make_app, started in
     start, stopped in shutdown). Every process may run one: each reminder is claimed by a
     conditional UPDATE, so it is sent once."""
 
+    what = "listing sweep"
+
     def __init__(self, ctx):
         self.ctx = ctx
-        self.interval = ctx.config["goods"]["sweep_seconds"]
+        self.every = self.first = ctx.config["goods"]["sweep_seconds"]
         self.last = None  # (expired, reminded) of the last sweep
 
+    async def run(self):
+        await self.flush()
+
     async def flush(self):
-        """One sweep (a failure is logged by the loop's caller and the next sweep tries again)."""
+        """One sweep: (expired, reminded)."""
         self.last = await do_sweep(self.ctx)
         return self.last
-
-    async def _loop(self):
-        while not self._stopping:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush()
-            except Exception:  # a database hiccup must not end the loop
-                log.exception("listing sweep failed")
-
-    async def stop(self):
-        """End the loop (no last sweep at shutdown: nothing is pending in memory)."""
-        self._stopping = True
-        if self._task:
-            await stop_tasks([self._task])
-            self._task = None

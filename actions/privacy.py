@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from models import utcnow
-from realtime.tasks import stop_tasks
+from realtime.tasks import Periodic
 from services import data_export, images, privacy
 
 log = logging.getLogger("market.privacy")
@@ -41,25 +41,17 @@ async def do_download(ctx, openid):
     return data_export.path_of(ctx.config["privacy"]["export_dir"], found["name"]), found
 
 
-class ExportSweeper:
+class ExportSweeper(Periodic):
     """Removes expired archives every `every` seconds (each process may: idempotent)."""
+
+    what = "data archive sweep"
 
     def __init__(self, run_db, folder, every=300.0, first=5.0):
         self.run_db, self.folder = run_db, folder
         self.every, self.first = every, first
-        self.task = None
 
-    def start(self):
-        self.task = asyncio.ensure_future(self._loop())
-
-    async def _loop(self):
-        await asyncio.sleep(self.first)
-        while True:
-            try:
-                await self.sweep()
-            except Exception as e:  # the database away: next time
-                log.warning("data archive sweep failed: %s", e)
-            await asyncio.sleep(self.every)
+    async def run(self):
+        await self.sweep()
 
     async def sweep(self, now=None):
         """Remove what has expired by `now`; the number of archives removed."""
@@ -67,8 +59,3 @@ class ExportSweeper:
         if removed:
             log.info("data archives removed: %d", removed)
         return removed
-
-    async def stop(self):
-        if self.task is not None:
-            await stop_tasks([self.task])
-            self.task = None

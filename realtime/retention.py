@@ -6,33 +6,25 @@ import datetime
 import logging
 
 from models import utcnow
-from realtime.tasks import stop_tasks
+from realtime.tasks import Periodic
 from services import chat, images
 
 log = logging.getLogger("market.chat")
 
 
-class ChatRetention:
+class ChatRetention(Periodic):
+    what = "chat purge"
+
     def __init__(self, run_db, days, folder, every=3600.0, first=60.0, batch=500, pause=0.05):
         self.run_db = run_db
         self.days = days
         self.folder = folder  # the private uploads folder (chat pictures)
         self.every, self.first = every, first
         self.batch, self.pause = batch, pause
-        self.task = None
         self.purged = 0  # messages deleted since start (metrics, tests)
 
-    def start(self):
-        self.task = asyncio.ensure_future(self._loop())
-
-    async def _loop(self):
-        await asyncio.sleep(self.first)
-        while True:
-            try:
-                await self.purge()
-            except Exception as e:  # the database away: try again next time
-                log.warning("chat purge failed: %s", e)
-            await asyncio.sleep(self.every)
+    async def run(self):
+        await self.purge()
 
     async def purge(self, now=None):
         """Delete everything older than the retention; (messages, pictures) deleted."""
@@ -55,8 +47,3 @@ class ChatRetention:
             log.info("chat purge: %d messages and %d pictures older than %d days", messages,
                      pictures, self.days)
         return messages, pictures
-
-    async def stop(self):
-        if self.task is not None:
-            await stop_tasks([self.task])
-            self.task = None

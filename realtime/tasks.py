@@ -1,4 +1,6 @@
-"""Stopping background tasks for certain, whatever the libraries they await do with a cancel."""
+"""Background work on the IOLoop: stopping tasks for certain, whatever the libraries they await
+do with a cancel; a job run every few seconds (`Periodic`); a writer flushed every second
+(`PeriodicFlush`)."""
 import asyncio
 import logging
 
@@ -59,3 +61,32 @@ class PeriodicFlush:
             await stop_tasks([self._task])
             self._task = None
         await self.flush()
+
+
+class Periodic:
+    """A job on the IOLoop: `run()` (the subclass's) after `first` seconds, then every `every`
+    seconds until `stop()`. A failure (the database away) is logged with `what` and the next
+    round tries again; nothing is pending in memory, so stopping runs nothing more."""
+
+    every, first, what = 60.0, 5.0, "background job"
+    task = None
+
+    def start(self):
+        self.task = asyncio.ensure_future(self._loop())
+
+    async def _loop(self):
+        await asyncio.sleep(self.first)
+        while True:
+            try:
+                await self.run()
+            except Exception:  # a database hiccup must not end the loop
+                log.exception("%s failed", self.what)
+            await asyncio.sleep(self.every)
+
+    async def run(self):
+        raise NotImplementedError
+
+    async def stop(self):
+        if self.task is not None:
+            await stop_tasks([self.task])
+            self.task = None

@@ -173,9 +173,9 @@ def _by_registry(openid, ghost):
     """The plain part of DELETION: rows where a REMOVE column is the person go, ANONYMISE
     columns that are the person become the pseudonym (what needs more, e.g. the chat pair,
     was done before)."""
-    models = _models()
+    by_name = _models()
     for table, columns in DELETION.items():
-        model = models.get(table)
+        model = by_name.get(table)
         for column, policy in columns.items():
             field = model._meta.columns.get(column) if model else None
             if field is None or policy not in (REMOVE, ANONYMISE) or (table, column) in BY_CODE:

@@ -279,3 +279,15 @@ def test_sqlite_busy_past_its_timeout_is_run_again(tmp_path):
         rival.close()
         database.close_all()
     assert len(runs) >= 2
+
+
+def test_units_of_work_reuse_the_pools_connections(database):
+    """A unit of work takes a pooled connection and gives it back: 50 units on one thread use
+    one raw connection (the bounded connect once sat above the pool and opened one per unit,
+    23 ms of CPU each: REST answered 21 requests a second instead of 1,300; bench table 4)."""
+    seen = set()
+    for _ in range(50):
+        with database.connection_context():
+            seen.add(id(database.connection()))
+            database.execute_sql("SELECT 1").fetchall()
+    assert len(seen) == 1, len(seen)

@@ -64,8 +64,10 @@ async def test_register_and_profile_shapes(api):
     assert (await api.post_json("/wx/user/register", body, token)).code == 200
     assert (await api.get("/wx/user/isRegister", token, openid="carol")).code == 100
     info = await api.get("/wx/user/getUserInfo", token, openid="carol")
+    privacy = info.json["extend"].pop("privacy")  # newer clients: the policy and consent
     assert info.json == {"code": 200, "msg": "success",
                          "extend": {"userinfo": {"uname": "张三😀", "qq": "12345", "wx": "wx_zs"}}}
+    assert privacy["current"] is False and privacy["consentedVersion"] == ""
     update = {"openid": "carol", "school": "二手大学🎓", "xuehao": "2024001", "uclass": "计科1班"}
     assert (await api.post_json("/wx/user/updateUserInfo", update, token)).code == 200
     de = await api.get("/wx/user/getUserDeInfo", token, openid="carol")

@@ -38,6 +38,7 @@ def pages(s):
         "/admin/export": ["/admin/export/listings.csv", "/admin/export/users.csv",
                           "/admin/export/reports.csv"],
         "/admin/wanted": ["/admin/wanted"], "/admin/ratings": ["/admin/ratings"],
+        "/admin/disputes": ["/admin/disputes", "/admin/disputes/1", "/admin/disputes/9999999999"],
         "actions": ["/admin/goods/%d/review" % s["pending"], "/admin/goods/%d/delete" % s["approved"],
                     "/admin/goods/%d/restore" % s["approved"], "/admin/goods/999999/review",
                     "/admin/users/bob/verify", "/admin/users/bob/reject", "/admin/users/bob/block",
@@ -53,7 +54,9 @@ def pages(s):
                     "/admin/wanted/1/take_down", "/admin/wanted/1/release",
                     "/admin/wanted/9999999999/take_down", "/admin/ratings/1/remove",
                     "/admin/ratings/9999999999/release", "/admin/reports/rating/1/dismiss",
-                    "/admin/reports/wanted/1/block", "/admin/reports/rating/9999999999/take_down"],
+                    "/admin/reports/wanted/1/block", "/admin/reports/rating/9999999999/take_down",
+                    "/admin/disputes/1/uphold", "/admin/disputes/1/dismiss",
+                    "/admin/disputes/9999999999/uphold"],
     }
 
 

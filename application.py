@@ -28,6 +28,7 @@ from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
+from realtime.safety_notices import SafetyNotices
 from services import goods, images, search
 from services.errors import Unavailable
 from services.ratelimit import Limiter, SignInThrottle
@@ -57,6 +58,7 @@ HANDLER_MODULES = [
     "handlers.inbox",
     "handlers.chat_list",
     "handlers.chat_history",
+    "handlers.chat_recall",
     "handlers.reports",
     "handlers.subscriptions",
     "handlers.wechat_callback",
@@ -125,6 +127,8 @@ class MarketApp(tornado.web.Application):
         # account revocations and block changes, announced on the bus (realtime/control.py)
         self.control = self.chat.control = self.actions.control = Control(
             self.run_db, self.bus, self.chat)
+        # safety notices in chat (issue 25): the recipient of a message that looks like a fraud
+        self.chat.safety = SafetyNotices(config, self.run_db, self.bus, self.actions.later)
         # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)

@@ -9,9 +9,10 @@ import tornado.ioloop
 import tornado.iostream
 import tornado.websocket
 
+from actions.chat import do_recall
 from handlers.base import AppHandler
 from realtime.bus import encode
-from services import chat, validate
+from services import chat, recall, validate
 from services.chat import ChatRefusal
 from services.errors import Forbidden, NotFound, ServiceError, Unauthorized
 
@@ -120,6 +121,8 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             if frame["type"] in ("received", "read"):
                 self._receipt(frame["type"], frame["seq"])
                 return
+            if frame["type"] == "recall":  # issue 25: the one place a recall frame goes
+                return self._recall(frame)
             msg_id = frame["msgId"]
             if self.application.chat.relay_now(self, frame):  # live, here: no coroutine
                 self.refusals = 0
@@ -139,6 +142,14 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             self.refusals = 0
         except ServiceError as e:
             self.refused(e, msg_id)
+
+    async def _recall(self, frame):
+        """{"type": "recall", "seq": N}: the recalled frame on every socket of both parties
+        answers it (actions.chat.do_recall); a refusal is an error frame here."""
+        try:
+            await do_recall(self.actions, self.me, frame["to"], frame["seq"])
+        except ServiceError as e:
+            self.refused(e, None)
 
     def refused(self, e, msg_id):
         code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
@@ -165,12 +176,14 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
 
     def write_frame(self, frame):
         """Write a message frame unless this socket already has it; note it for confirmation."""
-        seq = frame["seq"]
-        if seq in self.written:
+        seq = key = frame["seq"]
+        if frame.get("type") == "recalled":  # issue 25: worded for this reader, written once
+            key, frame = ("recalled", seq), recall.for_reader(frame, self.me, self.tr)
+        if key in self.written:
             return True
         if not self._write(frame):
             return False
-        self.has(seq)
+        self.has(key)
         if frame["toOpenid"] == self.me:
             self.unconfirmed.append(seq)
             if not self.v2 and self.confirm_timer is None:
@@ -179,7 +192,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         return True
 
     def has(self, seq):
-        """This socket has message `seq` (written here, or sent from here)."""
+        """This socket has message `seq` (written here, or sent from here; or its recall)."""
         self.written[seq] = None
         if len(self.written) > WRITTEN_KEPT:
             self.written.pop(next(iter(self.written)))

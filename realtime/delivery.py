@@ -31,6 +31,7 @@ class ChatDelivery:
     follow-up without delaying the sender (actions.context)."""
 
     control = None  # realtime.control.Control (set by make_app): blocks between users
+    safety = None  # realtime.safety_notices.SafetyNotices (set by make_app): issue 25
 
     def __init__(self, config, run_db, bus, list_writer, content=None, notifier=None,
                  later=None, media=("", "")):
@@ -157,6 +158,8 @@ class ChatDelivery:
         self.lists.note(to, me, content, 0 if viewing else 1)
         self.lists.note(me, to)
         self._ack(socket, frame["msgId"], "delivered" if sent else "stored")
+        if self.safety is not None:  # issue 25: the recipient's safety notice, if it matches
+            self.safety.after_message(me, to, frame["type"], frame["content"])
         if not sent and self.notifier is not None and self.notifier.enabled:
             self.later(self.notifier.chat_stored(to, me, content), "chat notice")
 
@@ -236,6 +239,8 @@ class ChatDelivery:
         self.counts["held"] += len(socket.held)  # live frames that came during the replay
         socket.end_replay()
         self.counts["replayed"] += len(frames)
+        if self.safety is not None:  # issue 25: a matching message that waited while offline
+            self.safety.after_replay(socket, frames)
         if not self.bus.local:  # presence reaches other processes a little later
             for delay in CATCH_UP:
                 asyncio.get_running_loop().call_later(

@@ -9,7 +9,7 @@ from peewee import fn
 from models import db, in_transaction, is_mysql, utcnow
 from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED, DELETED
-from services import subscriptions, validate
+from services import recall, subscriptions, validate
 from services.clock import display, display_now
 from services.errors import Forbidden, NotFound, ServiceError
 
@@ -47,6 +47,14 @@ def parse_frame(raw, me, peer, max_chars):
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2 ** 63:
             raise ChatRefusal("bad_frame", "seq must be a message's seq number")
         return {"type": kind, "seq": seq}
+    if kind == "recall":  # issue 25: the sender takes back message seq (services/recall.py)
+        seq = frame.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2 ** 63:
+            raise ChatRefusal("bad_frame", "seq must be a message's seq number")
+        to = frame.get("toOpenid", peer)
+        if not isinstance(to, str) or not 0 < len(to) <= 64:
+            raise ChatRefusal("bad_recipient", "toOpenid is missing or invalid")
+        return {"type": "recall", "seq": seq, "to": to}
     if kind not in TYPES:
         raise ChatRefusal("bad_type", "unknown message type")
     sender = frame.get("fromOpenid", me)
@@ -274,6 +282,7 @@ def _mark_read(me, peer, seq):
     after = max(seq, row.cleared_seq if row else 0)
     unread = (ChatMessage.select().where(ChatMessage.to_openid == me,
                                          ChatMessage.from_openid == peer,
+                                         ChatMessage.recalled_at.is_null(),  # issue 25
                                          ChatMessage.seq > after).count())
     ChatList.update(unread=unread).where(ChatList.to_openid == me,
                                          ChatList.from_openid == peer).execute()
@@ -281,6 +290,8 @@ def _mark_read(me, peer, seq):
 
 
 def _frame(m):
+    if m.recalled_at is not None:  # issue 25: the placeholder, never the content
+        return recall.frame_of(m)
     return message_frame(m.from_openid, m.to_openid, m.content, m.type, m.client_msg_id,
                          m.send_time, m.seq)
 

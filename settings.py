@@ -98,7 +98,7 @@ SAFETY_KINDS = {
     "contact": {
         "words": ["加微信", "加我微信", "加个微信", "微信号", "vx", "v信", "wx号", "威信",
                   "薇信", "加qq", "qq号", "扣扣号", "加v"],
-        "patterns": [r"(?:qq|扣扣|企鹅)号?\d{5,11}", r"(?<!\d)1[3-9]\d{9}(?!\d)"],
+        "patterns": [r"(?:qq|扣扣|企鹅)\D{0,3}\d{5,11}", r"(?<!\d)1[3-9]\d{9}(?!\d)"],
         "advice": "Keep talking here: someone who moves the talk to another app or asks you "
                   "to add them there is out of sight of the moderators.",
     },

@@ -26,6 +26,9 @@ CONFIRM_AFTER = 0.3  # seconds after writing a message before the ping that conf
 # the Redis catch-up re-reading after the replay): more than a conversation can carry in the
 # catch-up window at chat.rate_per_second; bounded, as a busy socket lives for hours
 WRITTEN_KEPT = 512
+# frames that stand for a message (by seq): written in seq order after the replay, once each
+# (an ack names a seq too, issue 25, but is no message)
+MESSAGE_FRAMES = chat.TYPES + ("recalled",)
 
 
 class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
@@ -167,7 +170,7 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         if isinstance(frame, dict):
             if frame.get("type") == "read":
                 return self.v2 and self._write(frame)  # read ticks are for newer clients only
-            if frame.get("seq") is not None:
+            if frame.get("seq") is not None and frame.get("type") in MESSAGE_FRAMES:
                 if self.replaying:
                     self.held.append(frame)
                     return True

@@ -99,7 +99,7 @@ class ChatDelivery:
             await self.present([out])
         sent = await self.bus.send_to_user(to, out)
         await self.bus.send_to_user(me, out, exclude=socket)  # the sender's other devices
-        self._bookkeeping(socket, frame, sent)
+        self._bookkeeping(socket, frame, sent, out["seq"])
 
     def relay_now(self, socket, frame):
         """The common case without a coroutine: local bus, a known recipient, no content
@@ -134,7 +134,7 @@ class ChatDelivery:
             return
         sent = self.registry.push(frame["to"], out)
         self.registry.push(socket.me, out, exclude=socket)
-        self._bookkeeping(socket, frame, sent)
+        self._bookkeeping(socket, frame, sent, out["seq"])
 
     def _accepted(self, socket, frame, result):
         """After the commit: remember the id; the frame to deliver, or None for a resend."""
@@ -142,13 +142,13 @@ class ChatDelivery:
         if msg_id is not None:
             self._seen(me, to, msg_id)
         if result["status"] == "duplicate":
-            self._ack(socket, msg_id, "duplicate")
+            self._ack(socket, msg_id, "duplicate", result["seq"])
             return None
         socket.has(result["seq"])  # the page drew it when sending: never written back to it
         return chat.message_frame(me, to, frame["content"], frame["type"], msg_id,
                                   result["time"], result["seq"])
 
-    def _bookkeeping(self, socket, frame, sent):
+    def _bookkeeping(self, socket, frame, sent, seq=None):
         """Count, conversation lists, acknowledgement (delivered: some socket took it)."""
         me, to, content = socket.me, frame["to"], frame["content"]
         self.counts["delivered" if sent else "stored"] += 1
@@ -157,7 +157,7 @@ class ChatDelivery:
         content = chat_media.preview(frame["type"], content)
         self.lists.note(to, me, content, 0 if viewing else 1)
         self.lists.note(me, to)
-        self._ack(socket, frame["msgId"], "delivered" if sent else "stored")
+        self._ack(socket, frame["msgId"], "delivered" if sent else "stored", seq)
         if self.safety is not None:  # issue 25: the recipient's safety notice, if it matches
             self.safety.after_message(me, to, frame["type"], frame["content"])
         if not sent and self.notifier is not None and self.notifier.enabled:
@@ -212,11 +212,15 @@ class ChatDelivery:
             if not ids:
                 del self.recent[me]
 
-    def _ack(self, socket, msg_id, status):
-        """Newer clients (?v=2) get an acknowledgement; the original client would show it."""
+    def _ack(self, socket, msg_id, status, seq=None):
+        """Newer clients (?v=2) get an acknowledgement; the original client would show it. It
+        names the message's seq when known (issue 25: what a recall names)."""
         if socket.v2:
-            socket.send({"type": "ack", "msgId": msg_id, "status": status,
-                         "sendTime": display(utcnow())})
+            ack = {"type": "ack", "msgId": msg_id, "status": status,
+                   "sendTime": display(utcnow())}
+            if seq is not None:
+                ack["seq"] = seq
+            socket.send(ack)
 
     # -- opening a conversation: the replay, then live frames ---------------------------------
     async def replay(self, socket, since=None):

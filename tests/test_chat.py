@@ -70,7 +70,8 @@ async def test_offline_store_cap_order_and_delivery_on_open(api, app):
         await send(a, toOpenid="bob", content="离线%d" % i, msgId="m%d" % i)
         ack = await read(a)
         assert ack == {"type": "ack", "msgId": "m%d" % i, "status": "stored",
-                       "sendTime": ack["sendTime"]}
+                       "sendTime": ack["sendTime"], "seq": ack["seq"]}  # seq: issue 25
+        assert isinstance(ack["seq"], int)
     await send(a, toOpenid="bob", content="fourth", msgId="m3")
     refusal = await read(a)
     assert refusal["type"] == "error" and refusal["code"] == "offline_limit"

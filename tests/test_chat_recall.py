@@ -9,9 +9,10 @@ import datetime
 import pytest
 
 from models.chat import ChatList, ChatMessage
-from services import chat, reports
+from services import admin_accounts, chat, reports
 from tests.chat_helpers import read, send, silent, users
 from tests.test_chat_media import chat_picture
+from tests.test_admin_pages import PASSWORD, Session
 from tests.test_goods import approve, publish
 
 YOU = "你撤回了一条消息"
@@ -37,7 +38,8 @@ async def sent(ws, msg_id, **frame):
     await send(ws, msgId=msg_id, **frame)
     ack = await next_of(ws, "ack")
     assert ack["msgId"] == msg_id and ack["status"] in ("delivered", "stored"), ack
-    return await seq_of(ws.app, msg_id)
+    assert ack["seq"] == await seq_of(ws.app, msg_id)  # the ack names what a recall names
+    return ack["seq"]
 
 
 async def seq_of(app, msg_id):
@@ -144,6 +146,11 @@ async def test_after_a_recall_replay_history_and_list_show_the_placeholder_never
     stored = group["context"]["messages"]["stored"]
     assert [(m["content"], m["recalled"]) for m in stored] == [
         ("秘密0", False), ("秘密1", True), ("秘密2", True)]
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+    session = Session(api)
+    await session.sign_in()
+    page = (await session.get("/admin/reports")).body.decode()
+    assert "alice: 秘密2 <em>(发送者已撤回)</em>" in page and "alice: 秘密0</li>" in page
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -139,7 +139,7 @@ async def test_mariadb_stopped_rest_503_chat_unavailable_then_recovers(api, app,
     await send(a, toOpenid="bob", content="after", msgId="up-1")
     ack = await read(a)
     assert ack == {"type": "ack", "msgId": "up-1", "status": "stored",
-                   "sendTime": ack["sendTime"]}
+                   "sendTime": ack["sendTime"], "seq": ack["seq"]}
     b = await api.ws("bob", "alice", t["bob"])
     assert (await read(b))["content"] == "after"
     assert await silent(b)

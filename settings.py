@@ -105,7 +105,7 @@ SAFETY_KINDS = {
     "link": {
         "words": [],
         "patterns": [r"https?://", r"www\.",
-                     r"[a-z0-9-]+\.(?:com|cn|net|org|top|xyz|cc|me|io|vip|link|shop|info)\b"],
+                     r"(?<=[a-z0-9-])\.(?:com|cn|net|org|top|xyz|cc|me|io|vip|link|shop|info)\b"],
         "advice": "Don't open links from strangers or pay or log in on a page they send you.",
     },
 }

@@ -278,3 +278,25 @@ async def test_recall_switched_off_is_refused(rapi, app):
     reply = await recall_rest(api, t["alice"], "bob", seq)
     assert (reply.status, reply.json["msg"]) == (403, "撤回消息功能未开启")
     assert (await row(app, seq)).recalled_at is None
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_blocked_account_cannot_recall_and_retention_purges_recalled_messages(
+        rapi, app, config):
+    from models.user import BLOCKED, User
+    from realtime.retention import ChatRetention
+    api = rapi
+    t = await users(api, "alice", "bob")
+    a = await v2(api, "alice", "bob", t["alice"])
+    first = await sent(a, "b1", toOpenid="bob", content="一")
+    second = await sent(a, "b2", toOpenid="bob", content="二")
+    assert (await recall_rest(api, t["alice"], "bob", first)).code == 200
+    await app.run_db(lambda: User.update(state=BLOCKED).where(User.openid == "alice").execute())
+    reply = await recall_rest(api, t["alice"], "bob", second)
+    assert (reply.status, reply.code) == (403, 100), reply
+    assert (await row(app, second)).recalled_at is None
+    # retention treats a recalled message like any other
+    retention = ChatRetention(app.run_db, config["chat"]["history_days"], str(config["base_dir"]))
+    later = datetime.datetime.utcnow() + datetime.timedelta(days=config["chat"]["history_days"] + 1)
+    assert (await retention.purge(later))[0] == 2
+    assert await app.run_db(lambda: ChatMessage.select().count()) == 0

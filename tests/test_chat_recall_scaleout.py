@@ -2,8 +2,6 @@
 a recall reaches every socket of both parties in both processes, by frame or over REST, and the
 result is the same everywhere; a safety notice is shown once per conversation and day whichever
 process the messages go through."""
-import asyncio
-
 import pytest
 
 from models.chat import SafetyNotice
@@ -81,4 +79,3 @@ async def test_a_safety_notice_is_shown_once_a_day_whichever_process(api, app, p
         assert (await read(ws))["content"] == "加我微信"
         assert await silent(ws, 0.4)
     assert await app.run_db(lambda: SafetyNotice.select().count()) == 1
-    await asyncio.sleep(0)

@@ -300,3 +300,20 @@ async def test_a_blocked_account_cannot_recall_and_retention_purges_recalled_mes
     later = datetime.datetime.utcnow() + datetime.timedelta(days=config["chat"]["history_days"] + 1)
     assert (await retention.purge(later))[0] == 2
     assert await app.run_db(lambda: ChatMessage.select().count()) == 0
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_each_reader_gets_the_placeholder_in_its_language(rapi, app):
+    api = rapi
+    t = await users(api, "alice", "bob")
+    a = await v2(api, "alice", "bob", t["alice"])
+    english = await api.ws("bob", "alice", t["bob"], query={"v": "2"},
+                           headers={"Accept-Language": "en-US,en;q=0.9"})
+    seq = await sent(a, "e1", toOpenid="bob", content="oops")
+    assert (await read(english))["seq"] == seq
+    await send(a, type="recall", seq=seq)
+    assert (await next_of(a, "recalled"))["content"] == YOU
+    assert (await next_of(english, "recalled"))["content"] == "The other party recalled a message"
+    reply = await api.fetch("GET", "/wx/chat/history", {"peer": "bob"}, t["alice"],
+                            headers={"Accept-Language": "en"})
+    assert [m["content"] for m in reply.json["extend"]["messages"]] == ["You recalled a message"]

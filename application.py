@@ -5,6 +5,7 @@ import contextvars
 import logging
 import functools
 import importlib
+import ipaddress
 import os
 import time
 import weakref
@@ -13,24 +14,27 @@ from concurrent.futures import ThreadPoolExecutor
 import peewee
 import tornado.httpserver
 import tornado.ioloop
+import tornado.iostream
 import tornado.locale
 import tornado.web
 
 import logs
 from actions.context import Context
 from actions.listings import ListingSweeper
-from counters import Coalescer, SeenOnce, ViewCounter
-from handlers.base import NotFoundHandler
+from actions.privacy import ExportSweeper
+from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
+from handlers.base import NotFoundHandler, StaticHandler
+from handlers.health import DatabaseHealth
 from metrics import Live, Metrics
-from models import utcnow
+from models import retryable, run_unit, utcnow
 from realtime.bus import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from realtime.safety_notices import SafetyNotices
-from services import goods, images, search
-from services.errors import Unavailable
+from services import goods, images, ip_region, search
+from services.errors import Busy, Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
 from wechat.client import WechatApi
@@ -64,6 +68,7 @@ HANDLER_MODULES = [
     "handlers.wechat_callback",
     "handlers.wanted",
     "handlers.ratings",
+    "handlers.disputes",
     "handlers.metrics",
     "handlers.admin_api",
     "handlers.admin_pages",
@@ -72,9 +77,12 @@ HANDLER_MODULES = [
     "handlers.admin_announcement_pages",
     "handlers.admin_report_pages",
     "handlers.admin_hotword_pages",
+    "handlers.admin_word_pages",
     "handlers.admin_wanted_pages",
+    "handlers.admin_dispute_pages",
     "handlers.admin_moderation_pages",
     "handlers.docs",
+    "handlers.privacy",
     "handlers.chat_socket",
 ]
 
@@ -97,6 +105,8 @@ class MarketApp(tornado.web.Application):
         load_locales()
         self.db_executor = ThreadPoolExecutor(config["database"]["pool_size"],
                                               thread_name_prefix="db")
+        self.call_timeout = config["database"]["call_timeout"]  # run_db's deadline
+        self.db_health = DatabaseHealth(database, config["database"]["health_timeout"])
         # Decoding an image can take ~4 bytes a pixel (256 MB at the 64 Mpx cap): a few at once,
         # on their own threads, never on the database's or the default executor.
         self.decode_workers = config["uploads"]["decode_workers"]
@@ -111,6 +121,15 @@ class MarketApp(tornado.web.Application):
         self.registry = self.bus.registry
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
+        privacy = config["privacy"]
+        ip_region.configure(privacy["ip_region"])
+        if privacy["ip_region"]:
+            ip_region.start_up()  # the offline region database, once per process (~11 MB)
+        self.ip_recorder = IpRecorder(self.run_db, ip_region.record,
+                                      privacy["ip_record_minutes"] * 60, privacy["ip_region"])
+        self.trusted_proxies = [ipaddress.ip_network(n)  # parsed once, checked per request
+                                for n in config["server"]["trusted_proxies"]]
+        self.export_sweeper = ExportSweeper(self.run_db, privacy["export_dir"])
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
         self.searches_running = Coalescer()  # identical searches at the same moment: one query
         self.wechat = WechatApi(config, self.run_db)
@@ -145,6 +164,7 @@ class MarketApp(tornado.web.Application):
             template_path=os.path.join(ROOT, "templates"),
             static_path=os.path.join(ROOT, "static"),
             static_url_prefix="/static/",
+            static_handler_class=StaticHandler,  # a token sent passes the identity checks
             cookie_secret=config["admin"]["cookie_secret"],
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"httponly": True, "samesite": "Strict"},
@@ -157,17 +177,53 @@ class MarketApp(tornado.web.Application):
         )
 
     async def run_db(self, fn, *args, **kwargs):
-        """Run fn on a database worker thread, inside one pooled connection; never on the IOLoop."""
-        call = functools.partial(self._in_connection, fn, args, kwargs)
+        """Run fn on a database worker thread, inside one pooled connection and one unit of work
+        (models.run_unit: retried whole after a deadlock); never on the IOLoop. The caller waits
+        at most `database.call_timeout` seconds, queue included: then Busy (503) if no thread
+        took the call (it never runs), Unavailable (503) if it is running (it ends within the
+        statement bounds; its result is dropped). While the database is known to be away
+        (`db_health.down`: a call timed out or lost it, and a probe failed) every call is
+        refused at once; the probes close the breaker when it answers again."""
+        health = self.db_health
+        if health.down:
+            raise Unavailable("the database is unavailable, try again shortly")
+        started = []
+        call = functools.partial(self._in_connection, fn, args, kwargs, started)
+        loop = asyncio.get_running_loop()
         # the request's context (its id on log lines) goes along to the database thread
-        return await asyncio.get_running_loop().run_in_executor(
-            self.db_executor, contextvars.copy_context().run, call)
+        future = loop.run_in_executor(self.db_executor, contextvars.copy_context().run, call)
+        begun = loop.time()
+        health.wait(future, begun + self.call_timeout)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            expired = health.done(future)
+            if asyncio.current_task().cancelling() or not (expired or health.down):
+                raise  # our caller was cancelled
+            health.suspect()
+            log_db.warning("no answer from the database within %.1f s (%s): %s",
+                           loop.time() - begun, "running" if started else "queued",
+                           getattr(fn, "__qualname__", fn))
+            if started or health.down:
+                raise Unavailable("the database is unavailable, try again shortly")
+            raise Busy("the server is busy, try again")
+        except Unavailable as e:
+            if not isinstance(e, Busy):
+                health.suspect()
+            raise
+        finally:
+            health.done(future)
 
-    def _in_connection(self, fn, args, kwargs):
+    def _in_connection(self, fn, args, kwargs, started=None):
+        if started is not None:
+            started.append(True)  # a thread took it: run_db's deadline can no longer stop it
         try:
             with self.database.connection_context():
-                return fn(*args, **kwargs)
+                return run_unit(fn, *args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError) as e:
+            if retryable(e):  # up, but it gave up on this change: never reported as an outage
+                log_db.warning("database busy, retries used up: %s", e)
+                raise Busy("the server is busy, try again")
             log_db.warning("database unavailable: %s", e)
             raise Unavailable("the database is unavailable, try again shortly")
 
@@ -190,8 +246,12 @@ class MarketApp(tornado.web.Application):
         self.chat.start()
         self.chat_retention.start()
         self.views.start()
+        self.ip_recorder.start()
+        self.export_sweeper.start()
         self.sweeper.start()
-        await self.run_db(search.start_up)  # the segmenter loads once, off the IOLoop
+        # the segmenter loads once, off the IOLoop (no deadline: start-up may take seconds)
+        await asyncio.get_running_loop().run_in_executor(
+            self.db_executor, self._in_connection, search.start_up, (), {})
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests
@@ -204,12 +264,15 @@ class MarketApp(tornado.web.Application):
         while (self.registry.connection_count() or self.in_flight_count()) \
                 and loop.time() < deadline:
             await asyncio.sleep(0.05)
+        self.db_health.stop()
         await self.sweeper.stop()  # before the follow-ups: a sweep may start some
         await self.actions.follow_ups.stop(max(0.0, deadline - loop.time()))
         await self.chat_retention.stop()
         await self.chat.stop()  # the queued messages commit
         await self.list_writer.stop()
         await self.views.stop()
+        await self.ip_recorder.stop()
+        await self.export_sweeper.stop()
         await self.bus.stop()
         self.decode_executor.shutdown(wait=False, cancel_futures=True)  # close() waits for it
 
@@ -217,12 +280,35 @@ class MarketApp(tornado.web.Application):
         """Note each routed request, so shutdown can wait for the ones still being answered;
         set its body limit from the headers, before any of the body is read."""
         self.in_flight.add(request)
+        if self.config["server"]["xheaders"]:
+            self.client_address(request)
         if hasattr(request.connection, "set_max_body_size"):
             limit = getattr(target_class, "max_body_bytes", None)
             request.connection.set_max_body_size(
                 limit(self.config) if limit else
                 min(BODY_BYTES, self.config["server"]["max_body_bytes"]))
         return super().get_handler_delegate(request, target_class, *args, **kwargs)
+
+    def client_address(self, request):
+        """Behind a proxy (server.xheaders): the client address and scheme from X-Real-IP /
+        X-Forwarded-For and X-Forwarded-Proto only when the TCP peer is one of
+        server.trusted_proxies; from any other peer the headers are ignored (a spoof) and the
+        peer is the client, whatever Tornado's own xheaders made of them."""
+        stream = getattr(request.connection, "stream", None)
+        try:
+            peer = stream.socket.getpeername()
+            peer = peer[0] if isinstance(peer, tuple) else ""  # "": a unix socket (local)
+        except (OSError, AttributeError):  # gone already: believe nothing it sent
+            peer = "0.0.0.0"
+        headers = request.headers
+        request.remote_ip = ip_region.client_address(
+            peer, headers.get("X-Real-Ip"), headers.get("X-Forwarded-For"), self.trusted_proxies)
+        proto = headers.get("X-Forwarded-Proto", headers.get("X-Scheme", "")).split(",")[-1]
+        if ip_region.trusted(peer, self.trusted_proxies) and proto.strip() in ("http", "https"):
+            request.protocol = proto.strip()
+        else:
+            request.protocol = "https" if isinstance(stream, tornado.iostream.SSLIOStream) \
+                else "http"
 
     def in_flight_count(self):
         """Requests routed and not yet answered whose client is still connected."""
@@ -255,6 +341,7 @@ class MarketApp(tornado.web.Application):
         """Release the executor and the database (after the server stopped)."""
         self.decode_executor.shutdown(wait=True, cancel_futures=True)
         self.db_executor.shutdown(wait=True, cancel_futures=True)
+        self.db_health.close()
         self.database.close_all() if hasattr(self.database, "close_all") else self.database.close()
 
 

@@ -83,10 +83,15 @@ def setup_logging(level, fmt="text"):
     logs.setup(level, fmt)
 
 
-def open_db(config):
-    """Open and bind the configured database."""
+def open_db(config, serving=False):
+    """Open and bind the configured database: with database.*'s bounds for the server, with
+    long ones for the commands (a migration may rewrite a large table for minutes)."""
     from models import bind, open_database
-    return bind(open_database(config["database"]["url"], config["database"]["pool_size"]))
+    cfg = config["database"]
+    bounds = dict(connect_timeout=cfg["connect_timeout"], query_timeout=cfg["query_timeout"],
+                  lock_wait_timeout=cfg["lock_wait_timeout"]) if serving else \
+        dict(connect_timeout=cfg["connect_timeout"], query_timeout=600, lock_wait_timeout=50)
+    return bind(open_database(cfg["url"], cfg["pool_size"], **bounds))
 
 
 def cmd_migrate(config):
@@ -305,7 +310,7 @@ async def _serve(config, sockets):
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = make_app(config, open_db(config))
+    app = make_app(config, open_db(config, serving=True))
     ssl = None
     if server_cfg["tls"]["cert"]:
         import ssl as ssl_module

@@ -144,6 +144,7 @@ SCHEMA = {
         "host": (_str, "127.0.0.1"),
         "port": (_port, 8000),
         "xheaders": (_bool, False),
+        "trusted_proxies": (_list, ("127.0.0.1/32", "::1/128")),
         "processes": (_positive(_int), 1),
         "shutdown_timeout": (_positive(_float), 10.0),
         "max_body_bytes": (_positive(_int), 12 * 1024 * 1024),
@@ -158,6 +159,11 @@ SCHEMA = {
     "database": {
         "url": (_str, "sqlite:///data/market.db"),
         "pool_size": (_positive(_int), 8),
+        "connect_timeout": (_positive(_float), 2.0),
+        "query_timeout": (_positive(_float), 3.0),
+        "lock_wait_timeout": (_positive(_int), 2),
+        "call_timeout": (_positive(_float), 4.0),
+        "health_timeout": (_positive(_float), 1.5),
     },
     "wechat": {
         "appid": (_str, ""),
@@ -183,6 +189,7 @@ SCHEMA = {
         "bus": (_choice("local", "redis"), "local"),
         "history_on_open": (_not_negative, 20),
         "commit_interval_ms": (_not_negative, 2),
+        "store_timeout": (_positive(_float), 2.0),
         "history_days": (_positive(_int), 365),
         "recall_seconds": (_not_negative, 120),
     },
@@ -221,6 +228,9 @@ SCHEMA = {
         "enabled": (_bool, False),
         "chat": (_bool, False),
         "callback_token": (_str, ""),
+        "words": (_bool, True),
+        "fail_closed": (_bool, True),
+        "words_check_seconds": (_positive(_float), 2.0),
     },
     "notify": {
         "enabled": (_bool, False),
@@ -232,6 +242,8 @@ SCHEMA = {
         "price_template": (_str, ""),
         "wanted_template": (_str, ""),
         "wanted_page": (_str, "pages/index/index"),
+        "dispute_template": (_str, ""),
+        "dispute_page": (_str, "pages/index/index"),
         "state": (_choice("developer", "trial", "formal"), "formal"),
     },
     "reports": {
@@ -249,12 +261,26 @@ SCHEMA = {
         "text_chars": (_positive(_int), 200),
         "per_minute_user": (_positive(_int), 10),
     },
+    "trade": {
+        "dispute_days": (_positive(_int), 7),
+        "dispute_reason_chars": (_positive(_int), 500),
+        "dispute_photos": (_positive(_int), 6),
+    },
     "admin": {
         "cookie_secret": (_str, ""),
         "session_hours": (_positive(_float), 8.0),
     },
     "metrics": {
         "allow": (_list, ("127.0.0.1/32", "::1/128")),
+    },
+    "privacy": {  # issue 26: the privacy page, consents, data archives, IP region
+        "operator": (_str, "校园二手市场运营方"),
+        "contact": (_str, ""),
+        "policy_version": (_str, "2026-12-07"),
+        "export_dir": (_str, "data/exports"),
+        "export_keep_hours": (_positive(_float), 24.0),
+        "ip_region": (_bool, True),
+        "ip_record_minutes": (_positive(_float), 10.0),
     },
     "locale": {  # the language of texts a person reads (docs: README.md, "Languages")
         "default": (_choice("zh_CN", "en_US"), "zh_CN"),
@@ -348,6 +374,18 @@ def _finish(config, base):
             tls[key] = os.path.join(base, tls[key])
             if not os.path.isfile(tls[key]):
                 raise ConfigError("server.tls.%s: file not found: %s" % (key, tls[key]))
+    try:  # the proxies whose X-Real-IP / X-Forwarded-For are believed (server.xheaders)
+        config["server"]["trusted_proxies"] = [str(ipaddress.ip_network(a, strict=False))
+                                               for a in config["server"]["trusted_proxies"]]
+    except ValueError as e:
+        raise ConfigError("server.trusted_proxies: %s" % e)
+    privacy = config["privacy"]
+    privacy["export_dir"] = os.path.join(base, privacy["export_dir"])
+    if not re.match(r"^[A-Za-z0-9._-]{1,32}$", privacy["policy_version"]):
+        raise ConfigError("privacy.policy_version: 1-32 letters, digits, '.', '_' or '-'")
+    uploads = os.path.realpath(config["uploads"]["dir"])
+    if os.path.commonpath([uploads, os.path.realpath(privacy["export_dir"])]) == uploads:
+        raise ConfigError("privacy.export_dir: must not be inside uploads.dir (served publicly)")
     try:  # /metrics access: addresses or networks, normalised once here
         config["metrics"]["allow"] = [str(ipaddress.ip_network(a, strict=False))
                                       for a in config["metrics"]["allow"]]

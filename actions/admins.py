@@ -26,8 +26,7 @@ async def do_sign_in(ctx, username, password, address, via):
 
 async def do_sign_out(ctx, username, via):
     """End every session of this admin (cookies and adminLogin tokens, every process)."""
-    await ctx.run_db(admin_accounts.end_sessions, username)
-    await ctx.run_db(record, username, "admin.logout", via)
+    await ctx.run_db(admin_accounts.sign_out, username, via)
 
 
 async def do_add_admin_openid(ctx, actor, openid):

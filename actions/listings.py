@@ -18,25 +18,24 @@ async def do_edit(ctx, openid, gid, body):
     fields = listings.edit_fields(body, ctx.config["goods"]["max_price"])
     texts = await ctx.run_db(listings.texts_to_check, gid, openid, fields)
     hold = await ctx.content.require_text(openid, SCENE_FORUM, *texts) if texts else ""
-    done = await ctx.run_db(listings.edit, gid, openid, fields, hold)
+    done = await ctx.run_db(listings.edit, gid, openid, fields, hold,
+                            ctx.config["goods"]["expire_days"])
     for fan in done["alerted"]:
         ctx.later(ctx.notifier.price_drop(fan, gid, done["title"], done["old_price"],
                                           done["new_price"]), "price-drop message")
-    done["life"] = await ctx.run_db(listings.life, gid, ctx.config["goods"]["expire_days"])
     return done
 
 
 async def do_set_sale_state(ctx, openid, gid, state):
     """The owner (or, with openid None, a trusted rule such as a confirmed hand-over) sets the
     sale state: 0 on sale / relist, 1 reserved, 2 sold. Returns listings.life()."""
-    await ctx.run_db(listings.set_sale_state, gid, openid, state)
-    return await ctx.run_db(listings.life, gid, ctx.config["goods"]["expire_days"])
+    return await ctx.run_db(listings.set_sale_state, gid, openid, state,
+                            ctx.config["goods"]["expire_days"])
 
 
 async def do_renew(ctx, openid, gid):
     """One tap: a new expiry period (an expired listing is back on sale). listings.life()."""
-    await ctx.run_db(listings.renew, gid, openid)
-    return await ctx.run_db(listings.life, gid, ctx.config["goods"]["expire_days"])
+    return await ctx.run_db(listings.renew, gid, openid, ctx.config["goods"]["expire_days"])
 
 
 async def do_sweep(ctx, batch=100):

@@ -1,31 +1,20 @@
 """Hand-overs and ratings: the seller marks a listing sold to a buyer they chatted with, the
 buyer confirms, each rates the other once (the text checked by WeChat first); moderators
 remove or release ratings."""
-from models.goods import RESERVED
-from services import listings, ratings
+from services import ratings
 from services.content_checks import SCENE_COMMENT
 
 
 async def do_mark_sold(ctx, seller, gid, buyer):
-    """The seller names the buyer of their listing (a hand-over waiting for the buyer)."""
-    result = await ctx.run_db(ratings.mark_sold, seller, gid, buyer)
-    # reserved (已预订) while the buyer confirms: it leaves the public lists and search at once
-    await ctx.run_db(listings.set_sale_state, result["gid"], seller, RESERVED)
-    return result
+    """The seller names the buyer of their listing (a hand-over waiting for the buyer); the
+    listing is reserved (已预订) in the same transaction."""
+    return await ctx.run_db(ratings.mark_sold, seller, gid, buyer)
 
 
 async def do_confirm_handover(ctx, buyer, handover_id):
-    """The buyer confirms; then the hook that marks the listing sold."""
-    result = await ctx.run_db(ratings.confirm, buyer, handover_id)
-    if result["newly"]:
-        await handed_over(ctx, result)
-    return result
-
-
-async def handed_over(ctx, result):
-    """A hand-over was confirmed (result: id, gid, seller, buyer): the listing is sold (已售出;
-    services.listings keeps the search index in step)."""
-    await ctx.run_db(listings.mark_sold, result["gid"])
+    """The buyer confirms; the listing is sold in the same transaction (a listing taken down
+    meanwhile refuses the confirmation and nothing changes)."""
+    return await ctx.run_db(ratings.confirm, buyer, handover_id)
 
 
 async def do_rate(ctx, rater, handover_id, score, text):

@@ -11,7 +11,7 @@ import os
 import sys
 import time
 
-from bench import procs
+from bench import procs, words_suggest
 from bench.procs import (BareServer, ClientPool, CpuMeter, ProductServer, CLIENT_CORES,
                          TOKEN_SECRET, http_collect, http_load)
 from bench.wsclient import percentiles
@@ -556,7 +556,8 @@ def machine():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (seconds, for CI)")
-    parser.add_argument("--only", default="1,2,3,4,5", help="tables to run, e.g. 1,3")
+    parser.add_argument("--only", default="1,2,3,4,5", help="tables to run, e.g. 1,3 (6: the "
+                        "word filter, 7: suggestions; not run by default)")
     parser.add_argument("--json", help="also write every figure to this file")
     parser.add_argument("--rest-db", default="mariadb", choices=["mariadb", "sqlite", "both"],
                         help="table 4's database (both: one table each)")
@@ -581,7 +582,7 @@ def main(argv=None):
     maria = redis = None
     t0 = time.monotonic()
     try:
-        if only & {3, 5} or (4 in only and args.rest_db != "sqlite"):
+        if only & {3, 5} or (only & {4, 7} and args.rest_db != "sqlite"):
             maria = start_mariadb()
         if 5 in only:
             redis = Redis().start()
@@ -590,7 +591,12 @@ def main(argv=None):
                  3: lambda: bench_offline(cfg, tmp, maria),
                  4: lambda: [bench_rest(cfg, maria, tmp, b) for b in
                              (["mariadb", "sqlite"] if args.rest_db == "both" else [args.rest_db])],
-                 5: lambda: bench_scale(cfg, maria, redis)}
+                 5: lambda: bench_scale(cfg, maria, redis),
+                 6: lambda: words_suggest.bench_words(dict(cfg, smoke=args.smoke), table, fmt,
+                                                      RESULTS),
+                 7: lambda: [words_suggest.bench_suggest(cfg, maria, tmp, b, http_run, table, fmt,
+                                                         ratio, RESULTS) for b in
+                             (["mariadb", "sqlite"] if args.rest_db == "both" else [args.rest_db])]}
         for n in sorted(only):
             steps[n]()
     finally:

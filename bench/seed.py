@@ -5,7 +5,7 @@ import random
 from models import bind, is_mysql, migrations, open_database, utcnow
 from models.goods import APPROVED, PENDING, Goods
 from models.user import User
-from services import search
+from services import search, suggest
 
 ITEMS = ["自行车", "台灯", "教材", "耳机", "键盘", "显示器", "吉他", "篮球", "书桌", "电饭煲",
          "风扇", "雨伞", "滑板", "相机", "充电宝", "鼠标", "背包", "棉被", "衣柜", "羽毛球拍",
@@ -20,9 +20,10 @@ def open_bound(url):
     return database
 
 
-def prepare(url, openids=(), goods=0, sellers=200, seed=8):
+def prepare(url, openids=(), goods=0, sellers=200, seed=8, vocabulary=None):
     """Migrate, add users (by openid) and `goods` listings (90 % approved); returns the
-    approved gids and the search words used."""
+    approved gids. With a `vocabulary` (table 7), each title also has two of its words (a
+    realistic number of distinct words) and the suggestions' tables are filled."""
     database = open_bound(url)
     try:
         migrations.migrate(database, log=lambda *a: None)
@@ -48,7 +49,9 @@ def prepare(url, openids=(), goods=0, sellers=200, seed=8):
                 price = rng.randint(1, 2000)
                 batch.append({
                     "openid": rng.choice(seller_ids), "goods_name": "%s %s" % (adj, item),
-                    "goods_title": "%s，%s，%s可面交" % (item, adj, rng.choice(PLACES)),
+                    "goods_title": "%s，%s，%s可面交" % (item, adj, rng.choice(PLACES)) + (
+                        "，%s %s" % (rng.choice(vocabulary), rng.choice(vocabulary))
+                        if vocabulary else ""),
                     "goods_dec": "出一个%s，用了%d个月，功能完好，%s。" % (
                         item, rng.randint(1, 30), rng.choice(ADJECTIVES)),
                     "goods_price_new": price, "goods_price_old": price * 2,
@@ -63,6 +66,8 @@ def prepare(url, openids=(), goods=0, sellers=200, seed=8):
                 with database.atomic():
                     Goods.insert_many(batch).execute()
             search.backfill(batch=chunk)  # listings inserted in bulk: fill the search index
+            if vocabulary:  # and the suggestions' words (~1 s per 1k listings)
+                suggest.rebuild(batch=chunk)
             gids = [g.gid for g in Goods.select(Goods.gid).where(Goods.state == APPROVED)]
             approved = gids
         return approved

@@ -24,8 +24,8 @@ NOTES = {  # ?ok= codes of this page: fixed texts, never text from the request
 class AccountsBase(PageHandler):
     """An owner's page: prepare() refuses anyone else with the HTML 403 page."""
 
-    async def prepare(self):
-        await super().prepare()
+    async def admit(self):
+        await super().admit()
         if self.current_user and await self.run_db(
                 admin_accounts.role_of, self.current_user) != admin_accounts.OWNER:
             raise Forbidden("Only owners manage admin accounts.")

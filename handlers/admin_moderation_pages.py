@@ -253,7 +253,7 @@ class BannerRemove(ModerationPage):
 class AdminNotFound(PageHandler):
     """Any other /admin/ path: an HTML 404."""
 
-    def prepare(self):
+    async def admit(self):
         raise tornado.web.HTTPError(404)
 
 
@@ -262,13 +262,13 @@ default_handlers = [
     (r"/admin/review", ReviewPage),
     (r"/admin/review/bulk", ReviewBulk),
     (r"/admin/goods", GoodsPage),
-    (r"/admin/goods/(\d+)/review", ReviewAction),
-    (r"/admin/goods/(\d+)/(delete|restore)", GoodsAction),
+    (r"/admin/goods/([0-9]{1,18})/review", ReviewAction),
+    (r"/admin/goods/([0-9]{1,18})/(delete|restore)", GoodsAction),
     (r"/admin/users", UsersPage),
     (r"/admin/verify/bulk", UsersBulk),
     (r"/admin/users/" + OPENID, UserPage),
     (r"/admin/users/" + OPENID + r"/(verify|reject|block|unblock)", UserAction),
     (r"/admin/banners", BannersPage),
-    (r"/admin/banners/(\d+)/delete", BannerRemove),
+    (r"/admin/banners/([0-9]{1,18})/delete", BannerRemove),
     (r"/admin/.*", AdminNotFound),
 ]

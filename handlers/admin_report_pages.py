@@ -1,5 +1,7 @@
 """Admin pages for what students and WeChat flag: the reports queue (grouped by target) and the
-items held by content checks."""
+items held by content checks. Every report target (services.reports.TARGETS: listings, users,
+comments, chats, ratings, want-to-buy posts) is acted on through one route and one handler,
+and every destructive action through AdminPage's confirmation step (a reason, then confirm)."""
 import tornado.web
 
 from actions.moderation import do_release_held
@@ -26,12 +28,14 @@ class ReportsPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("reports.html", title="Reports", groups=await self.run_db(reports.queue))
+        self.page("reports.html", title="Reports", groups=await self.run_db(reports.queue),
+                  take_down=reports.TAKE_DOWN)
 
 
 class ReportAction(AdminPage):
-    """POST /admin/reports/{type}/{id}/{dismiss|take_down|block}; audited. Dismissing is one
-    tap; taking down and blocking need a reason and a confirmation."""
+    """POST /admin/reports/{target}/{id}/{dismiss|take_down|block} for every target of the
+    registry; audited. Dismissing is one tap; taking down and blocking need a reason and a
+    confirmation (the confirmation page, whichever page the button was on)."""
 
     @tornado.web.authenticated
     async def post(self, kind, target, action):
@@ -40,11 +44,13 @@ class ReportAction(AdminPage):
         if action == "dismiss":
             await act(self.arg_text("reason", 500))
         else:
+            if action == "take_down" and kind not in reports.TAKE_DOWN:
+                raise Invalid("users and chats can't be taken down: dismiss or block")
             ask = dict(REPORT_ASKS[action], cancel="/admin/reports",
                        items=[await self.run_db(reports.brief, kind, target)])
             if not await self.run_confirmed(ask, act):
                 return
-        self.redirect("/admin/reports?ok=" + action)
+        self.back("/admin/reports", action)
 
 
 class HeldPage(PageHandler):
@@ -71,7 +77,8 @@ class HeldRelease(PageHandler):
 
 default_handlers = [
     (r"/admin/reports", ReportsPage),
-    (r"/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)",
+    (r"/admin/reports/(%s)/([A-Za-z0-9_-]{1,64})/(%s)" % ("|".join(reports.TARGETS),
+                                                           "|".join(reports.ACTIONS)),
      ReportAction),
     (r"/admin/held", HeldPage),
     (r"/admin/held/release", HeldRelease),

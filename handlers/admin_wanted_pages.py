@@ -1,13 +1,15 @@
-"""Admin pages for want-to-buy posts (review, take down with a reason, release a held one) and
-ratings (reported first; remove, release), with their figures; and the report actions on
-ratings and posts."""
+"""Admin pages for want-to-buy posts (review, take down, release a held one) and ratings
+(reported first; remove, release), with their figures. Taking down and removing go through
+AdminPage's confirmation step (a reason, then confirm), as on the moderation pages; releasing
+is one tap. Reports on ratings and posts are acted on by the reports page's one route
+(handlers/admin_report_pages.py)."""
 import tornado.web
 
 from actions.ratings import do_release_rating, do_remove_rating
-from actions.reports import do_act_on_reports
 from actions.wanted import do_release_wanted, do_take_down_wanted
+from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
-from services import ratings, validate, wanted
+from services import ratings, reports, validate, wanted
 
 WANTED_STATUSES = ("active", "held", "takenDown", "all")
 RATING_STATUSES = ("reported", "held", "removed", "all")
@@ -39,18 +41,24 @@ class WantedPage(PageHandler):
                   statuses=WANTED_STATUSES, page_num=_page_num(self), **data)
 
 
-class WantedAction(PageHandler):
-    """POST /admin/wanted/{id}/take_down (reason required) or /release; audited."""
+class WantedAction(AdminPage):
+    """POST /admin/wanted/{id}/take_down (a reason and a confirmation) or /release; audited."""
 
     @tornado.web.authenticated
     async def post(self, post_id, action):
-        if action == "take_down":
-            await do_take_down_wanted(self.actions, self.current_user, int(post_id),
-                                      self.arg_text("reason", 500, required=True))
-            self.redirect("/admin/wanted?ok=take_down")
-        else:
-            await do_release_wanted(self.actions, self.current_user, int(post_id))
-            self.redirect("/admin/wanted?ok=released")
+        post_id = validate.integer(post_id, "id", low=1)
+        if action == "release":
+            await do_release_wanted(self.actions, self.current_user, post_id)
+            self.back("/admin/wanted", "released")
+            return
+        ask = {"title": "Take this post down?", "button": "Take down", "cancel": "/admin/wanted",
+               "lead": "It leaves the want-to-buy board and stops matching; the owner reads "
+                       "the reason.",
+               "reason_label": "Reason the owner reads",
+               "items": [await self.run_db(reports.brief, "wanted", post_id)]}
+        if await self.run_confirmed(ask, lambda reason: do_take_down_wanted(
+                self.actions, self.current_user, post_id, reason)):
+            self.back("/admin/wanted", "take_down")
 
 
 class RatingsPage(PageHandler):
@@ -66,37 +74,29 @@ class RatingsPage(PageHandler):
                   page_num=_page_num(self), **data)
 
 
-class RatingAction(PageHandler):
-    """POST /admin/ratings/{id}/remove (with a reason; closes its reports) or /release."""
+class RatingAction(AdminPage):
+    """POST /admin/ratings/{id}/remove (a reason and a confirmation; closes its reports) or
+    /release; audited."""
 
     @tornado.web.authenticated
     async def post(self, rating_id, action):
-        if action == "remove":
-            await do_remove_rating(self.actions, self.current_user, int(rating_id),
-                                   self.arg_text("reason", 500))
-            self.redirect("/admin/ratings?ok=take_down")
-        else:
-            await do_release_rating(self.actions, self.current_user, int(rating_id))
-            self.redirect("/admin/ratings?ok=released")
-
-
-class ReportOnRatingOrPost(PageHandler):
-    """POST /admin/reports/{rating|wanted}/{id}/{dismiss|take_down|block}: the reports page's
-    actions on the two targets this module adds (the shared ReportAction's route lists its
-    own)."""
-
-    @tornado.web.authenticated
-    async def post(self, kind, target, action):
-        reason = self.arg_text("reason", 500)
-        await do_act_on_reports(self.actions, self.current_user, kind, target, action, reason)
-        self.redirect("/admin/reports?ok=" + action)
+        rating_id = validate.integer(rating_id, "id", low=1)
+        if action == "release":
+            await do_release_rating(self.actions, self.current_user, rating_id)
+            self.back("/admin/ratings", "released")
+            return
+        ask = {"title": "Remove this rating?", "button": "Remove", "cancel": "/admin/ratings",
+               "lead": "It leaves the profiles and their averages; its reports are closed.",
+               "reason_label": "Reason",
+               "items": [await self.run_db(reports.brief, "rating", rating_id)]}
+        if await self.run_confirmed(ask, lambda reason: do_remove_rating(
+                self.actions, self.current_user, rating_id, reason)):
+            self.back("/admin/ratings", "take_down")
 
 
 default_handlers = [
     (r"/admin/wanted", WantedPage),
-    (r"/admin/wanted/(\d{1,10})/(take_down|release)", WantedAction),
+    (r"/admin/wanted/([0-9]{1,10})/(take_down|release)", WantedAction),
     (r"/admin/ratings", RatingsPage),
-    (r"/admin/ratings/(\d{1,10})/(remove|release)", RatingAction),
-    (r"/admin/reports/(rating|wanted)/(\d{1,10})/(dismiss|take_down|block)",
-     ReportOnRatingOrPost),
+    (r"/admin/ratings/([0-9]{1,10})/(remove|release)", RatingAction),
 ]

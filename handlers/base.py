@@ -18,6 +18,7 @@ from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
+QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # a language weight
 
 
 def choose_locale(accept_language, default):
@@ -28,11 +29,9 @@ def choose_locale(accept_language, default):
     for i, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
         q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                q = 0.0
+        if params.strip().startswith("q="):  # RFC 9110 qvalue, ASCII digits only
+            weight = params.strip()[2:]
+            q = float(weight) if QVALUE.fullmatch(weight) else 0.0
         if tag and q > 0:
             tags.append((-q, i, tag.split("-")[0].strip().lower()))
     for _, _, primary in sorted(tags):
@@ -109,6 +108,44 @@ class AppHandler(tornado.web.RequestHandler):
             return text.text(self.locale.translate)
         return self.locale.translate(text) if text else text
 
+    # -- identity: the same checks on every route ---------------------------------------------
+    def __init_subclass__(cls, **kwargs):
+        """A handler customises `first()` and `admit()`, never `prepare()`: prepare runs the
+        identity checks every route passes (a streamed upload's own prepare once skipped them,
+        and a deleted account's token uploaded; docs/security.md)."""
+        super().__init_subclass__(**kwargs)
+        if "prepare" in cls.__dict__:
+            raise TypeError("%s.prepare: override first() or admit() instead, so the identity "
+                            "checks of AppHandler.prepare still run" % cls.__name__)
+
+    async def prepare(self):
+        """Every request of every route, in order: `first()` (cheap refusals from the headers:
+        the address budget), the identity checks (a token whose login ended is refused, user
+        or admin), then `admit()` (what the kind or the handler adds)."""
+        try:
+            self.first()
+            await self.check_identity()
+            await self.admit()
+        except ServiceError as refusal:
+            self.refuse_early(refusal)
+
+    def refuse_early(self, refusal):
+        """Answer a refusal of prepare (a streamed upload answers it after its body is in)."""
+        raise refusal
+
+    def first(self):
+        """Refusals before the identity checks (none by default)."""
+
+    async def admit(self):
+        """The handler's own admission after the identity checks (none by default)."""
+
+    async def check_identity(self):
+        """A token that names someone must still be a live login: a user token whose epoch is
+        not its openid's (deleted account) and an admin token whose session ended are refused
+        (401). A token that does not verify is refused where the handler reads it, as before."""
+        await self.check_user_session()
+        await self.check_admin_session()
+
     async def check_user_session(self):
         """A user token is refused once its account's logins were ended (deleted account): its
         `ep` (0 when absent) must equal the openid's epoch, cached per process and dropped in
@@ -124,6 +161,28 @@ class AppHandler(tornado.web.RequestHandler):
                 epoch = await control.epoch(claims["sub"])
             if claims.get("ep", 0) != epoch:
                 raise Unauthorized("this login has ended, log in again")
+            # the IP region of the account's latest request (at most once per N minutes)
+            self.application.ip_recorder.note(claims["sub"], self.request.remote_ip)
+
+    async def check_admin_session(self):
+        """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
+        out, changes password or is removed, it is refused (one indexed lookup, admin tokens only).
+        A token without `ep` (issued before this check existed) lives out its TTL."""
+        try:
+            claims = self.claims
+        except Unauthorized:
+            return  # refused where the handler reads the token, as before
+        if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
+                admin_accounts.session_valid, claims["sub"], claims["ep"]):
+            raise Unauthorized("admin session ended, log in again")
+
+    def write_error(self, status_code, **kwargs):
+        """A refusal before any kind answered (a static file, the socket's handshake) is the
+        JSON refusal; the kinds override this."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):
+            return self.write_refusal(exc.status, exc)
+        super().write_error(status_code, **kwargs)
 
     def write_refusal(self, status, msg):
         """The JSON refusal {"code": 100, "msg"} with `status` (REST errors, socket handshakes);
@@ -158,24 +217,9 @@ class ApiHandler(AppHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self):
-        """Per-address limit on every API request; an admin token whose sessions have ended is
-        refused."""
+    def first(self):
+        """The per-address limit on every API request (before the identity checks' lookups)."""
         self.limit_address()
-        await self.check_admin_session()
-        await self.check_user_session()
-
-    async def check_admin_session(self):
-        """An adminLogin token carries its admin's session epoch (`ep`): once the admin signs
-        out, changes password or is removed, it is refused (one indexed lookup, admin tokens only).
-        A token without `ep` (issued before this check existed) lives out its TTL."""
-        try:
-            claims = self.claims
-        except Unauthorized:
-            return  # refused where the handler reads the token, as before
-        if claims and claims["role"] == "admin" and "ep" in claims and not await self.run_db(
-                admin_accounts.session_valid, claims["sub"], claims["ep"]):
-            raise Unauthorized("admin session ended, log in again")
 
     # -- answers ---------------------------------------------------------------------------
     def ok(self, extend=None, msg="success", **top):
@@ -197,6 +241,8 @@ class ApiHandler(AppHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):
             status_code, msg = exc.status, exc
+            if getattr(exc, "retry_after", None):
+                self.set_header("Retry-After", str(exc.retry_after))
         elif isinstance(exc, tornado.web.HTTPError):
             msg = self._reason
             if exc.log_message and status_code < 500:
@@ -287,6 +333,8 @@ DONE = {  # ?ok= codes after a redirect: fixed texts, never text from the reques
     "approved_many": "Selected listings approved.", "rejected_many": "Selected listings rejected.",
     "none": "Nothing was selected.", "verify_many": "Selected users verified.",
     "reject_many": "Selected verifications rejected.",
+    "upheld": "Dispute upheld; both parties were told.",
+    "dismissed": "Dispute dismissed; the ratings show again and both parties were told.",
 }
 
 
@@ -300,7 +348,7 @@ def safe_next(value, default="/admin/"):
 def state_name(state):
     """A user state as the pages name it."""
     return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
-            20: "deleted"}.get(
+            20: "account deleted"}.get(
         state, str(state))
 
 
@@ -320,7 +368,7 @@ class PageHandler(AppHandler):
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
 
-    async def prepare(self):
+    async def admit(self):
         """Read the session (Tornado has already refused a POST without a valid XSRF token)."""
         self.current_user = await self._session_user()
 
@@ -375,8 +423,14 @@ class PageHandler(AppHandler):
                     message=self.tr(message), title=self.tr("Error"), done=None)
 
 
+class StaticHandler(tornado.web.StaticFileHandler, AppHandler):
+    """Files served as they are (the admin site's /static/, robots.txt, favicon.ico, the API
+    viewer's assets, /uploads/): no token needed; one that is sent passes the identity checks
+    of every route, as everywhere."""
+
+
 class NotFoundHandler(ApiHandler):
     """Unknown paths answer the envelope with 404."""
 
-    def prepare(self):
+    async def admit(self):
         raise tornado.web.HTTPError(404, "no such endpoint")

@@ -74,11 +74,10 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         self.v2 = self.get_query_argument("v", "1") == "2"
         self.since = None
         if self.v2 and self.get_query_argument("since", None) is not None:
-            since = self.get_query_argument("since")
-            if not since.isdigit() or len(since) > 18:
+            self.since = validate.strict_int(self.get_query_argument("since"))
+            if self.since is None or not 0 <= self.since <= validate.DB_INT_MAX:  # ASCII only
                 self.write_refusal(400, "since must be a seq number")
                 return
-            self.since = int(since)
         # One budget per user, shared by all their sockets (more sockets are not more messages)
         self.bucket = self.application.limiter.bucket("chat", self.me,
                                                       self.config["chat"]["rate_per_second"],
@@ -235,9 +234,9 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
             pass
 
     def on_pong(self, data):
-        if not data.startswith(b"r") or not data[1:].isdigit():
+        n = validate.strict_int(data[1:]) if data.startswith(b"r") else None
+        if n is None:
             return  # Tornado's keep-alive ping
-        n = int(data[1:])
         seqs = [s for k in sorted(self.pinged) if k <= n for s in self.pinged.pop(k)]
         if seqs:
             self.application.chat.receipt(self, "received", None, seqs)

@@ -4,9 +4,8 @@ pinned swagger-ui-py package, its files under /docs/assets/, no CDN)."""
 import importlib.util
 import os
 
-import tornado.web
 
-from handlers.base import PageHandler
+from handlers.base import PageHandler, StaticHandler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -24,7 +23,7 @@ DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 class HomePage(PageHandler):
     """GET / : what this server is, with links to the admin pages and the API reference."""
 
-    async def prepare(self):
+    async def admit(self):
         """No session needed (the page is the same for everyone)."""
 
     def get(self):
@@ -34,7 +33,7 @@ class HomePage(PageHandler):
 class DocsPage(PageHandler):
     """GET /docs : Swagger UI over /openapi.yaml."""
 
-    async def prepare(self):
+    async def admit(self):
         """No session needed."""
 
     def set_default_headers(self):
@@ -49,7 +48,7 @@ class DocsPage(PageHandler):
 class SpecHandler(PageHandler):
     """GET /openapi.yaml : the description, byte for byte the repository's file."""
 
-    async def prepare(self):
+    async def admit(self):
         """No session needed."""
 
     def get(self):
@@ -61,7 +60,7 @@ class SpecHandler(PageHandler):
         self.finish(body)
 
 
-class ViewerAsset(tornado.web.StaticFileHandler):
+class ViewerAsset(StaticHandler):
     """GET /docs/assets/NAME : the few Swagger UI files the page loads (nothing else of the
     package is reachable), never sniffed, never framed."""
 

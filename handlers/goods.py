@@ -2,8 +2,8 @@
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
-from services import blocks, favourites, goods, hotwords, search, validate
-from services.errors import ServiceError
+from services import blocks, favourites, goods, hotwords, search, suggest, validate
+from services.errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
 
@@ -46,27 +46,19 @@ class MarketHandler(ApiHandler):
         else:
             self.ok({str(i): item for i, item in enumerate(items)})
 
-    async def viewer_blocks(self):
-        """The openids the token's user blocks (empty for anyone else, and almost everyone)."""
+    async def blocker(self):
+        """The token's user when they block someone, else None: the public lists leave the
+        blocked owners out in their query (models.account.UserBlock.not_blocked_by), so every
+        page is full; everyone else (almost everyone) gets the shared fast plan. The cached
+        set (realtime/control.py) only decides whether to ask."""
         try:
             claims = self.claims
         except ServiceError:  # a bad token does not make a public read fail
-            return frozenset()
+            return None
         if not claims or claims["role"] != "user":
-            return frozenset()
-        return await self.application.control.blocked_by(claims["sub"])
-
-    async def answer_public(self, items, empty="no more goods"):
-        """answer_list without the listings of owners the viewer blocks; a page they emptied is
-        code 200 with an empty map (code 100 would end the client's paging early)."""
-        hidden = await self.viewer_blocks()
-        if hidden and items:
-            owners = await self.run_db(blocks.owners_of, [i["gid"] for i in items])
-            shown = [i for i in items if owners.get(i["gid"]) not in hidden]
-            if not shown:
-                return self.ok({})
-            items = shown
-        self.answer_list(items, empty)
+            return None
+        return claims["sub"] if await self.application.control.blocked_by(claims["sub"]) \
+            else None
 
 
 class IssueHandler(MarketHandler):
@@ -100,8 +92,7 @@ class SimpleGoodsHandler(MarketHandler):
             items = await self.run_db(goods.pending, self.base, page, self.page_size)
         else:
             items = await self.run_db(goods.approved, self.base, page, self.page_size,
-                                      self.filters())
-            return await self.answer_public(items)
+                                      self.filters(), await self.blocker())
         self.answer_list(items)
 
 
@@ -109,8 +100,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        await self.answer_public(await self.run_db(goods.free, self.base, self.page(),
-                                                   self.page_size, self.filters()))
+        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
+                                           self.filters(), await self.blocker()))
 
 
 class MyIssuedHandler(MarketHandler):
@@ -127,8 +118,8 @@ class UserGoodsHandler(MarketHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        await self.answer_public(await self.run_db(goods.of_user, openid, self.base,
-                                                   self.page(), self.page_size, self.filters()))
+        self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
+                                           self.page_size, self.filters(), await self.blocker()))
 
 
 class MyCheckHandler(MarketHandler):
@@ -156,11 +147,12 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page, filters = self.arg("flag"), self.page(), self.filters()
-        key = (flag, page, self.base, tuple(sorted((filters or {}).items())))
+        flag, page, filters, viewer = self.arg("flag"), self.page(), self.filters(), \
+            await self.blocker()
+        key = (flag, page, self.base, tuple(sorted((filters or {}).items())), viewer)
         items = await self.application.searches_running.run(key, lambda: self.run_db(
             goods.search, flag, self.base, page, self.page_size, filters=filters,
-            cache_seconds=self.config["goods"]["search_cache_seconds"]))
+            cache_seconds=self.config["goods"]["search_cache_seconds"], viewer=viewer))
         if items and page == 0:
             words = goods.keywords(flag)
             # counted once per searcher and day: a repeat of this process's needs no database
@@ -173,7 +165,7 @@ class QueryHandler(MarketHandler):
                 except BaseException:
                     counted.discard(key)
                     raise
-        await self.answer_public(items, "nothing found")
+        self.answer_list(items, "nothing found")
 
     def _searcher(self):
         """The token's user, else the address (an openid parameter is never trusted here: it
@@ -184,6 +176,18 @@ class QueryHandler(MarketHandler):
             claims = None
         user = claims["sub"] if claims and claims["role"] == "user" else None
         return hotwords.searcher(user, self.request.remote_ip)
+
+
+class SuggestHandler(MarketHandler):
+    """GET /wx/goods/suggest?q= : extend.suggestions, up to 10 completions of what is typed
+    (characters, pinyin or initials) from public listings' words and hot words, most found
+    first."""
+
+    async def get(self):
+        q = self.arg("q")
+        if q is None:  # a missing prefix is not an empty one
+            raise Invalid("%(field)s is required", field=validate.label("q"))
+        self.ok({"suggestions": await self.run_db(suggest.suggest, q)})
 
 
 class HotWordsHandler(MarketHandler):
@@ -240,11 +244,7 @@ class FavouriteGoodsHandler(MarketHandler):
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        items = await self.run_db(favourites.goods, openid, self.base)
-        hidden = await self.viewer_blocks()
-        if hidden and items:  # a favourite of an owner blocked since stays out of sight
-            owners = await self.run_db(blocks.owners_of, [i["gid"] for i in items])
-            items = [i for i in items if owners.get(i["gid"]) not in hidden]
+        items = await self.run_db(favourites.goods, openid, self.base)  # blocked owners' out
         self.ok({str(i): item for i, item in enumerate(items)})
 
 
@@ -258,6 +258,7 @@ default_handlers = [
     (r"/wx/goods/getDeGoodfwl", DetailHandler),
     (r"/wx/goods/query", QueryHandler),
     (r"/wx/goods/hotWords", HotWordsHandler),
+    (r"/wx/goods/suggest", SuggestHandler),
     (r"/wx/user/whyNot", WhyNotHandler),
     (r"/wx/user/deleteMyIssue", DeleteOwnHandler),
     (r"/wx/user/deleteCheckFail", DeleteOwnHandler),

@@ -3,9 +3,10 @@ import tornado.web
 from tornado import httputil
 
 from actions.images import do_add_chat_image, do_add_goods_photo, do_add_student_id
+from handlers.base import StaticHandler
 from handlers.goods import MarketHandler
 from services import chat_media, images, validate
-from services.errors import Forbidden, Invalid, ServiceError, TooLarge, TooMany
+from services.errors import Forbidden, Invalid, TooLarge, TooMany
 
 NAME = r"([0-9a-f]{32}\.(?:jpg|png|webp|gif))"
 
@@ -27,26 +28,28 @@ class UploadHandler(MarketHandler):
     """POST multipart /wx/images/upload (file, openid, flag 0 goods photo | 1 student-ID photo
     | 3 a picture for a chat message, private to the conversation).
 
-    The body is streamed: prepare() refuses, from the headers alone, what will not be accepted
+    The body is streamed: prepare() (AppHandler's: the address budget, the identity checks,
+    then admit() here) refuses, from the headers alone, what will not be accepted
     (too large, no or a bad token, over the upload rate, too many uploads of this user at
     once) before a byte of the body is kept; an accepted body is collected (capped) and parsed
     as the form Tornado would have parsed, so post() reads it as before."""
     max_body_bytes = staticmethod(upload_body_bytes)  # MarketApp.get_handler_delegate applies it
 
-    async def prepare(self):
+    def initialize(self):
         self._chunks, self._counted, self._holder, self._refusal = bytearray(), False, None, None
-        try:
-            self._admit()
-        except ServiceError as refusal:
-            if not self._drain_first():
-                raise
-            self._refusal = refusal
 
-    def _admit(self):
-        """The refusals the headers decide; the accepted caller holds one upload slot."""
-        self.limit_address()  # (ApiHandler.prepare is a coroutine: not called from here)
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > upload_body_bytes(self.config):
+    def refuse_early(self, refusal):
+        """A refusal of prepare (the address budget, a dead token, the size, the upload rate)
+        is answered after the body was drained, when the client would otherwise see a reset."""
+        if not self._drain_first():
+            raise refusal
+        self._refusal = refusal
+
+    async def admit(self):
+        """The refusals the headers decide, after the identity checks every route passes; the
+        accepted caller holds one upload slot."""
+        declared = validate.strict_int(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > upload_body_bytes(self.config):
             raise TooLarge("the upload is larger than %(max)d bytes",
                            max=upload_body_bytes(self.config))
         if self.claims is None and not self.config["auth"]["require_token"]:
@@ -69,10 +72,10 @@ class UploadHandler(MarketHandler):
         if self.request.headers.get("Expect", "").lower() == "100-continue":
             return False
         limit = self.config["server"]["max_body_bytes"]
-        declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
+        declared = validate.strict_int(self.request.headers.get("Content-Length", ""))
+        if declared is not None and declared > limit:
             # answered now; Tornado must not answer its own 400 after ours
-            self.request.connection.set_max_body_size(int(declared))
+            self.request.connection.set_max_body_size(declared)
             return False
         self.request.connection.set_max_body_size(limit)
         return True
@@ -186,8 +189,9 @@ class PrivateImageHandler(MarketHandler):
         self.finish(data)
 
 
-class UploadsHandler(tornado.web.StaticFileHandler):
-    """GET /uploads/NAME : public images (random names, so cached for long), never sniffed."""
+class UploadsHandler(StaticHandler):
+    """GET /uploads/NAME : public images (random names, so cached for long), never sniffed.
+    Served without a token; one that is sent passes the identity checks of every route."""
 
     def initialize(self):
         super().initialize(path=images.folders(self.settings["config"])[0])

@@ -7,7 +7,7 @@ from metrics import CONTENT_TYPE
 class MetricsHandler(ApiHandler):
     """The application's metrics (see metrics.py); 403 from other addresses."""
 
-    def prepare(self):
+    def first(self):
         """Not rate-limited (scrapers are allowed by address), refused to everyone else."""
         if not self.application.metrics.allowed(self.request.remote_ip):
             raise Forbidden("metrics are not available from this address")

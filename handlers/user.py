@@ -19,6 +19,7 @@ class GetOpenidHandler(ApiHandler):
         self._answer_login(openid, await do_log_in(self.actions, openid))
 
     def _answer_login(self, openid, epoch):
+        self.application.ip_recorder.note(openid, self.request.remote_ip, force=True)
         auth = self.config["auth"]
         token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"],
                              epoch=epoch or None)  # `ep` only once an account was deleted
@@ -52,16 +53,20 @@ class RegisterHandler(ApiHandler):
     async def post(self):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
+        if self.claims is None:  # tokens off (the original's trust): registering is the login
+            await do_log_in(self.actions, openid)
         await do_register(self.actions, openid, body)
         self.ok(msg="registered")
 
 
 class UserInfoHandler(ApiHandler):
-    """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}."""
+    """GET /wx/user/getUserInfo?openid= : extend.userinfo {uname, qq, wx}, and (added for newer
+    clients) extend.privacy {policyVersion, consentedVersion, consentedAt, current, withdrawn}."""
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        self.ok({"userinfo": await self.run_db(users.contact_info, openid)})
+        self.ok(await self.run_db(users.contact_info_with_privacy, openid,
+                                  self.config["privacy"]["policy_version"]))
 
 
 class UserDeInfoHandler(ApiHandler):

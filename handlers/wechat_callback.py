@@ -10,7 +10,7 @@ from services.errors import Invalid
 class MediaCallbackHandler(ApiHandler):
     """WeChat message push: GET verifies the URL (echostr), POST carries wxa_media_check events."""
 
-    def prepare(self):
+    async def admit(self):
         """Only WeChat may call: its signature over token, timestamp and nonce."""
         self.application.content.verify_signature(
             self.get_query_argument("signature", ""), self.get_query_argument("timestamp", ""),

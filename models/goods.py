@@ -5,6 +5,7 @@ from peewee import (AutoField, BooleanField, CharField, DateField, DateTimeField
                     IntegerField, TextField)
 
 from models import BaseModel, db, is_mysql, utcnow
+from models.account import VIEWER_JOIN, VIEWER_SQL, UserBlock
 from models.user import BLOCKED, User
 
 # Goods.state
@@ -51,17 +52,35 @@ class Goods(BaseModel):
         return cls.select(*fields).where(cls.deleted == False)  # noqa: E712
 
     @classmethod
-    def shown(cls):
-        """Listings anyone may read (detail, favourites, comments): approved, not deleted, not
-        hidden, owner not blocked; reserved, sold and expired ones included."""
+    def shown(cls, viewer=None):
+        """Listings anyone may read (detail, favourites, comments, chat cards): approved, not
+        deleted, not hidden, owner not blocked; reserved, sold and expired ones included. With
+        `viewer`: also not of an owner the viewer blocks. The detail reads one listing by plain
+        SQL and asks is_shown() of its row: the same rule."""
         blocked = User.select(User.openid).where(User.state == BLOCKED)
-        return cls.live().where(cls.state == APPROVED, cls.hidden == False,  # noqa: E712
-                                cls.openid.not_in(blocked))
+        query = cls.live().where(cls.state == APPROVED, cls.hidden == False,  # noqa: E712
+                                 cls.openid.not_in(blocked))
+        return query.where(UserBlock.not_blocked_by(viewer, cls.openid)) if viewer else query
+
+    @staticmethod
+    def is_shown(state, deleted, hidden, owner_state):
+        """shown() for one row already read (its state, deleted, hidden and the owner's state)."""
+        return state == APPROVED and not deleted and not hidden and owner_state != BLOCKED
 
     @classmethod
-    def public(cls):
+    def readable_by(cls, viewer, admin=False):
+        """What the detail call shows this viewer: shown(), plus their own live listings (any
+        review state); an admin reads every live listing."""
+        if admin:
+            return cls.live()
+        if not viewer:
+            return cls.shown()
+        return cls.live().where(cls.gid.in_(cls.shown().select(cls.gid)) | (cls.openid == viewer))
+
+    @classmethod
+    def public(cls, viewer=None):
         """Listings of the public lists and search: shown() and on sale."""
-        return cls.shown().where(cls.sale_state == ON_SALE)
+        return cls.shown(viewer).where(cls.sale_state == ON_SALE)
 
 
 class Image(BaseModel):
@@ -136,9 +155,16 @@ APPROVED_PAGE_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}good
                      PUBLIC_JOIN + " WHERE " + PUBLIC_SQL +
                      " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}) t "
                      "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
+# the same page for a viewer who blocks someone: their owners' listings out, in the same query
+# (the viewer's openid is the first parameter), so the page is as full as anyone's
+APPROVED_PAGE_FOR_SQL = ("SELECT " + SUMMARY_SQL + " FROM (SELECT g.gid FROM {q}goods{q} g " +
+                         PUBLIC_JOIN + " " + VIEWER_JOIN + " WHERE " + PUBLIC_SQL + " AND " +
+                         VIEWER_SQL + " ORDER BY g.gid DESC LIMIT {p} OFFSET {p}) t "
+                         "JOIN {q}goods{q} g ON g.gid = t.gid ORDER BY g.gid DESC")
 DETAIL_SQL = ("SELECT g.gid, g.openid, g.goods_name, g.goods_title, g.goods_dec, "
               "g.goods_price_new, g.goods_price_old, g.goods_xueyuan, g.goods_address, g.state, "
-              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname, g.sale_state FROM {q}goods{q} g "
+              "g.issue_time, g.open_sum, g.hidden, u.state, u.wxname, g.sale_state, u.ip_region "
+              "FROM {q}goods{q} g "
               "LEFT JOIN {q}user{q} u ON u.openid = g.openid WHERE g.gid = {p} AND g.deleted = 0")
 PHOTOS_SQL = ("SELECT url FROM {q}image{q} WHERE gid = {p} AND flag = %d AND hidden = 0 "
               "ORDER BY id" % GOODS_PHOTO)

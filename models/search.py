@@ -13,6 +13,7 @@ The DDL is in models/migrations/m0010_search.py.
 from peewee import SQL, AutoField, IntegerField, NodeList, TextField, fn
 
 from models import BaseModel, is_mysql
+from models.account import VIEWER_JOIN, VIEWER_SQL
 from models.goods import PUBLIC_JOIN, PUBLIC_SQL, SUMMARY_SQL, Goods, run
 
 # bm25() weights of the FTS5 columns (words, pinyin): a pinyin hit counts less.
@@ -150,25 +151,38 @@ _CANDIDATES = {  # (MySQL?, exact first?) -> template with %d for the limit
 }
 
 
-def candidates(expr, exact_expr, limit):
+def _for_viewer(template):
+    """A template of this module with the viewer's blocks out (models.account.VIEWER_JOIN)."""
+    return template.replace(PUBLIC_JOIN + " WHERE " + PUBLIC_SQL,
+                            PUBLIC_JOIN + " " + VIEWER_JOIN + " WHERE " + PUBLIC_SQL + " AND " +
+                            VIEWER_SQL)
+
+
+def candidates(expr, exact_expr, limit, viewer=None):
     """The gids of the `limit` best public matches of the engine query `expr`, in the order of
-    `matching()` (those also matching `exact_expr` first, when given; then relevance; newest)."""
+    `matching()` (those also matching `exact_expr` first, when given; then relevance; newest);
+    with `viewer`, none of an owner the viewer blocks."""
     mysql = is_mysql()
     template = _CANDIDATES[(mysql, bool(exact_expr))] % limit
     if not exact_expr:
         params = (expr, expr) if mysql else (expr,)
     else:
         params = (exact_expr, expr, expr) if mysql else (exact_expr, expr)
+    if viewer:
+        template, params = _for_viewer(template), params + (viewer,)
     return [gid for gid, in run(template, params)]
 
 
-def summary_rows(gids):
-    """The list items' columns (models.goods.SUMMARY_SQL) of these gids that are still public,
-    in the order given."""
+def summary_rows(gids, viewer=None):
+    """The list items' columns (models.goods.SUMMARY_SQL) of these gids that are still public
+    (and, with `viewer`, not of an owner the viewer blocks), in the order given."""
     if not gids:
         return []
-    rows = run("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g " + PUBLIC_JOIN +
-               " WHERE g.gid IN (" + ", ".join(["{p}"] * len(gids)) + ") AND " + PUBLIC_SQL,
-               tuple(gids))
+    template = ("SELECT " + SUMMARY_SQL + " FROM {q}goods{q} g " + PUBLIC_JOIN + " WHERE " +
+                PUBLIC_SQL + " AND g.gid IN (" + ", ".join(["{p}"] * len(gids)) + ")")
+    params = tuple(gids)
+    if viewer:
+        template, params = _for_viewer(template), (viewer,) + params
+    rows = run(template, params)
     order = {gid: i for i, gid in enumerate(gids)}
     return sorted(rows, key=lambda row: order[row[0]])

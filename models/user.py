@@ -25,6 +25,11 @@ class User(BaseModel):
     registered = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # the latest request's region (public: "广东", "美国"), raw address (admins only) and when
+    # they were recorded (m0019; services/ip_region.py)
+    ip_region = CharField(max_length=32, default="")
+    last_ip = CharField(max_length=45, default="")
+    ip_seen_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "user"

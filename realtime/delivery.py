@@ -46,7 +46,8 @@ class ChatDelivery:
         self.notifier = notifier
         self.later = later
         self.media = media  # (public base URL, signing secret) for image and goods frames
-        self.writer = MessageWriter(run_db, self.limit, chat_config["commit_interval_ms"] / 1000)
+        self.writer = MessageWriter(run_db, self.limit, chat_config["commit_interval_ms"] / 1000,
+                                    deadline=chat_config["store_timeout"])
         self.known_users = set()
         # sender -> {(recipient, msgId): None}, both least recent first; a msgId is unique per
         # sender and recipient (a client may number each conversation from 1). Only ids of

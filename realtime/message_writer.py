@@ -18,8 +18,9 @@ log = logging.getLogger("market.chat")
 
 
 class MessageWriter:
-    def __init__(self, run_db, limit, interval=0.002, batch=256):
+    def __init__(self, run_db, limit, interval=0.002, batch=256, deadline=2.0):
         self.run_db = run_db
+        self.deadline = deadline  # a batch not committed by then is refused (chat.store_timeout)
         self.limit = limit
         self.interval = interval
         self.batch = batch
@@ -28,10 +29,15 @@ class MessageWriter:
         self.task = None
         self.stopping = False
         self.commits = self.written = 0  # figures: batches committed, operations in them
+        self.late = None  # the refusal, while a batch is past its deadline
 
     def submit(self, op):
-        """Queue an operation; a future for its result (set after the commit)."""
+        """Queue an operation; a future for its result (set after the commit). While a batch
+        is past its deadline (a hung database) it is refused at once."""
         future = asyncio.get_running_loop().create_future()
+        if self.late is not None:
+            future.set_exception(self.late)
+            return future
         self.queue.append((op, future))
         self.wake.set()
         return future
@@ -58,7 +64,7 @@ class MessageWriter:
         if not batch:
             return
         try:
-            results = await self.run_db(chat.store_batch, [op for op, _ in batch], self.limit)
+            results = await self._commit(batch)
         except Exception as e:  # nothing of the batch committed: every caller is told
             if not isinstance(e, ServiceError):
                 log.exception("chat batch of %d failed", len(batch))
@@ -76,6 +82,28 @@ class MessageWriter:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+    async def _commit(self, batch):
+        """The batch's results. If its commit has not ended within `deadline` seconds (a hung
+        database) its senders, those queued behind it and those who send until it ends are
+        refused `unavailable`, not acknowledged late; the next batch still waits for this one
+        to end (run_db's own bound), so the order is kept. A late commit may land: a resend
+        with the same msgId is then a duplicate."""
+        timer = asyncio.get_running_loop().call_later(self.deadline, self._too_late, batch)
+        try:
+            return await self.run_db(chat.store_batch, [op for op, _ in batch], self.limit)
+        finally:
+            timer.cancel()
+            self.late = None
+
+    def _too_late(self, batch):
+        log.warning("chat batch of %d not committed within %.1f s: refused, with %d queued",
+                    len(batch), self.deadline, len(self.queue))
+        self.late = Unavailable("the message could not be stored, send it again")
+        waiting, self.queue = batch + self.queue, []
+        for _, future in waiting:
+            if not future.done():
+                future.set_exception(self.late)
 
     async def stop(self):
         """Write what is queued, then end the loop."""

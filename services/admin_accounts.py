@@ -122,6 +122,14 @@ def end_sessions(username):
         Admin.username == normalise_name(username)).execute()
 
 
+def sign_out(username, via):
+    """The admin signs out: every session ends and the audit line (admin.logout) is written in
+    one transaction."""
+    with write_txn():
+        end_sessions(username)
+        record(username, "admin.logout", via)
+
+
 def set_password(username, password, actor=None):
     """A new password for the admin; its sessions end. NotFound if there is no such admin.
     With an `actor` it is audited (admin.passwd)."""

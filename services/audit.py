@@ -28,15 +28,20 @@ PHRASES = {
     "broadcast": ("sent a broadcast to every live chat connection", None),
     "hotword.hide": ("hid hot word %(target)s", None),
     "hotword.show": ("showed hot word %(target)s again", None),
+    "word.add": ("put %(target)s on the sensitive-word list", None),
+    "word.remove": ("took %(target)s off the sensitive-word list", None),
     "held.release": ("released held %(target)s", None),
     "report.dismiss": ("dismissed the reports on %(target)s", None),
     "report.take_down": ("took down %(target)s after reports", None),
     "report.block": ("blocked the author of %(target)s after reports", None),
+    "dispute.uphold": ("upheld dispute %(target)s", None),
+    "dispute.dismiss": ("dismissed dispute %(target)s", None),
     "admin.login": ("signed in", None),
     "admin.logout": ("signed out", None),
 }
 LINKS = {"goods": "/admin/goods?q=%s", "user": "/admin/users/%s", "chat": "/admin/users/%s",
-         "notice": "/admin/notices", "image": "/admin/banners", "hotword": "/admin/hotwords"}
+         "notice": "/admin/notices", "image": "/admin/banners", "hotword": "/admin/hotwords",
+         "dispute": "/admin/disputes/%s", "word": "/admin/words"}
 
 
 def lines(q="", page=0, size=50):
@@ -60,12 +65,17 @@ def _split(target):
     return (kind, key) if key else ("", target or "")
 
 
+def _numbers(keys):
+    """The ids among `keys` (validate.strict_int: ASCII digits only; a stored "²" is none)."""
+    return [n for n in map(validate.strict_int, keys) if n is not None and n <= validate.DB_INT_MAX]
+
+
 def _names(rows):
     """{(kind, key): what a person calls it} for the listings, users and comments named."""
     keys = {_split(a.target) for a in rows}
-    gids = [int(k) for kind, k in keys if kind == "goods" and k.isdigit()]
+    gids = _numbers(k for kind, k in keys if kind == "goods")
     openids = [k for kind, k in keys if kind in ("user", "chat")]
-    cids = [int(k) for kind, k in keys if kind == "comment" and k.isdigit()]
+    cids = _numbers(k for kind, k in keys if kind == "comment")
     names = {}
     for g in (Goods.select(Goods.gid, Goods.goods_title, Goods.goods_name)
               .where(Goods.gid.in_(gids)) if gids else ()):
@@ -84,14 +94,16 @@ def _words(a, names):
     kind, key = _split(a.target)
     label = names.get((kind, key)) or key
     if kind == "goods":
-        label = "#%s %s" % (key, names.get((kind, key), "")) if key.isdigit() else key
+        label = "#%s %s" % (key, names.get((kind, key), "")) \
+            if validate.strict_int(key) is not None else key
     link = LINKS[kind] % key if kind in LINKS and "%s" in LINKS[kind] else LINKS.get(kind)
     if kind == "comment" or a.action.startswith("report."):
         link = link or "/admin/reports"
     words = {"phrase": phrase, "label": label, "link": link, "kind": kind, "states": None,
              "reached": None}
-    if states and a.old_value.lstrip("-").isdigit() and a.new_value.lstrip("-").isdigit():
-        words["states"] = (states, int(a.old_value), int(a.new_value))
-    if a.action == "broadcast" and a.new_value.isdigit():
-        words["reached"] = int(a.new_value)
+    old, new = validate.strict_int(a.old_value), validate.strict_int(a.new_value)
+    if states and old is not None and new is not None:
+        words["states"] = (states, old, new)
+    if a.action == "broadcast" and new is not None:
+        words["reached"] = new
     return words

@@ -1,12 +1,14 @@
 """Blocks between users (issue 18): a user blocks another; the blocker no longer sees the
-blocked user's listings and comments, and chat between the two is refused (realtime/control.py
+blocked user's listings, comments and notices (filtered in each read's query:
+models.account.UserBlock.not_blocked_by), and chat between the two is refused (realtime/control.py
 caches each blocker's set; a change is announced on the bus). Plain functions."""
 from peewee import IntegrityError, fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.account import UserBlock
 from models.user import DELETED, User
 from services import validate
+from services.users import require_user
 from services.clock import display
 from services.errors import Invalid, NotFound, TooMany
 
@@ -23,6 +25,7 @@ def _other(me, other):
 def block(me, other):
     """`me` blocks `other` (idempotent: blocking again changes nothing); True when new."""
     other = _other(me, other)
+    require_user(me)  # never a block row for an account deleted meanwhile
     user = User.by_openid(other)
     if user is None or user.state == DELETED:
         raise NotFound("no such user")
@@ -31,7 +34,7 @@ def block(me, other):
     if UserBlock.select().where(UserBlock.blocker == me).count() >= MAX_BLOCKS:
         raise TooMany("you can block at most %(n)d users: unblock someone first", n=MAX_BLOCKS)
     try:
-        with db.atomic():
+        with write_txn():
             UserBlock.create(blocker=me, blocked=other, created_at=utcnow())
     except IntegrityError:  # the same block at the same moment
         return False
@@ -59,15 +62,6 @@ def blocked_by(blocker):
     """The set of openids `blocker` blocks (what the cache holds for them)."""
     return frozenset(r.blocked for r in UserBlock.select(UserBlock.blocked)
                      .where(UserBlock.blocker == blocker).limit(MAX_BLOCKS))
-
-
-def owners_of(gids):
-    """{gid: owner openid} of these listings (to hide a blocked owner's from a list page)."""
-    from models.goods import Goods
-    gids = list(gids)
-    if not gids:
-        return {}
-    return dict(Goods.select(Goods.gid, Goods.openid).where(Goods.gid.in_(gids)).tuples())
 
 
 def counts(openid=None):

@@ -6,7 +6,7 @@ import json
 
 from peewee import fn
 
-from models import db, in_transaction, is_mysql, utcnow
+from models import db, is_mysql, utcnow, write_txn
 from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED, DELETED
 from services import recall, subscriptions, validate
@@ -134,7 +134,8 @@ def open_conversation(me, peer, reset_unread=True):
             | ((ChatList.to_openid == peer) & (ChatList.from_openid == me)),
             ChatList.hidden == 1).execute()
         subscriptions.conversation_opened(me, peer)
-    in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def _ensure_row(owner, peer_user, now):
@@ -155,7 +156,7 @@ def store_batch(ops, limit):
     ops: {"op": "msg", "from", "to", "content", "type", "msgId", "time", "offline"} (a message:
     {"seq", "status": "new"|"duplicate", "time"}, or a ChatRefusal when the offline cap is
     full), {"op": "received", "me", "peer", "upto", "seqs"} and {"op": "read", "me", "peer",
-    "seq"} (receipts: None). A deadlock victim is retried whole (in_transaction), so the
+    "seq"} (receipts: None). A deadlock victim is retried whole (models.run_unit), so the
     results are those of the attempt that committed."""
     sql = _sql()
 
@@ -176,7 +177,8 @@ def store_batch(ops, limit):
         if confirmed:
             _mark_seqs_received(sql, confirmed)
         return out
-    return in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def store_offline(sender, to, content, kind, msg_id, limit):
@@ -341,7 +343,7 @@ def purge_before(cutoff, batch=500):
     seqs = [m.seq for m in ChatMessage.select(ChatMessage.seq)
             .where(ChatMessage.send_time < cutoff).order_by(ChatMessage.seq).limit(batch)]
     if seqs:
-        with db.atomic():
+        with write_txn():
             ChatMessage.delete().where(ChatMessage.seq.in_(seqs)).execute()
     return len(seqs)
 
@@ -409,7 +411,8 @@ def apply_list_updates(updates):
             if peer in peers and owner in peers:
                 _ensure_row(owner, peers[peer], change["send_time"])
                 apply(owner, peer, change)
-    in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def conversation_list(owner):
@@ -438,7 +441,8 @@ def delete_conversation(owner, peer):
         ChatList.update(hidden=1, cleared_seq=top, last_context="", unread=0).where(
             ChatList.to_openid == owner, ChatList.from_openid == peer).execute()
         _mark_received(owner, peer, upto=top)
-    in_transaction(write)
+    with write_txn():
+        return write()
 
 
 def unread_total(owner):

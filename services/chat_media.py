@@ -7,7 +7,13 @@ so no message carries an outside URL (a tracking pixel). It is stored by name an
 that shows it carries a fresh signed, expiring URL, given only to the two parties (and admins).
 
 A `goods` message carries a listing's gid; the frame the recipient gets also carries the
-listing's title, price and thumbnail (`goods`), looked up when the frame is written.
+listing's card (`goods`: title, price, thumbnail), looked up when the frame is written. A card
+shows only what the detail call shows to anyone (`Goods.shown()`: approved, not taken down or
+held, its seller not blocked); any other listing, the sender's own unreviewed one included, is
+an empty, unavailable card, the same as one that does not exist: the two parties read the same
+frame, so a card never shows one of them what the detail call would refuse them. A sender may
+name only a listing they can read themselves (its detail): anything else is refused as not
+existing, so a goods message tells nobody which unreviewed listings exist.
 
 Plain functions on the database executor.
 """
@@ -39,8 +45,8 @@ def check(me, kind, content):
         return name
     if kind == "goods":
         gid = content.strip()
-        if not _GID.match(gid) or not Goods.select().where(
-                Goods.gid == int(gid), Goods.deleted == False).exists():  # noqa: E712
+        if not _GID.match(gid) or not Goods.readable_by(me).where(
+                Goods.gid == int(gid)).exists():
             raise ChatRefusal("bad_goods", "a goods message must carry an existing listing")
         return gid
     return content
@@ -74,24 +80,20 @@ def present(frames, base, secret, now=None):
 
 
 def goods_cards(gids, base):
-    """{gid: {gid, title, price, thumbUrl, available, saleState}} for the listings a chat
-    names."""
-    cards = {}
-    for g in Goods.select(Goods.gid, Goods.goods_title, Goods.goods_price_new, Goods.state,
-                          Goods.hidden, Goods.deleted, Goods.sale_state).where(
-                              Goods.gid.in_(sorted(gids))):
-        if g.deleted or g.hidden:  # taken down or held: nothing of it is shown
-            cards[g.gid] = {"gid": g.gid, "title": "", "price": "", "thumbUrl": "",
-                            "available": False}
-            continue
+    """{gid: {gid, title, price, thumbUrl, available[, saleState]}} for the listings a chat
+    names: a card only for a listing Goods.shown() reads, else an empty, unavailable one."""
+    empty = {"title": "", "price": "", "thumbUrl": "", "available": False}
+    cards = {gid: dict(empty, gid=gid) for gid in gids}
+    for g in Goods.shown().select(Goods.gid, Goods.goods_title, Goods.goods_price_new,
+                                  Goods.sale_state).where(Goods.gid.in_(sorted(gids))):
         cards[g.gid] = {"gid": g.gid, "title": g.goods_title, "price": str(g.goods_price_new),
                         "thumbUrl": "", "available": True,
-                        "saleState": g.sale_state}  # issue 18: reserved / sold shown as such
+                        "saleState": g.sale_state}  # reserved / sold shown as such
+    shown = sorted(gid for gid, card in cards.items() if card["available"])
     for i in (Image.select(Image.gid, Image.thumb, Image.url)
-              .where(Image.gid.in_(sorted(cards)), Image.flag == GOODS_PHOTO,
+              .where(Image.gid.in_(shown or [0]), Image.flag == GOODS_PHOTO,
                      Image.hidden == False)  # noqa: E712
               .order_by(Image.id)):
-        if cards[i.gid]["available"] and not cards[i.gid]["thumbUrl"]:
+        if not cards[i.gid]["thumbUrl"]:
             cards[i.gid]["thumbUrl"] = images.upload_url(base, i.thumb or i.url)
     return cards
-

@@ -3,10 +3,10 @@ import json
 
 from peewee import IntegrityError, fn
 
-from models import db
+from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, Reply
 from models.user import User
-from services import clock, validate
+from services import clock, ip_region, validate
 from services.errors import Invalid, NotFound
 from models import write_txn
 from services.goods import gid_of, visible
@@ -22,16 +22,19 @@ def comment_id(value, name="inId"):
     return validate.integer(value, name, low=1, high=2 ** 31 - 1)
 
 
-def _get_comment(in_id):
-    comment = Comment.get_or_none(Comment.in_id == in_id, Comment.hidden == False)  # noqa: E712
+def _get_comment(in_id, viewer=None):
+    comment = Comment.get_or_none(Comment.in_id == in_id, Comment.hidden == False,  # noqa: E712
+                                  UserBlock.not_blocked_by(viewer, Comment.from_openid))
     if comment is None:
         raise NotFound("no such comment")
     return comment
 
 
 def _notify(openid, kind, actor, gid, obj_id, content):
-    """One inbox line for `openid`, never for the actor themself."""
-    if openid and openid != actor:
+    """One inbox line for `openid`, never for the actor themself nor from someone `openid`
+    blocks."""
+    if openid and openid != actor and not UserBlock.select().where(
+            UserBlock.blocker == openid, UserBlock.blocked == actor).exists():
         Notice.create(openid=openid, type=kind, actor_openid=actor, gid=gid, obj_id=obj_id,
                       content=content[:200])
 
@@ -44,11 +47,13 @@ def _reply_shape(r, users):
             "fromAvatar": author.head_img if author else "",
             "toOpenid": r.to_openid, "toName": target.wxname if target else "",
             "content": r.content, "createTime": clock.display(r.create_time),
-            "userState": author.state if author else 0}
+            "userState": author.state if author else 0,
+            "ipRegion": ip_region.shown_user(author)}
 
 
 def _shape(comments, viewer, all_replies=False):
-    """Main comments with likes, the viewer's like state, reply counts and (some) replies."""
+    """Main comments with likes, the viewer's like state, reply counts and (some) replies (none
+    written by someone the viewer blocks)."""
     ids = [c.in_id for c in comments]
     likes, mine, sums, replies = {}, set(), {}, {}
     if ids:
@@ -59,7 +64,8 @@ def _shape(comments, viewer, all_replies=False):
         if viewer:
             mine = {r.obj_id for r in Liked.select(Liked.obj_id).where(
                 Liked.obj_id.in_(ids), Liked.type == LIKE_COMMENT, Liked.openid == viewer)}
-        for r in (Reply.select().where(Reply.comment_id.in_(ids), Reply.hidden == False)  # noqa
+        for r in (Reply.select().where(Reply.comment_id.in_(ids), Reply.hidden == False,  # noqa
+                                       UserBlock.not_blocked_by(viewer, Reply.from_openid))
                   .order_by(Reply.rid.desc())):
             sums[r.comment_id] = sums.get(r.comment_id, 0) + 1
             if all_replies or len(replies.get(r.comment_id, [])) < REPLY_PREVIEW:
@@ -78,35 +84,32 @@ def _shape(comments, viewer, all_replies=False):
             "content": c.content, "createTime": clock.display(c.create_time),
             "likeNum": likes.get(c.in_id, 0), "likeState": 1 if c.in_id in mine else 0,
             "sonSums": sums.get(c.in_id, 0), "userState": author.state if author else 0,
+            "ipRegion": ip_region.shown_user(author),
             "commentsReplies": [_reply_shape(r, users) for r in replies.get(c.in_id, [])]})
     return shaped
 
 
 # -- reads -----------------------------------------------------------------------------------
 def all_comments(gid, viewer, admin=False):
-    """/pl/getAllComments: the listing's main comments, newest first, with a few replies each."""
+    """/pl/getAllComments: the listing's main comments, newest first, with a few replies each;
+    nothing written by someone the viewer blocks."""
     visible(gid, viewer, admin)
-    comments = list(Comment.select().where(Comment.gid == gid, Comment.hidden == False)  # noqa
+    comments = list(Comment.select().where(Comment.gid == gid, Comment.hidden == False,  # noqa
+                                           UserBlock.not_blocked_by(viewer, Comment.from_openid))
                     .order_by(Comment.in_id.desc()))
     return _shape(comments, viewer)
 
 
 def main_with_replies(in_id, viewer, admin=False):
     """/pl/getMainAllSonCom: one main comment with all its replies, newest first (only while its
-    listing is visible to this viewer, as getAllComments)."""
-    comment = _get_comment(in_id)
+    listing is visible to this viewer, as getAllComments; NotFound when the viewer blocks its
+    author)."""
+    comment = _get_comment(in_id, viewer)
     visible(comment.gid, viewer, admin)
     return _shape([comment], viewer, all_replies=True)[0]
 
 
 # -- writes ----------------------------------------------------------------------------------
-def without_authors(comment, authors):
-    """A shaped main comment without the replies written by `authors` (a viewer's blocks)."""
-    replies = [r for r in comment.get("commentsReplies", []) if r["fromOpenid"] not in authors]
-    removed = len(comment.get("commentsReplies", [])) - len(replies)
-    return dict(comment, commentsReplies=replies, sonSums=max(0, comment["sonSums"] - removed))
-
-
 def parse_info(info):
     """The `info` of addMainComments: a JSON string (or an object) of {goodId, fromOpenid, content}."""
     if isinstance(info, str):
@@ -186,7 +189,7 @@ def like(openid, in_id):
 def unlike(openid, in_id):
     """/liked/unlike: idempotent; removes the like's notice while unread; the count."""
     _get_comment(in_id)
-    with db.atomic():
+    with write_txn():
         removed = Liked.delete().where(Liked.openid == openid, Liked.obj_id == in_id,
                                        Liked.type == LIKE_COMMENT).execute()
         if removed:

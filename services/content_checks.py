@@ -4,7 +4,7 @@ wechat/content_check.py asks WeChat (msgSecCheck for text, mediaCheckAsync for i
 calls these on the database executor; fail-closed: when WeChat fails the item is held for a
 moderator, never published unchecked, never lost."""
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.admin import record
 from models.comment import Comment, Reply
 from models.goods import Goods, Image
@@ -33,7 +33,7 @@ def record_media_check(trace_id, image_id, gid, openid):
 
 def hold_image(image_id, gid, reason):
     """Hide an image and the listing it belongs to until a moderator decides."""
-    with db.atomic():
+    with write_txn():
         Image.update(hidden=True).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=True, hold_reason=reason[:255]).where(Goods.gid == gid).execute()
@@ -46,7 +46,7 @@ def apply_media_result(trace_id, suggest, label):
     if check is None:
         return None
     status = suggest if suggest in (PASS, REVIEW, RISKY) else REVIEW
-    with db.atomic():
+    with write_txn():
         MediaCheck.update(status=status, label=label, decided_at=utcnow()).where(
             MediaCheck.id == check.id).execute()
         if status != PASS and check.image_id == AVATAR:
@@ -61,7 +61,7 @@ def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=No
     Returns the want-to-buy matches of a listing this made public (services.wanted)."""
     target = ("goods:%s" % gid if gid else "image:%s" % image_id if image_id else
               "comment:%s" % comment_id if comment_id else "reply:%s" % reply_id)
-    with db.atomic():
+    with write_txn():
         record(actor, "held.release", target)
         if comment_id:
             Comment.update(hidden=False, hold_reason="").where(Comment.in_id == comment_id).execute()

@@ -79,3 +79,10 @@ class TooMany(ServiceError):
 
 class Unavailable(ServiceError):
     status = 503
+
+
+class Busy(Unavailable):
+    """The database is up but gave up on this change for now (a deadlock or a lock wait its
+    retries did not get past) or every worker stayed busy: 503 with Retry-After, a clear
+    "busy, try again", never "unavailable" (the client may send the same call again)."""
+    retry_after = 1

@@ -4,6 +4,7 @@ from services import validate
 from services.errors import Invalid
 from models import write_txn
 from services.goods import MAX_UNPAGED, summaries
+from services.users import require_user
 
 MAX_FAVOURITES = 500
 
@@ -31,9 +32,11 @@ def parse_gids(value):
     return gids
 
 
-def _public_favourites(openid):
-    """Favourites still readable: reserved, sold and expired ones stay, with their saleState."""
-    return (Goods.shown().join(Favourite, on=(Favourite.gid == Goods.gid))
+def _public_favourites(openid, hide_blocked=False):
+    """Favourites still readable: reserved, sold and expired ones stay, with their saleState
+    (`hide_blocked`: not of an owner the user blocks; the gids keep them, so the phone's
+    resync does not drop them and an unblock shows them again)."""
+    return (Goods.shown(openid if hide_blocked else None).join(Favourite, on=(Favourite.gid == Goods.gid))
             .where(Favourite.openid == openid).order_by(Favourite.id.desc()))
 
 
@@ -49,6 +52,7 @@ def replace(openid, gid_list):
     known = {g.gid for g in Goods.shown().where(Goods.gid.in_(gid_list))} if gid_list else set()
     wanted = [gid for gid in gid_list if gid in known]
     with write_txn():
+        require_user(openid)  # never favourites for an account deleted meanwhile
         Favourite.delete().where(Favourite.openid == openid).execute()
         if wanted:
             Favourite.insert_many([{"openid": openid, "gid": gid} for gid in wanted]).execute()
@@ -57,4 +61,5 @@ def replace(openid, gid_list):
 
 def goods(openid, base):
     """/user/getMyCarSimpleInfo: the favourite listings, most recently added first."""
-    return summaries(_public_favourites(openid).limit(MAX_UNPAGED), base, with_sale=True)
+    return summaries(_public_favourites(openid, hide_blocked=True).limit(MAX_UNPAGED), base,
+                     with_sale=True)

@@ -5,8 +5,8 @@ from peewee import Case
 from models import utcnow, write_txn
 from models import goods as goods_sql
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
-from models.user import BLOCKED, VERIFIED
-from services import clock, validate
+from models.user import VERIFIED
+from services import clock, ip_region, validate
 from services import search as search_index
 from services.errors import Forbidden, Invalid, NotFound
 from services.images import upload_url
@@ -98,12 +98,17 @@ def _newest(query, page_num, size):
 
 
 # -- lists ---------------------------------------------------------------------------------
-def approved(base, page_num, size, filters=None):
+# `viewer` below: the reader when they block someone (their owners' listings are left out in the
+# query, models.account.UserBlock.not_blocked_by), else None (everyone's page, the fast plan)
+def approved(base, page_num, size, filters=None, viewer=None):
     """getSimpleGoods?state=1: every public listing, newest first (or as `filters` say)."""
     if not filters:  # the page every visitor opens: one prepared statement
+        if viewer:
+            return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_FOR_SQL,
+                                              (viewer, size, page_num * size)), base)
         return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_SQL, (size, page_num * size)),
                             base)
-    return summaries(search_index.list_page(Goods.public(), filters, page_num, size), base)
+    return summaries(search_index.list_page(Goods.public(viewer), filters, page_num, size), base)
 
 
 def pending(base, page_num, size):
@@ -112,9 +117,9 @@ def pending(base, page_num, size):
     return summaries(_newest(query, page_num, size), base)
 
 
-def free(base, page_num, size, filters=None):
+def free(base, page_num, size, filters=None, viewer=None):
     """getSimFrGoods: public listings whose two prices are 0."""
-    query = Goods.public().where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
+    query = Goods.public(viewer).where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
     return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
@@ -124,9 +129,9 @@ def mine_approved(openid, base, page_num, size):
     return summaries(_newest(query, page_num, size), base, with_sale=True)
 
 
-def of_user(openid, base, page_num, size, filters=None):
+def of_user(openid, base, page_num, size, filters=None, viewer=None):
     """getAllSimpleGoods: another user's public listings."""
-    query = Goods.public().where(Goods.openid == openid)
+    query = Goods.public(viewer).where(Goods.openid == openid)
     return summaries(search_index.list_page(query, filters, page_num, size), base)
 
 
@@ -166,7 +171,7 @@ def _detail_row(gid, viewer, admin):
         raise NotFound("no such goods")
     row = rows[0]
     openid, state, hidden, owner_state = row[1], row[9], row[12], row[13]
-    public = state == APPROVED and not hidden and owner_state != BLOCKED
+    public = Goods.is_shown(state, False, hidden, owner_state)  # DETAIL_SQL: not deleted
     if not (public or admin or (viewer and viewer == openid)):
         raise NotFound("no such goods")
     return row, row[11]
@@ -183,7 +188,7 @@ def detail(gid, viewer, admin, base, views=None):
         Goods.update(open_sum=Goods.open_sum + 1).where(Goods.gid == gid).execute()
         open_sum = Goods.select(Goods.open_sum).where(Goods.gid == gid).scalar()
     (gid, openid, name, title, dec, new, old, xueyuan, address, state, issued, _, _,
-     seller_state, wxname, sale_state) = row
+     seller_state, wxname, sale_state, region) = row
     photos = goods_sql.run(goods_sql.PHOTOS_SQL, (gid,))
     return {
         "gid": gid, "goodsName": name, "goodsTitle": title,
@@ -194,6 +199,7 @@ def detail(gid, viewer, admin, base, views=None):
         "imageCheckStatus": 1 if seller_state == VERIFIED else 0,
         "issueTime": clock.display(goods_sql.issue_time(issued)), "openSum": open_sum,
         "openid": openid, "wxname": wxname or "", "saleState": sale_state,
+        "ipRegion": ip_region.shown(seller_state, region),  # the seller's (issue 26)
     }
 
 
@@ -226,8 +232,8 @@ def why_not(gid, openid, admin):
 def delete_own(gid, openid):
     """deleteMyIssue / deleteCheckFail: the owner's soft delete (the row stays for citations).
     `openid` None (tokens off, none named) trusts the caller, as the original did."""
-    goods = _owned(gid, openid, admin=openid is None)
-    with write_txn():
+    with write_txn():  # the check in the transaction: a take-down meanwhile refuses it
+        goods = _owned(gid, openid, admin=openid is None)
         Goods.update(deleted=True).where(Goods.gid == gid, Goods.openid == goods.openid).execute()
         search_index.remove(gid)
 
@@ -243,12 +249,12 @@ def keywords(flag):
     return words[:MAX_KEYWORDS]
 
 
-def search(flag, base, page_num, size, filters=None, cache_seconds=0):
+def search(flag, base, page_num, size, filters=None, cache_seconds=0, viewer=None):
     """/goods/query: public listings matching every word, by relevance then recency (or as
     `filters` say); services/search.py has the index (and caches the candidates of a query for
     `cache_seconds`). The hot words are counted apart (services/hotwords.py, called by the
     handler)."""
-    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds)
+    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds, viewer)
     if isinstance(found, list):
         return summary_rows(found, base)
     return summaries(found, base)

@@ -11,12 +11,13 @@ import ipaddress
 
 from peewee import IntegrityError, fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.goods import SearchCounted, SearchKeyword
 from services import validate
 from services.clock import CHINA
 from services.errors import NotFound
 from models.admin import record
+from services import suggest
 
 MAX_KEYWORD_CHARS = 32  # longer words are searched but not counted
 MAX_WORDS = 500         # visible hot words kept
@@ -59,7 +60,7 @@ def count(words, who, day=None):
                                         SearchCounted.day == day).count() >= PER_SEARCHER_DAY:
             break
         try:
-            with db.atomic():
+            with write_txn():
                 SearchCounted.create(keyword=word, who=who, day=day)
         except IntegrityError:  # this searcher counted it today already
             continue
@@ -73,8 +74,9 @@ def _bump(word):
     if SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute():
         return
     try:
-        with db.atomic():
+        with write_txn():
             SearchKeyword.create(keyword=word, count=1, last_at=utcnow())
+            suggest.hot_word(word)  # its keys: shown as a suggestion while visible and counted
     except IntegrityError:  # a concurrent first search of the same word
         SearchKeyword.update(**bump).where(SearchKeyword.keyword == word).execute()
         return
@@ -129,7 +131,7 @@ def set_hidden(actor, word, hidden):
     """Hide a word from the hot words (or show it again); audited. A word not yet searched can
     be hidden in advance."""
     word = validate.text(word, "word", MAX_KEYWORD_CHARS).lower()
-    with db.atomic():
+    with write_txn():
         changed = SearchKeyword.update(hidden=bool(hidden)).where(
             SearchKeyword.keyword == word).execute()
         if not changed:

@@ -29,6 +29,7 @@ from models import is_mysql, write_txn
 from models.goods import APPROVED, BANNER, CHAT_IMAGE, GOODS_PHOTO, STUDENT_ID, Goods, Image
 from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
+from services import validate
 from services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from services.users import require_active
 
@@ -361,9 +362,9 @@ def private_url(base, secret, name, ttl=SIGNED_TTL, now=None):
 
 def check_signature(secret, name, expires, signature, now=None):
     """True when (name, expires) was signed with secret and has not expired."""
-    try:
-        expires = int(expires)
-    except (TypeError, ValueError):
+    if not isinstance(expires, int) or isinstance(expires, bool):
+        expires = validate.strict_int(expires)  # ASCII digits only, as every number
+    if expires is None:
         return False
     if expires < (now if now is not None else time.time()) or not NAME.match(name or ""):
         return False

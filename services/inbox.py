@@ -1,11 +1,14 @@
 """The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
 drops of favourites, 4 listings matching a want-to-buy post (issue 18, newer clients; for 4 gid
-is the listing, content the post's keywords, openid/wxname the seller); unread lines until
+is the listing, content the post's keywords, openid/wxname the seller), 5 disputes about a
+hand-over (gid the listing, content what happened; services/disputes.py); unread lines until
 haveRead."""
+from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_EXPIRY, NOTICE_LIKE, NOTICE_PRICE_DROP, Notice
 from models.goods import Goods
 from models.user import User
 from services import clock, validate
+from services.disputes import NOTICE_DISPUTE
 from services.wanted import NOTICE_WANTED
 
 MAX_LINES = 200
@@ -13,15 +16,18 @@ MAX_LINES = 200
 
 def kind(value):
     """The inbox `type`: 0 (comments and replies), 1 (likes), 2 (expiry reminders), 3 (price
-    drops), 4 (want-to-buy matches)."""
+    drops), 4 (want-to-buy matches), 5 (disputes)."""
     return validate.choice(value, "type", (NOTICE_COMMENT, NOTICE_LIKE, NOTICE_EXPIRY,
-                                           NOTICE_PRICE_DROP, NOTICE_WANTED))
+                                           NOTICE_PRICE_DROP, NOTICE_WANTED, NOTICE_DISPUTE))
 
 
 def unread(openid, notice_type):
-    """/lt/getNoticeInfo: extend.info, the unread lines, newest first, with actor and goods."""
+    """/lt/getNoticeInfo: extend.info, the unread lines, newest first, with actor and goods;
+    none whose actor `openid` blocks (a block hides the blocked from everything the blocker
+    reads: lines written before the block too)."""
     notices = list(Notice.select().where(Notice.openid == openid, Notice.type == notice_type,
-                                         Notice.read == False)  # noqa: E712
+                                         Notice.read == False,  # noqa: E712
+                                         UserBlock.not_blocked_by(openid, Notice.actor_openid))
                    .order_by(Notice.id.desc()).limit(MAX_LINES))
     actors = User.names(n.actor_openid for n in notices)
     gids = {n.gid for n in notices if n.gid}

@@ -9,6 +9,7 @@ import datetime
 from peewee import Case
 
 from models import is_mysql, write_txn
+from models.account import UserBlock
 from models.comment import NOTICE_EXPIRY, NOTICE_PRICE_DROP, Notice
 from models.search import GoodsSearch
 from models.goods import (APPROVED, EXPIRED, GOODS_PHOTO, ON_SALE, PENDING, RESERVED, SOLD,
@@ -115,12 +116,12 @@ def _touch(now):
                                    Goods.sale_state)}
 
 
-def edit(gid, openid, fields, hold_reason=""):
+def edit(gid, openid, fields, hold_reason="", expire_days=None):
     """/goods/edit: change the fields sent. A changed text or photo sends the listing back to
     review (with the content check's hold reason, if any); a price-only change keeps its state.
     A lower selling price on a public listing notices its favouriters (not the seller), once a
     China day per listing. Returns {"goods": after, "review": bool, "alerted": [openid],
-    "old_price", "new_price"}."""
+    "old_price", "new_price", "life": life(gid, expire_days)}, all read in the transaction."""
     require_active(openid)
     with write_txn():
         goods = _owned(gid, openid)
@@ -141,8 +142,8 @@ def edit(gid, openid, fields, hold_reason=""):
         alerted = []
         if new_price is not None and new_price < old_price and not review:
             alerted = _price_drop(goods, old_price, new_price, now)
-    return {"gid": gid, "review": review, "alerted": alerted, "title": goods.goods_title,
-            "old_price": old_price, "new_price": new_price}
+        return {"gid": gid, "review": review, "alerted": alerted, "title": goods.goods_title,
+                "old_price": old_price, "new_price": new_price, "life": life(gid, expire_days)}
 
 
 def _price_drop(goods, old, new, now):
@@ -157,7 +158,8 @@ def _price_drop(goods, old, new, now):
     if claimed != 1:
         return []
     fans = [f.openid for f in Favourite.select(Favourite.openid).where(
-        Favourite.gid == goods.gid, Favourite.openid != goods.openid).limit(5000)]
+        Favourite.gid == goods.gid, Favourite.openid != goods.openid,
+        Favourite.openid.not_in(UserBlock.blockers_of(goods.openid))).limit(5000)]
     content = "降价 ¥%s → ¥%s" % (old, new)
     for i in range(0, len(fans), 100):  # SQLite's bound-variable limit
         Notice.insert_many([{"openid": o, "type": NOTICE_PRICE_DROP, "actor_openid": goods.openid,
@@ -166,10 +168,11 @@ def _price_drop(goods, old, new, now):
     return fans
 
 
-def set_sale_state(gid, openid, state):
+def set_sale_state(gid, openid, state, expire_days=None):
     """/goods/state: the owner marks a listing reserved (1) or sold (2), or puts it back on sale
     (0: relist, also from expired). Reserved and sold listings leave the public lists and search
-    and stay readable elsewhere. `openid` None: a trusted caller (mark_sold). Returns life()."""
+    and stay readable elsewhere. `openid` None: a trusted caller (mark_sold). Returns life(),
+    read in the transaction (nothing that can fail runs after the commit)."""
     if state not in SETTABLE:
         raise Invalid("saleState must be one of 0, 1, 2")
     with write_txn():
@@ -177,7 +180,7 @@ def set_sale_state(gid, openid, state):
         Goods.update({Goods.sale_state: state, Goods.touched_at: clock.now(),
                       Goods.reminded_at: None}).where(Goods.gid == goods.gid).execute()
         search_index.reindex(gid)
-    return life(gid)
+        return life(gid, expire_days)
 
 
 def mark_sold(gid, openid=None):
@@ -186,14 +189,14 @@ def mark_sold(gid, openid=None):
     return set_sale_state(gid, openid, SOLD)
 
 
-def renew(gid, openid):
+def renew(gid, openid, expire_days=None):
     """/goods/renew: one tap keeps the listing: a new expiry period; an expired one is back on
-    sale (reserved and sold stay as they are). Returns life()."""
+    sale (reserved and sold stay as they are). Returns life(), read in the transaction."""
     with write_txn():
         goods = _owned(gid, openid)
         Goods.update(_touch(clock.now())).where(Goods.gid == goods.gid).execute()
         search_index.reindex(gid)
-    return life(gid)
+        return life(gid, expire_days)
 
 
 def life(gid, expire_days=None):

@@ -4,7 +4,7 @@ from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, DELETED, UNVERIFIED, User
-from services import blocks, clock, ratings, search, validate, wanted
+from services import blocks, clock, ip_region, ratings, search, suggest, validate, wanted
 from services.clock import display
 from services.errors import Invalid, NotFound
 
@@ -110,6 +110,10 @@ def check_user(actor, openid, action, reason=None):
         User.update(state=state, reason=reason, updated_at=utcnow()).where(
             User.id == user.id).execute()
         record(actor, "user." + action, "user:" + openid, reason, user.state, state)
+        if (state == BLOCKED) != (user.state == BLOCKED):  # their titles leave or rejoin
+            for goods in Goods.select(Goods.gid).where(Goods.openid == openid,
+                                                       Goods.deleted == False):  # noqa: E712
+                suggest.update(goods.gid)
     return {"openid": openid, "state": state, "old_state": user.state}
 
 
@@ -163,8 +167,9 @@ def search_goods(q="", state=None, deleted=None, page=0, size=30):
     if q:
         cond = (Goods.goods_name.contains(q) | Goods.goods_title.contains(q)
                 | (Goods.openid == q))
-        if q.isdigit():
-            cond = cond | (Goods.gid == int(q))
+        gid = validate.strict_int(q)  # "²" is isdigit() but no number; past 2**63 no gid
+        if gid is not None and 0 < gid <= validate.DB_INT_MAX:
+            cond = cond | (Goods.gid == gid)
         query = query.where(cond)
     if state not in (None, ""):
         query = query.where(Goods.state == validate.choice(state, "state", (0, 1, 2)))
@@ -233,6 +238,9 @@ def user_detail(openid):
     info = user_dict(user)
     info["student_ids"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     info["goods_count"] = Goods.select().where(Goods.openid == user.openid).count()
+    # the raw address of the latest recorded request: admins only (issue 26)
+    info.update(last_ip=user.last_ip, ip_region=user.ip_region,
+                ip_seen_at=display(user.ip_seen_at))
     info["blocks"] = blocks.counts(user.openid)  # figures only, never who blocked whom
     info["history"] = [{"actor": a.actor, "action": a.action, "reason": a.reason,
                         "at": display(a.created_at)}
@@ -257,9 +265,10 @@ def profile(openid, with_private):
         raise NotFound("no such user")
     uimage = {"openid": user.openid, "headImg": user.head_img, "wxname": user.wxname,
               "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": [],
-              "rating": ratings.summary(user.openid)}  # additive: newer clients show it
+              "rating": ratings.summary(user.openid),  # additive: newer clients show it
+              "ipRegion": ip_region.shown_user(user)}  # the latest request's region (issue 26)
     if with_private:
-        uimage.update(qq=user.qq, wx=user.wx)
+        uimage.update(qq=user.qq, wx=user.wx, lastIp=user.last_ip)  # the raw address: admins
         uimage["image"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     return uimage
 

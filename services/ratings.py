@@ -2,20 +2,25 @@
 confirms, then each may rate the other once (1-5, an optional content-checked text). Profiles
 show the average, the count and the completed sales; moderators remove reported ratings.
 
-The hand-over is kept here (hand_over), apart from the listing's own sale state (another piece
-of work adds on sale / reserved / sold to goods); actions/ratings.py holds the one hook that
-marks the listing sold once both are merged."""
+The hand-over is kept here (hand_over), apart from the listing's own sale state
+(services/listings.py); each change of a hand-over sets the listing's sale state in the same
+transaction (proposed: reserved; confirmed: sold), after every check that can refuse either, so
+a refusal changes neither."""
 import datetime
 
 from peewee import IntegrityError, fn
 
-from models import db, utcnow, write_txn
+from models import utcnow, write_txn
+from models.account import UserBlock
 from models.admin import record
 from models.chat import ChatMessage
+from models.dispute import DISPUTE_UPHELD, Dispute
 from models.goods import Goods
 from models.rating import HANDOVER_CONFIRMED, HANDOVER_PROPOSED, HandOver, Rating
 from models.user import User
-from services import clock, validate
+from models.goods import RESERVED
+from services import clock, listings, validate
+from services.disputes import states_of
 from services.errors import Conflict, Forbidden, Invalid, NotFound
 from services.users import require_active
 
@@ -41,7 +46,7 @@ def _chatted(a, b):
     return ChatMessage.of_pair(a, b).exists()
 
 
-def _handover_shape(h, viewer, goods=None, users=None, rated=()):
+def _handover_shape(h, viewer, goods=None, users=None, rated=(), disputes=None):
     users = users or {}
     other = h.buyer if viewer == h.seller else h.seller
     peer = users.get(other)
@@ -50,14 +55,16 @@ def _handover_shape(h, viewer, goods=None, users=None, rated=()):
             "peerName": peer.wxname if peer else "",
             "state": "confirmed" if h.state == HANDOVER_CONFIRMED else "proposed",
             "createTime": clock.display(h.created_at), "confirmTime": clock.display(h.confirmed_at),
-            "canRate": h.state == HANDOVER_CONFIRMED and h.id not in rated}
+            "canRate": h.state == HANDOVER_CONFIRMED and h.id not in rated,
+            "dispute": (disputes or {}).get(h.id)}
 
 
 # -- hand-overs ------------------------------------------------------------------------------
 def mark_sold(seller, gid, buyer):
     """The seller marks their listing sold to `buyer`: only someone they exchanged a stored chat
     message with, never themself; while the buyer has not confirmed, marking again names
-    another buyer. Returns {"id", "gid", "seller", "buyer"}."""
+    another buyer. The listing is reserved (已预订) in the same transaction: it leaves the public
+    lists and search at once. Returns {"id", "gid", "seller", "buyer"}."""
     require_active(seller)
     buyer = validate.openid(buyer, "buyer")
     if buyer == seller:
@@ -75,9 +82,10 @@ def mark_sold(seller, gid, buyer):
         found = HandOver.get_or_none(HandOver.gid == gid)
         if found is not None and found.state == HANDOVER_CONFIRMED:
             raise Conflict("this listing was already handed over")
+        listings.set_sale_state(gid, seller, RESERVED)  # refuses (a taken-down listing) first
         if found is None:
             try:
-                with db.atomic():  # a savepoint
+                with write_txn():  # a savepoint
                     found = HandOver.create(gid=gid, seller=seller, buyer=buyer)
             except IntegrityError:  # a concurrent mark of the same listing
                 raise Conflict("this listing is being handed over, try again")
@@ -88,8 +96,10 @@ def mark_sold(seller, gid, buyer):
 
 
 def confirm(buyer, hid):
-    """The buyer confirms a hand-over proposed to them; {"id", "gid", "seller", "buyer"}.
-    Confirming twice changes nothing (the answer is the same)."""
+    """The buyer confirms a hand-over proposed to them, and the listing is sold (已售出), in one
+    transaction: a listing taken down meanwhile refuses the confirmation (NotFound) and
+    nothing changes. {"id", "gid", "seller", "buyer", "newly"}. Confirming twice changes
+    nothing (the answer is the same)."""
     require_active(buyer)
     with write_txn():
         found = HandOver.get_or_none(HandOver.id == hid)
@@ -97,6 +107,8 @@ def confirm(buyer, hid):
             raise NotFound("no such hand-over")
         if found.buyer != buyer:
             raise Forbidden("only the buyer confirms a hand-over")
+        if found.state == HANDOVER_PROPOSED:
+            listings.mark_sold(found.gid)  # refuses before the hand-over changes
         HandOver.update(state=HANDOVER_CONFIRMED, confirmed_at=utcnow()).where(
             HandOver.id == found.id, HandOver.state == HANDOVER_PROPOSED).execute()
     return {"id": found.id, "gid": found.gid, "seller": found.seller, "buyer": found.buyer,
@@ -111,7 +123,8 @@ def mine(openid):
     users = User.names({h.seller for h in rows} | {h.buyer for h in rows})
     rated = {r.handover_id for r in Rating.select(Rating.handover_id).where(
         Rating.rater == openid, Rating.handover_id.in_([h.id for h in rows] or [0]))}
-    return [_handover_shape(h, openid, goods.get(h.gid), users, rated) for h in rows]
+    disputes = states_of(h.id for h in rows)
+    return [_handover_shape(h, openid, goods.get(h.gid), users, rated, disputes) for h in rows]
 
 
 # -- ratings ---------------------------------------------------------------------------------
@@ -128,8 +141,12 @@ def rate(rater, hid, score, text, hold_reason=""):
         if found.state != HANDOVER_CONFIRMED:
             raise Forbidden("the buyer has not confirmed this hand-over yet")
         ratee = found.buyer if rater == found.seller else found.seller
+        if Dispute.select().where(Dispute.handover_id == found.id, Dispute.state == DISPUTE_UPHELD,
+                                  Dispute.fault == ("seller" if rater == found.seller
+                                                    else "buyer")).exists():
+            raise Forbidden("a dispute about this hand-over was decided against you")
         try:
-            with db.atomic():  # a savepoint
+            with write_txn():  # a savepoint
                 rating = Rating.create(handover_id=found.id, rater=rater, ratee=ratee,
                                        score=score, text=text, hold_reason=hold_reason[:255])
         except IntegrityError:
@@ -138,7 +155,10 @@ def rate(rater, hid, score, text, hold_reason=""):
 
 
 def _shown():
-    return (Rating.removed == False) & (Rating.hold_reason == "")  # noqa: E712
+    """Ratings a profile shows: not removed, not held by a content check, not held by an open
+    dispute about their hand-over (services/disputes.py)."""
+    return ((Rating.removed == False) & (Rating.hold_reason == "")  # noqa: E712
+            & Rating.handover_id.not_in(Dispute.held()))
 
 
 def summary(openid):
@@ -147,14 +167,17 @@ def summary(openid):
            .where(Rating.ratee == openid, _shown()).tuples().first())
     average, count = row if row else (None, 0)
     sales = HandOver.select().where(HandOver.seller == openid,
-                                    HandOver.state == HANDOVER_CONFIRMED).count()
+                                    HandOver.state == HANDOVER_CONFIRMED,
+                                    HandOver.id.not_in(Dispute.uncounted())).count()
     return {"average": round(float(average), 2) if count else None, "count": count or 0,
             "sales": sales}
 
 
-def received(openid, page_num, size):
-    """The ratings a user received (shown ones), newest first; {"items", "more"}."""
-    rows = list(Rating.select().where(Rating.ratee == openid, _shown())
+def received(openid, page_num, size, viewer=None):
+    """The ratings a user received (shown ones; none written by someone `viewer` blocks, in the
+    query), newest first; {"items", "more"}."""
+    rows = list(Rating.select().where(Rating.ratee == openid, _shown(),
+                                      UserBlock.not_blocked_by(viewer, Rating.rater))
                 .order_by(Rating.id.desc()).offset(page_num * size).limit(size + 1))
     raters = User.names(r.rater for r in rows)
     items = [{"id": r.id, "score": r.score, "text": r.text, "rater": r.rater,
@@ -209,7 +232,7 @@ def admin_list(status="reported", page_num=0, size=50):
                         .group_by(Report.target_id).tuples())
     query = Rating.select()
     if status == "reported":
-        ids = [int(t) for t in open_reports if t.isdigit()]
+        ids = [n for n in map(validate.strict_int, open_reports) if n is not None]
         query = query.where(Rating.id.in_(ids or [0]))
     elif status == "held":
         query = query.where(Rating.hold_reason != "")
@@ -253,9 +276,10 @@ def author(target):
     return _rating(target).rater
 
 
-def public_page(openid, page_num, size):
-    """/wx/rating/list: a user's summary and a page of the ratings they received."""
-    found = received(openid, page_num, size)
+def public_page(openid, page_num, size, viewer=None):
+    """/wx/rating/list: a user's summary and a page of the ratings they received (the figures
+    count every shown rating; the page leaves out raters `viewer` blocks)."""
+    found = received(openid, page_num, size, viewer)
     return {"summary": summary(openid), "ratings": found["items"], "more": found["more"]}
 
 

@@ -8,7 +8,7 @@ counted this one). Every reader is shown the placeholder from then on (replay, h
 `frame()` is the one shape of a recalled message, `for_reader()` words it for who reads it.
 The fan-out after the commit is actions.chat.do_recall.
 """
-from models import in_transaction, utcnow
+from models import utcnow, write_txn
 from models.chat import ChatList, ChatMessage, pair_key
 from services import chat
 from services.clock import display
@@ -46,8 +46,7 @@ def recall(me, peer, seq, window, now=None):
     chat.check_sender(me)
     if not window:
         raise refusal("recall_off", 403, "Recalling messages is switched off")
-
-    def write():
+    with write_txn():
         m = ChatMessage.get_or_none(ChatMessage.seq == seq)
         if m is None or me not in (m.from_openid, m.to_openid) or (
                 peer is not None and m.pair != pair_key(me, peer)):
@@ -69,7 +68,6 @@ def recall(me, peer, seq, window, now=None):
         return {"seq": m.seq, "from": m.from_openid, "to": m.to_openid, "type": m.type,
                 "msgId": m.client_msg_id, "sendTime": display(sent),
                 "recalledAt": display(now)}
-    return in_transaction(write)
 
 
 def _list_follows(m):

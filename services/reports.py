@@ -5,7 +5,7 @@ import json
 
 from peewee import fn
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.admin import record
 from models.chat import ChatMessage
 from models.comment import NOTICE_COMMENT, Comment, Notice, Reply
@@ -17,7 +17,11 @@ from services.clock import display
 from services.errors import Invalid, NotFound, Phrase, TooMany
 from services.users import require_active
 
+# The one registry of report targets: what can be reported, and which of them a moderator can
+# take down (the others are dismissed or their author blocked). The admin pages' one route
+# (/admin/reports/{target}/{id}/{action}) and the reports page's buttons are made from it.
 TARGETS = ("goods", "user", "comment", "chat", "rating", "wanted")
+TAKE_DOWN = ("goods", "comment", "rating", "wanted")
 WHAT = {"goods": Phrase("listing"), "comment": Phrase("comment")}  # what "no such ..." names
 ACTIONS = ("dismiss", "take_down", "block")
 CONTEXT_MESSAGES = 10
@@ -135,7 +139,7 @@ def act(actor, kind, target, action, reason=""):
     if action != "dismiss" and not reason:  # the author reads it (userIsOk, the inbox)
         raise Invalid("give the reason")
     blocked = None
-    with db.atomic():
+    with write_txn():
         if action == "take_down":
             _take_down(actor, kind, target, reason)
         elif action == "block":
@@ -179,7 +183,7 @@ def _take_down(actor, kind, target, reason):
         ratings.remove(actor, target, reason)
     elif kind == "wanted":
         wanted.take_down(actor, target, reason or "reported")
-    else:
+    else:  # not in TAKE_DOWN
         raise Invalid("users and chats can't be taken down: dismiss or block")
 
 

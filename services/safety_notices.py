@@ -3,7 +3,7 @@ when a notice is sent, so "once per conversation per day" holds in every process
 dashboard can count them. On the database executor; the matcher is services/safety.py."""
 from peewee import fn
 
-from models import db, is_mysql, utcnow
+from models import db, is_mysql, utcnow, write_txn
 from models.chat import SafetyNotice
 
 
@@ -14,7 +14,7 @@ def claim(recipient, sender, day, kind):
     sql = ("%s INTO chat_safety_notice (recipient, sender, day, kind, created_at)"
            " VALUES (%s)" % ("INSERT IGNORE" if is_mysql() else "INSERT OR IGNORE",
                             ", ".join([p] * 5)))
-    with db.atomic():
+    with write_txn():
         cursor = db.execute_sql(sql, (recipient, sender, day, kind,
                                       str(utcnow().replace(microsecond=0))))
         return cursor.rowcount == 1
@@ -23,9 +23,10 @@ def claim(recipient, sender, day, kind):
 def release(recipient, sender, day):
     """No live socket took the notice: forget it, so the next message (or the recipient
     opening the conversation) shows it."""
-    SafetyNotice.delete().where(SafetyNotice.recipient == recipient,
-                                SafetyNotice.sender == sender,
-                                SafetyNotice.day == day).execute()
+    with write_txn():
+        SafetyNotice.delete().where(SafetyNotice.recipient == recipient,
+                                    SafetyNotice.sender == sender,
+                                    SafetyNotice.day == day).execute()
 
 
 def shown_today(recipient, sender, day):

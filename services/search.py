@@ -12,7 +12,8 @@ characters (InnoDB's innodb_ft_min_token_size, 3 by default, needs no change), n
 stopword, and the same on FTS5; and a query can only ever reach the engine as tokens this
 module wrote: `%`, `_`, quotes and operators are separators, never syntax.
 
-Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction.
+Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction;
+both also keep the suggestions' terms in step (services/suggest.py).
 """
 import collections
 import functools
@@ -251,11 +252,13 @@ class CandidateCache:
 candidate_cache = CandidateCache()
 
 
-def find(words, page_num, size, filters=None, cache_seconds=0):
+def find(words, page_num, size, filters=None, cache_seconds=0, viewer=None):
     """A page of public listings matching every search word: plain rows (models.goods.SUMMARY_SQL
     columns) for a relevance-sorted search without filters whose page lies within the best
     CANDIDATES (the bounded plan, its candidates cached for `cache_seconds`), else a Peewee query
-    of Goods (the full plan); [] when there are no search words."""
+    of Goods (the full plan); [] when there are no search words. With `viewer` (a reader who
+    blocks someone) their owners' listings are left out in the query, the candidates included
+    (not cached: they are this reader's)."""
     groups = query_groups(words)
     if not groups:
         return []
@@ -267,11 +270,11 @@ def find(words, page_num, size, filters=None, cache_seconds=0):
             and (page_num + 1) * size <= CANDIDATES:
         from models import db
         key = (id(db.obj), expr, exact)
-        fill = functools.partial(search_sql.candidates, expr, exact, CANDIDATES)
-        gids = candidate_cache.get_or_fill(key, cache_seconds, fill) if cache_seconds > 0 \
-            else fill()
-        return search_sql.summary_rows(gids[page_num * size:(page_num + 1) * size])
-    query, keys = matching(narrow(Goods.public(), filters), expr, exact)
+        fill = functools.partial(search_sql.candidates, expr, exact, CANDIDATES, viewer)
+        gids = candidate_cache.get_or_fill(key, cache_seconds, fill) \
+            if cache_seconds > 0 and not viewer else fill()
+        return search_sql.summary_rows(gids[page_num * size:(page_num + 1) * size], viewer)
+    query, keys = matching(narrow(Goods.public(viewer), filters), expr, exact)
     if sort != "relevance":
         keys = sort_keys(sort)
     return page(query, keys, page_num, size)
@@ -332,12 +335,16 @@ def reindex(gid):
         insert = insert.on_conflict(conflict_target=[GoodsSearch.gid],
                                     preserve=[GoodsSearch.words, GoodsSearch.pinyin])
     insert.execute()
+    from services import suggest  # (imports this module)
+    suggest.update(gid)
 
 
 def remove(gid):
     """Take one listing out of the index (deleted, taken down, hidden)."""
     candidate_cache.clear()
     GoodsSearch.delete().where(GoodsSearch.gid == gid).execute()
+    from services import suggest  # (imports this module)
+    suggest.update(gid)
 
 
 def backfill(batch=500, log_progress=None):

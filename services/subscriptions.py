@@ -5,11 +5,12 @@ import collections
 
 from peewee import Case, IntegrityError
 
-from models import db, utcnow
+from models import utcnow, write_txn
 from models.subscription import NotifyGrant, NotifySent
 from models.user import User
-from services import validate
-from services.errors import Invalid
+from services.users import require_user
+from services import privacy, validate
+from services.errors import Forbidden, Invalid
 
 NO_GRANT, BAD_DATA = 43101, 47003  # WeChat errcodes: no grant left, bad template data
 
@@ -21,7 +22,7 @@ def templates(notify_config):
     """The template ids this server sends (the only grants worth keeping)."""
     return {notify_config[k] for k in ("chat_template", "review_template", "verify_template",
                                           "listing_template", "price_template",
-                                          "wanted_template")
+                                          "wanted_template", "dispute_template")
             if notify_config.get(k)}
 
 
@@ -32,13 +33,17 @@ def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
     if not isinstance(template_ids, list) or not template_ids or len(template_ids) > 10:
         raise Invalid("templateIds must be a list of 1-10 template ids")
     accepted = collections.Counter(validate.text(t, "templateId", 64) for t in template_ids)
+    require_user(openid)  # never grants for an account deleted meanwhile
+    if privacy.withdrawn(openid):  # issue 26: no consent, no subscribe messages
+        raise Forbidden("you withdrew your consent to the privacy policy: agree to it again "
+                        "to receive notices")
     for tid, n in accepted.items():
         if tid not in known:
             continue
         if not NotifyGrant.select().where(NotifyGrant.openid == openid,
                                           NotifyGrant.template_id == tid).exists():
             try:
-                with db.atomic():
+                with write_txn():
                     NotifyGrant.create(openid=openid, template_id=tid, remaining=min(n, cap))
                 continue
             except IntegrityError:  # a concurrent first grant: add to it below
@@ -71,9 +76,9 @@ def use_grant(openid, template_id):
 
 def claim_chat_notice(to, sender, template_id):
     """Decide (atomically) to notify `to` about `sender`: not yet notified, and a grant spent."""
-    with db.atomic():
+    with write_txn():
         try:
-            with db.atomic():
+            with write_txn():
                 NotifySent.create(to_openid=to, from_openid=sender)
         except IntegrityError:
             return None  # already notified for this conversation

@@ -1,10 +1,10 @@
 """Users: created on first login, registered with a profile, verified by moderators."""
 from peewee import IntegrityError
 
-from models import db, utcnow
+from models import locked_in_txn, utcnow, write_txn
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
-from services import validate
+from services import privacy, validate
 from services.errors import Forbidden, Invalid, NotFound
 
 
@@ -13,7 +13,7 @@ def ensure_user(openid):
     user = User.by_openid(openid)
     if user is None:
         try:
-            with db.atomic():
+            with write_txn():
                 user = User.create(openid=openid)
         except IntegrityError:  # a concurrent first login created it
             user = User.by_openid(openid)
@@ -75,6 +75,12 @@ def contact_info(openid):
     return {"uname": user.uname, "qq": user.qq, "wx": user.wx}
 
 
+def contact_info_with_privacy(openid, policy_version):
+    """extend of /user/getUserInfo: userinfo, and the privacy policy's version and the
+    student's consent (services.privacy.status)."""
+    return {"userinfo": contact_info(openid), "privacy": privacy.status(openid, policy_version)}
+
+
 def school_info(openid):
     """extend.userDe of /user/getUserDeInfo."""
     user = get_user(openid)
@@ -104,10 +110,23 @@ def is_admin_openid(openid):
     return AdminOpenid.select().where(AdminOpenid.openid == openid).exists()
 
 
+def require_user(openid):
+    """The user row, NotFound when there is none or it is a deleted account's (blocked users
+    pass: for what touches only their own state). Inside a write transaction on MariaDB the row
+    is locked, so a deletion committing meanwhile is seen and nothing is written for it."""
+    query = User.select().where(User.openid == openid)
+    user = locked_in_txn(query).first()
+    if user is None or user.state == DELETED:
+        raise NotFound("no such user")
+    return user
+
+
 def require_active(openid):
-    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat)."""
-    user = ensure_user(openid)
-    if user.state == DELETED:  # a deleted account's placeholder (never a login's openid)
+    """The user, or Forbidden when blocked (blocked users cannot publish, comment or chat).
+    Never creates the row (only a login does): a call naming an openid that has no account,
+    e.g. a deleted one's racing its deletion, is NotFound and leaves nothing behind."""
+    user = User.by_openid(openid)
+    if user is None or user.state == DELETED:  # none, or a deleted account's placeholder
         raise NotFound("no such user")
     if user.state == BLOCKED:
         raise Forbidden("this account is blocked")

@@ -1,6 +1,6 @@
 """Checks for values that arrive from clients (strings from forms and URLs, JSON of any shape)."""
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from services.errors import Invalid, Phrase
 
@@ -8,6 +8,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DB_INT_MAX = 2 ** 63 - 1  # the largest integer a database column (BIGINT, SQLite INTEGER) holds
+# One grammar for every number a client sends (REST arguments, JSON bodies, chat frames and
+# query parameters, admin forms): ASCII digits only. Python is far more liberal: str.isdigit()
+# says yes to "²" and "①" (which int() then refuses: a 500), and int(), float() and Decimal()
+# read "١٢" (Arabic-Indic), "１２" (full-width), "1_000", " 1", "+1" and (float, Decimal)
+# "1e3", "nan", "inf". Here an integer is "0" or an optional "-" and digits without a leading
+# zero ("-0", "007", "+1", " 1", "1e3", "0x10" are refused); at most 19 digits, so nothing
+# huge is ever converted. A price is digits with an optional "." and 1-2 (or more, refused
+# with their own message) decimals; leading zeros are kept (a person types it).
+INTEGER = re.compile(r"0|-?[1-9][0-9]{0,18}")
+DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,12})?")
 
 # What a person calls each field a refusal names (English source text; the Chinese is in
 # locale/zh_CN.csv): "请填写商品标题", never "goodsTitle is required". tests/test_locale.py
@@ -37,13 +47,14 @@ LABELS = {
     "recallSeq": Phrase("message to recall"), "photos": Phrase("photos"),
     "score": Phrase("score"), "buyer": Phrase("buyer"), "keywords": Phrase("wanted words"),
     "maxPrice": Phrase("highest price you pay"), "place": Phrase("place"),
-    "handoverId": Phrase("hand-over"), "confirm": Phrase("confirmation"),
+    "handoverId": Phrase("hand-over"), "hid": Phrase("hand-over"), "confirm": Phrase("confirmation"),
     "templateId": Phrase("template"), "templateIds": Phrase("templates"),
     "mid": Phrase("announcement slot"), "noticeInfo": Phrase("announcement text"),
     "text": Phrase("text"), "word": Phrase("word"), "id": Phrase("id"), "url": Phrase("link"),
     "thumb": Phrase("thumbnail"), "username": Phrase("username"), "passwd": Phrase("password"),
     "action": Phrase("action"), "image": Phrase("image"), "comment": Phrase("comment"),
     "reply": Phrase("reply"), "body": Phrase("the request"),
+    "version": Phrase("privacy policy version"),
 }
 
 
@@ -109,18 +120,30 @@ def openid(value, name="openid", required=True):
     return value
 
 
+def strict_int(value):
+    """The int of a string of the INTEGER grammar, else None (no exception): for numbers that
+    are not a client's field (a header, a stored id, a search box that may hold a number)."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str) and INTEGER.fullmatch(value):
+        return int(value)
+    return None
+
+
 def integer(value, name, required=True, default=None, low=None, high=None):
-    """An int from a number or a numeric string, within [low, high]."""
+    """An int from a JSON integer or a string of the INTEGER grammar, within [low, high]. A
+    JSON number with a fraction or an exponent (2.0, 1e3) is refused: a client writes an
+    integer without them."""
     if value is None or value == "":
         if required:
             raise Invalid("%(field)s is required", field=label(name))
         return default
-    if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
-        raise Invalid("%(field)s must be an integer", field=label(name))
-    try:
-        number = int(value.strip()) if isinstance(value, str) else int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise Invalid("%(field)s must be an integer", field=label(name))
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        number = strict_int(value) if isinstance(value, str) else None
+        if number is None:
+            raise Invalid("%(field)s must be an integer", field=label(name))
     if (low is not None and number < low) or (high is not None and number > high) \
             or not -DB_INT_MAX - 1 <= number <= DB_INT_MAX:  # SQLite raises OverflowError past it
         raise Invalid("%(field)s is out of range", field=label(name))
@@ -128,15 +151,19 @@ def integer(value, name, required=True, default=None, low=None, high=None):
 
 
 def price(value, name, high):
-    """A decimal >= 0 with at most 2 places, at most `high`."""
+    """A decimal >= 0 with at most 2 places, at most `high`: a JSON number or a string of the
+    DECIMAL grammar."""
     if value is None or value == "" or isinstance(value, bool):
         raise Invalid("%(field)s is required", field=label(name))
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
+    if isinstance(value, float):
+        value = repr(value)  # 12.5 -> "12.5"; nan, inf, 1e-07, 1e+16 fail the grammar
+    elif isinstance(value, int):
+        value = str(value)
+    if not isinstance(value, str) or not DECIMAL.fullmatch(value):
         raise Invalid("%(field)s must be a number", field=label(name))
-    if not number.is_finite() or number < 0:
+    if value.startswith("-"):  # "-0" too
         raise Invalid("%(field)s must be 0 or more", field=label(name))
+    number = Decimal(value)
     if number > Decimal(str(high)):
         raise Invalid("%(field)s is too large", field=label(name))
     if number != number.quantize(Decimal("0.01")):

@@ -14,6 +14,7 @@ import datetime
 from decimal import Decimal
 
 from models import is_mysql, utcnow, write_txn
+from models.account import UserBlock
 from models.comment import Notice
 from models.goods import Goods
 from models.search import GoodsSearch
@@ -163,12 +164,13 @@ def delete_own(openid, pid):
         _drop_keys(post.id)
 
 
-def board(page_num, size):
-    """The public board: active, unheld, unexpired posts of owners not blocked, newest first;
-    {"items", "more"}."""
+def board(page_num, size, viewer=None):
+    """The public board: active, unheld, unexpired posts of owners not blocked (nor blocked by
+    `viewer`, in the query: full pages), newest first; {"items", "more"}."""
     now = utcnow()
     query = (_active(WantedPost.select(), now).join(User, on=(User.openid == WantedPost.openid))
-             .where(WantedPost.hold_reason == "", User.state != BLOCKED))
+             .where(WantedPost.hold_reason == "", User.state != BLOCKED,
+                    UserBlock.not_blocked_by(viewer, WantedPost.openid)))
     rows = list(query.order_by(WantedPost.id.desc()).offset(page_num * size).limit(size + 1))
     owners = User.names(p.openid for p in rows)
     return {"items": [shape(p, now, owners.get(p.openid)) for p in rows[:size]],
@@ -194,7 +196,8 @@ def _candidates(tokens, seller, now):
         return []
     return list(_active(WantedPost.select(), now).join(User, on=(User.openid == WantedPost.openid))
                 .where(WantedPost.id.in_(sorted(ids)), WantedPost.hold_reason == "",
-                       WantedPost.openid != seller, User.state != BLOCKED))
+                       WantedPost.openid != seller, User.state != BLOCKED,
+                       WantedPost.openid.not_in(UserBlock.blockers_of(seller))))
 
 
 def china_day(now):

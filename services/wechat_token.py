@@ -2,7 +2,7 @@
 (wechat/client.py fetches and refreshes it; these run on the database executor)."""
 from peewee import IntegrityError
 
-from models import db
+from models import write_txn
 from models.wechat import WechatToken
 
 TOKEN_NAME = "access_token"
@@ -20,7 +20,7 @@ def store(value, expires_at):
         WechatToken.name == TOKEN_NAME).execute()
     if not updated:
         try:
-            with db.atomic():
+            with write_txn():
                 WechatToken.create(name=TOKEN_NAME, value=value, expires_at=expires_at)
         except IntegrityError:  # another process stored one at the same moment: keep ours
             WechatToken.update(value=value, expires_at=expires_at).where(

@@ -13,9 +13,15 @@ from models.wechat import MediaCheck, WechatToken
 from models.user import User
 from models.wanted import WantedKey, WantedPost
 from models.rating import HandOver, Rating
+from models.dispute import Dispute
+from models.privacy import Consent, DataExport
+from models.words import SensitiveWord, WordListVersion
+from models.suggest import GoodsSuggest, SuggestKey, SuggestPrefix, SuggestTerm
 
 MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, Notice,
           ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
           WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch,
           SessionEpoch, UserBlock, WantedPost, WantedKey, HandOver, Rating,
-          SafetyNotice]
+          SafetyNotice,
+          Dispute, Consent, DataExport, SensitiveWord, WordListVersion, SuggestTerm, SuggestKey,
+          SuggestPrefix, GoodsSuggest]

@@ -397,7 +397,7 @@ async def test_phone_layout_menu_tap_targets_and_screenshots(api, app, config, t
         # the menu opens as a disclosure, its links 44 px tall, no script involved
         await page.click("details.menu summary")
         links = page.locator("details.menu nav a")
-        assert await links.count() == 13  # the menu: 11 areas, want-to-buy posts and ratings (issue 18)
+        assert await links.count() == 15  # 11 areas, want-to-buy posts, ratings, disputes, words
         for link in await links.all():
             assert (await link.bounding_box())["height"] >= 44
         await shot(page, "phone-menu", tmp_path)

@@ -66,3 +66,53 @@ async def test_report_pages_need_a_session_and_xsrf(api, app):
     forged = await api.fetch("POST", "/admin/reports/goods/1/dismiss", body=b"reason=x",
                              follow_redirects=False)
     assert forged.status == 403
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_ratings_and_want_to_buy_pages_confirm_like_the_others_in_the_browser(api, app):
+    """Issue 23: "Block author" on a rating report posted without a reason and landed on an
+    error page, and the want-to-buy and rating pages acted at once. Every destructive action
+    now goes through the same confirmation page (one route for every report target); the
+    dashboard names deleted accounts as a state (已注销), not "删除成功"."""
+    import datetime
+    from models.rating import HANDOVER_CONFIRMED, HandOver, Rating
+    from models.user import User
+    from models.wanted import WantedPost
+    t = await users(api, "rater", "seller", "ann")
+    await app.run_db(admin_accounts.create_admin, "root", PASSWORD)
+
+    def scene():
+        h = HandOver.create(gid=1, seller="seller", buyer="rater", state=HANDOVER_CONFIRMED)
+        r = Rating.create(handover_id=h.id, rater="rater", ratee="seller", score=1, text="骗子")
+        p = WantedPost.create(openid="ann", keywords="台灯", expires_at=datetime.datetime.utcnow()
+                              + datetime.timedelta(days=7))
+        User.create(openid="gone", state=20)  # a deleted account's placeholder row
+        return r.id, p.id
+    rating_id, post_id = await app.run_db(scene)
+    reply = await api.post_json("/wx/report", {"openid": "ann", "targetType": "rating",
+                                               "targetId": str(rating_id), "reason": "辱骂"},
+                                t["ann"])
+    assert reply.code == 200, reply
+    async with Browser() as b:
+        page = b.page
+        await sign_in(page, api.base)
+        await page.goto(api.base + "/admin/")
+        dashboard = await page.inner_text("main")
+        assert "账号已注销" in dashboard and "删除成功" not in dashboard
+        await page.goto(api.base + "/admin/reports")
+        await page.locator("section.report form[action$='/block'] button").click()
+        await page.wait_for_selector("textarea[name=reason]")  # the confirmation page
+        assert "/admin/reports/rating/%d/block" % rating_id in page.url
+        await page.fill("textarea[name=reason]", "辱骂他人")
+        await page.click("button[name=confirm]")
+        await page.wait_for_url("**/admin/reports?ok=block")
+        assert (await app.run_db(User.by_openid, "rater")).state == 10
+        await page.goto(api.base + "/admin/wanted")
+        await page.locator("form[action$='/%d/take_down'] button" % post_id).click()
+        await page.wait_for_selector("textarea[name=reason]")
+        assert (await app.run_db(WantedPost.get_by_id, post_id)).reason == ""  # not yet
+        await page.fill("textarea[name=reason]", "广告")
+        await page.click("button[name=confirm]")
+        await page.wait_for_url("**/admin/wanted?ok=take_down")
+        assert (await app.run_db(WantedPost.get_by_id, post_id)).reason == "广告"
+        assert b.dialogs == []

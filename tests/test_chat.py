@@ -404,15 +404,15 @@ async def test_both_sides_opening_at_once_never_fail(api, app):
     assert [r["fromOpenid"] for r in rows.extend["chatLists"]] == ["u1"]
 
 
-def test_in_transaction_retries_a_lock_conflict(mariadb):
+def test_run_unit_retries_a_lock_conflict(mariadb):
     """A real lock wait timeout (1205): another connection holds the row past our wait; the
-    transaction is rolled back and run again by in_transaction, and then succeeds."""
+    transaction is rolled back and the unit run again by models.run_unit, and then succeeds."""
     import threading
     import time
     import pymysql
     from models import bind, open_database
     from models.chat import ChatList
-    from models import in_transaction
+    from models import run_unit, write_txn
     database = bind(open_database(mariadb.url("market_test"), 2))
     with database.connection_context():
         ChatList.delete().execute()
@@ -431,13 +431,15 @@ def test_in_transaction_retries_a_lock_conflict(mariadb):
 
     def write():
         attempts.append(time.monotonic())
-        ChatList.update(unread=ChatList.unread + 1).where(ChatList.to_openid == "d1").execute()
+        with write_txn():
+            ChatList.update(unread=ChatList.unread + 1).where(
+                ChatList.to_openid == "d1").execute()
     thread = threading.Thread(target=rival)
     thread.start()
     held.wait(5)
     with database.connection_context():
         database.execute_sql("SET SESSION innodb_lock_wait_timeout = 1")
-        in_transaction(write)
+        run_unit(write)
         unread = ChatList.get(ChatList.to_openid == "d1").unread
     thread.join(10)
     other.close()

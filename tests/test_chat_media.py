@@ -111,9 +111,9 @@ async def test_an_image_message_with_any_other_picture_or_url_is_refused_and_not
 async def test_a_goods_message_arrives_with_the_listing_card(api, app):
     t = await users(api, "alice", "bob")
     gid = await publish(api, t["bob"], "bob", goodsTitle="九成新山地车", goodsPriceNew="180")
-    await approve(app, gid)
     reply = await upload(api, t["bob"], "bob", picture("JPEG", (80, 60)))
     assert reply.code == 200, reply
+    await approve(app, gid)  # after its photo (a new photo sends a listing back to review)
     a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
     b = await api.ws("bob", "alice", t["bob"], query={"v": "2"})
     await send(a, toOpenid="bob", type="goods", content=str(gid), msgId="g-1")
@@ -230,3 +230,64 @@ async def test_the_purge_removes_only_what_is_older_than_the_retention(api, app,
     assert await retention.purge() == (0, 0)
     b = await api.ws("bob", "alice", t["bob"])
     assert (await read(b))["content"] == "m1"  # what is left still replays
+
+
+class TestCardsFollowTheDetail:
+    @pytest.fixture
+    def settings_env(self, settings_env):
+        settings_env.update(MARKET_LIMITS_PUBLISH_PER_MINUTE_USER="1000")
+        return settings_env
+
+    @pytest.mark.gen_test(timeout=90)
+    async def test_a_goods_card_shows_only_what_the_detail_shows_the_reader(self, api, app):
+        """Issue 23: a goods card showed the title and price of a pending or rejected listing, and
+        of a blocked seller's, while the detail call answered 404 to the same reader. Each card now
+        follows the detail's rule (Goods.shown()); a listing the reader may not read is an empty,
+        unavailable card, and naming another's unreviewed listing is refused like a missing one."""
+        t = await users(api, "alice", "bob", "carol")
+        gids = {}
+        for name in ("approved", "pending", "rejected", "held", "taken down", "sold"):
+            gids[name] = await publish(api, t["bob"], "bob", goodsTitle="bob " + name)
+        gids["blocked seller"] = await publish(api, t["carol"], "carol", goodsTitle="carol")
+        await approve(app, *gids.values())
+        online = [await api.ws("alice", peer, t["alice"], query={"v": "2"})
+                  for peer in ("bob", "carol")]  # alice reads live (no offline cap)
+        b = await api.ws("bob", "alice", t["bob"], query={"v": "2"})
+        c = await api.ws("carol", "alice", t["carol"], query={"v": "2"})
+        for name, gid in gids.items():
+            ws = c if name == "blocked seller" else b
+            await send(ws, toOpenid="alice", type="goods", content=str(gid), msgId="g-%d" % gid)
+            got = await acked(ws)
+            assert got["type"] == "ack", got
+        changes = {"pending": {"state": 0}, "rejected": {"state": 2}, "held": {"hidden": True},
+                   "taken down": {"deleted": True}, "sold": {"sale_state": 2}}
+        for name, values in changes.items():
+            await app.run_db(lambda: Goods.update(**values).where(
+                Goods.gid == gids[name]).execute())
+        from tests.test_goods import set_user_state
+        await set_user_state(app, "carol", 10)  # a moderator blocked carol
+        cards = {}
+        for peer in ("bob", "carol"):
+            history = await api.get("/wx/chat/history", t["alice"], openid="alice", peer=peer)
+            assert history.code == 200, history
+            cards.update({m["goods"]["gid"]: m["goods"] for m in history.extend["messages"]})
+        replayed = await api.ws("alice", "bob", t["alice"], query={"v": "2", "since": "0"})
+        for _ in range(len(gids) - 1):
+            frame = await read(replayed)
+            assert frame["goods"] == cards[frame["goods"]["gid"]], frame
+        for name, gid in gids.items():
+            detail = await api.get("/wx/goods/getDeGoodfwl", t["alice"], gid=gid)
+            shown = detail.code == 200
+            assert shown == (name in ("approved", "sold")), (name, detail)
+            assert cards[gid]["available"] is shown, (name, cards[gid])
+            if not shown:
+                assert cards[gid] == {"gid": gid, "title": "", "price": "", "thumbUrl": "",
+                                      "available": False}, name
+            else:
+                assert cards[gid]["title"] == "bob " + name
+        # naming another's unreviewed listing is refused as a missing one is (no enumeration)
+        a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
+        for gid in (gids["pending"], gids["rejected"], gids["taken down"], 999999):
+            await send(a, toOpenid="bob", type="goods", content=str(gid), msgId="x-%d" % gid)
+            frame = await acked(a)
+            assert frame["type"] == "error" and frame["code"] == "bad_goods", (gid, frame)

@@ -10,7 +10,7 @@ from tests.test_goods import approve, publish, roomy_limits, set_user_state  # n
 COMMENT_KEYS = {"inId", "fromOpenid", "fromName", "formName", "fromAvatar", "content",
                 "createTime", "likeNum", "likeState", "sonSums", "userState", "commentsReplies"}
 REPLY_KEYS = {"rid", "commentId", "fromOpenid", "fromName", "fromAvatar", "toOpenid", "toName",
-              "content", "createTime", "userState"}
+              "content", "createTime", "userState", "ipRegion"}  # ipRegion: issue 26, additive
 
 
 async def comment(api, token, openid, gid, content="还在吗？"):

@@ -5,7 +5,8 @@ nothing acknowledged and then lost, and recovery without a restart of the server
 Elsewhere: a receiving connection reset during offline delivery keeps the rest
 (tests/test_chat.py::test_connection_dying_during_delivery_keeps_undelivered); /healthz with
 MariaDB down (tests/test_metrics.py); the WeChat API timing out or answering garbage
-(tests/test_login.py); Redis stopped mid-run (tests/test_scaleout.py).
+(tests/test_login.py); Redis stopped mid-run (tests/test_scaleout.py); MariaDB hung (SIGSTOP) and
+killed with every wait timed (tests/test_db_hung.py).
 """
 import asyncio
 import json

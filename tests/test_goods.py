@@ -227,8 +227,8 @@ async def test_views_pending_at_shutdown_are_written(api, app, config, database)
     gid = await publish(api, token, "hal")
     await approve(app, gid)
     other = make_app(config, database)  # a second server on the same database, then stopped
+    other.views.interval = 30  # before start: its loop reads the interval once it sleeps
     await other.start()
-    other.views.interval = 30
     seen = await asyncio.gather(*[other.run_db(goods_service.detail, gid, None, False,
                                                "http://x", other.views) for _ in range(25)])
     assert sorted(info["openSum"] for info in seen) == list(range(1, 26))

@@ -58,7 +58,7 @@ async def test_comments_replies_and_likes_notify_the_right_people(api, app):
 async def test_inbox_refusals(api):
     bea = await api.login("bea")
     for answer, status in (
-            (await api.get("/wx/lt/getNoticeInfo", bea, type=5, openid="bea"), 400),  # 2, 3, 4: issue 18
+            (await api.get("/wx/lt/getNoticeInfo", bea, type=6, openid="bea"), 400),  # 2-4: issue 18, 5: 25
             (await api.get("/wx/lt/getNoticeInfo", bea, openid="bea"), 400),
             (await api.get("/wx/lt/getNoticeInfo", bea, type=0, openid="cat"), 403),
             (await api.get("/wx/lt/getNoticeInfo", type=0, openid="bea"), 401),

@@ -19,6 +19,7 @@ PASSWORD = "correct horse battery"
 NOT_JSON = {
     "/wx/images/upload": "multipart: tests/test_images.py, tests/test_security_identity.py",
     "/wx/wechat/callback": "WeChat's signature first: test_security_identity.py",
+    "/wx/user/export": "no fields: an empty body is the whole request (tests/test_privacy.py)",
 }
 READ_ONLY = {"/wx/admin/getAllUserSimInfo", "/wx/admin/getDeUserAndImage"}  # POST reads as GET
 # a renewal within the second of the listing's last touch changes nothing MariaDB's DATETIME
@@ -93,6 +94,7 @@ def valid_bodies(s):
         "/wx/handover": _chatted_with_alice,
         "/wx/handover/confirm": _sold_to_bob,
         "/wx/rating": _bobs_handover,
+        "/wx/handover/dispute": _bobs_dispute,  # issue 25
         "/wx/user/block": {"openid": "alice"},  # issue 18 (and unblocked at once)
         "/wx/user/unblock": {"openid": "alice"},
         "/wx/admin/adminLogin": {"username": "root", "passwd": PASSWORD},
@@ -102,6 +104,7 @@ def valid_bodies(s):
         "/wx/admin/setState": {"gid": s["pending"], "state": 1},
         "/wx/admin/userCheck": {"openid": "alice", "state": 1},
         "/wx/admin/delete": {"gid": s["approved"]},
+        "/wx/user/consent": {"version": "2026-12-07"},  # issue 26
         "/wx/user/deleteAccount": {"confirm": "注销"},  # last: bob's account ends
     }
 
@@ -143,6 +146,12 @@ async def _bobs_handover(api, app, s):
     from models.rating import HandOver
     return {"handoverId": await app.run_db(lambda: HandOver.get(HandOver.buyer == "bob").id),
             "score": 4}
+
+
+async def _bobs_dispute(api, app, s):
+    from models.rating import HandOver
+    return {"hid": await app.run_db(lambda: HandOver.get(HandOver.buyer == "bob").id),
+            "reason": "没收到货"}
 
 
 def encode(body):

@@ -339,7 +339,7 @@ async def test_published_client_answers_keep_their_shape(api, app):
                          ("/wx/goods/query", {"flag": "台灯"})]:
         assert set(listed(await api.get(path, **params))[0]) == ITEM_KEYS, path
     # the notice inbox of the published client still refuses other types it never sends
-    assert (await api.get("/wx/lt/getNoticeInfo", sam, openid="sam", type=5)).status == 400  # 2-4: issue 18
+    assert (await api.get("/wx/lt/getNoticeInfo", sam, openid="sam", type=6)).status == 400  # 2-4: issue 18, 5: 25
     # the old delete still works on a sold listing
     await api.post_json("/wx/goods/state", {"gid": gid, "saleState": 2}, sam)
     assert (await api.get("/wx/user/deleteMyIssue", sam, gid=gid, openid="sam")).code == 200

@@ -68,6 +68,7 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/goods/getDeGoodfwl": ("GET", "query", ["gid", "openid"]),
     "/wx/goods/query": ("GET", "query", ["flag", "pageNum"] + FILTERS),
     "/wx/goods/hotWords": ("GET", "query", ["limit"]),
+    "/wx/goods/suggest": ("GET", "query", ["q"]),
     "/wx/user/whyNot": ("GET", "query", ["gid", "openid"]),
     "/wx/user/deleteMyIssue": ("GET", "query", ["gid", "openid"]),
     "/wx/user/deleteCheckFail": ("GET", "query", ["gid", "state", "openid"]),
@@ -94,6 +95,8 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/report": ("POST", "json", ["openid", "targetType", "targetId", "reason", "messages"]),
     "/wx/notify/subscribe": ("POST", "json", ["openid", "templateIds", "tmplIds"]),
     "/wx/user/deleteAccount": ("POST", "json", ["openid", "confirm"]),
+    "/wx/user/consent": ("POST", "json", ["openid", "version", "withdraw"]),
+    "/wx/user/export": ("POST", "json", ["openid"]),
     "/wx/user/block": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/unblock": ("POST", "json", ["openid", "myOpenid"]),
     "/wx/user/blocked": ("GET", "query", ["openid"]),
@@ -105,6 +108,7 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/handover/confirm": ("POST", "json", ["openid", "id"]),
     "/wx/handover/mine": ("GET", "query", ["openid"]),
     "/wx/rating": ("POST", "json", ["openid", "handoverId", "score", "text"]),
+    "/wx/handover/dispute": ("POST", "json", ["openid", "hid", "reason", "photos"]),
     "/wx/rating/list": ("GET", "query", ["openid", "pageNum"]),
     "/wx/wechat/callback": ("POST", "json", ["Event", "trace_id", "result"]),
     "/wx/admin/adminLogin": ("POST", "form", ["username", "passwd"]),
@@ -121,7 +125,8 @@ NOT_JSON_APIS = {"/(robots\\.txt)$", "/(favicon\\.ico)$", "/static/(.*)$", "/met
                  "/uploads/([0-9a-f]{32}\\.(?:jpg|png|webp|gif))$", "/wx/([^/]+)/([^/]+)$",
                  # the API reference: tests/test_api_reference.py
                  "/$", "/docs$", "/openapi\\.yaml$", "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css"
-                 "|favicon-32x32\\.png|favicon-16x16\\.png)$"}
+                 "|favicon-32x32\\.png|favicon-16x16\\.png)$",
+                 "/privacy$"}  # the privacy page (HTML): tests/test_privacy.py
 ADMIN_PAGES = "/admin"  # HTML pages: tests/test_security_identity.py
 
 

@@ -32,6 +32,7 @@ def pages(s):
         "/admin/banners": ["/admin/banners"], "/admin/broadcast": ["/admin/broadcast"],
         "/admin/reports": ["/admin/reports"], "/admin/held": ["/admin/held"],
         "/admin/held/release": ["/admin/held/release"], "/admin/hotwords": ["/admin/hotwords"],
+        "/admin/words": ["/admin/words"],
         "/admin/accounts": ["/admin/accounts", "/admin/accounts/root/remove",
                             "/admin/accounts/ghost/remove", "/admin/accounts/%E4%B8%AD/remove"],
         "/admin/export": ["/admin/export/listings.csv", "/admin/export/users.csv",

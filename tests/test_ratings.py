@@ -234,7 +234,10 @@ async def test_held_reported_and_removed_ratings_leave_the_profile(api, app, con
     page = await s.get("/admin/ratings")
     assert "不好".encode() in page.body and b"Sold per week" in page.body
     assert (await s.get("/admin/reports")).status == 200
-    assert (await s.post("/admin/ratings/%d/remove" % rating_id, {"reason": "不实"})).status == 302
+    asked = await s.post("/admin/ratings/%d/remove" % rating_id, {"reason": "不实"})
+    assert asked.status == 200 and "不实".encode() in asked.body  # confirm, the reason kept
+    assert (await s.post("/admin/ratings/%d/remove" % rating_id,
+                         {"reason": "不实", "confirm": "yes"})).status == 302
     assert await public_rating(api, "sue") == {"average": None, "count": 0, "sales": 1}
     assert (await api.get("/wx/rating/list", openid="sue")).extend["ratings"] == []
     assert b"no open reports" in (await s.get("/admin/reports")).body.lower() or \
@@ -250,3 +253,52 @@ async def test_held_reported_and_removed_ratings_leave_the_profile(api, app, con
     anon = Session(api)
     assert (await anon.get("/admin/ratings")).status == 302
     assert (await anon.get("/admin/wanted")).status == 302
+
+
+def sale_tables():
+    """What a hand-over's refusal must leave as it was: the listings, their search index, the
+    hand-overs and ratings (not the chat's own late writes, e.g. receipts, nor the views the
+    detail calls count, written a second later)."""
+    state = snapshot()
+    for row in state["Goods"]:
+        row.pop("open_sum")
+    return {k: state[k] for k in ("Goods", "GoodsSearch", "HandOver", "Rating", "AdminAction")}
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_a_taken_down_listing_refuses_the_confirmation_and_nothing_changes(api, app, config):
+    """Issue 23: the confirmation and the listing's sale are one transaction, checks first. A
+    listing a moderator took down after the hand-over was proposed refuses the buyer's
+    confirmation (404), the retry too, and nothing is stored: no confirmed hand-over, no sale on
+    the seller's profile, no rating."""
+    t = {o: await api.login(o) for o in ("sue", "tom")}
+    gid = await listing(api, config, t["sue"], "sue")
+    await chat(api, app, "tom", t["tom"], "sue")
+    hid = (await mark(api, t["sue"], "sue", gid, "tom")).extend["handover"]["id"]
+    taken = await api.get("/wx/admin/delete", admin(config), gid=gid)
+    assert taken.code == 200, taken
+    before = await app.run_db(sale_tables)
+    for _ in range(2):  # the retry is refused the same way
+        refused = await confirm(api, t["tom"], "tom", hid)
+        assert refused.status == 404 and refused.code == 100, refused
+        assert (await rate(api, t["tom"], "tom", hid, 5)).status == 403
+    assert await app.run_db(sale_tables) == before
+    assert await public_rating(api, "sue") == {"average": None, "count": 0, "sales": 0}
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_proposing_a_hand_over_reserves_the_listing_in_the_same_rule(api, app, config):
+    """Issue 23: the hand-over and the listing's reservation are one rule (one transaction), so
+    no refusal can come between them; a taken-down listing refuses both."""
+    t = {o: await api.login(o) for o in ("sue", "tom")}
+    gid = await listing(api, config, t["sue"], "sue")
+    await chat(api, app, "tom", t["tom"], "sue")
+    from services import ratings
+    await app.run_db(ratings.mark_sold, "sue", gid, "tom")
+    assert await sale_state(api, gid) == 1
+    gid2 = await listing(api, config, t["sue"], "sue", goodsName="台灯")
+    assert (await api.get("/wx/admin/delete", admin(config), gid=gid2)).code == 200
+    before = await app.run_db(sale_tables)
+    refused = await mark(api, t["sue"], "sue", gid2, "tom")
+    assert refused.status == 404, refused
+    assert await app.run_db(sale_tables) == before

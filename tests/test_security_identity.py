@@ -76,6 +76,10 @@ CALLER = {
     "/wx/handover/confirm": ("POST", "json", "openid", {"id": "1"}),
     "/wx/handover/mine": ("GET", "query", "openid", {}),
     "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
+    # GET (a party's view) is the same handler's caller check: tests/test_disputes.py
+    "/wx/handover/dispute": ("POST", "json", "openid", {"hid": "1", "reason": "没收到货"}),
+    "/wx/user/consent": ("POST", "json", "openid", {"version": "2026-12-07"}),  # issue 26
+    "/wx/user/export": ("POST", "json", "openid", {}),  # its GET: tests/test_privacy.py
     # last: with the caller's own token it ends the account (tests/test_accounts.py)
     "/wx/user/deleteAccount": ("POST", "json", "openid", {"confirm": "注销"}),
 }
@@ -87,7 +91,7 @@ ADMIN_MAY = {"/wx/user/whyNot", "/wx/images/studentId"}
 PUBLIC = {
     "/wx/user/getOpenid", "/wx/user/devLogin", "/wx/goods/getSimpleGoods",
     "/wx/goods/getSimFrGoods", "/wx/goods/getAllSimpleGoods", "/wx/goods/getDeGoodfwl",
-    "/wx/goods/query", "/wx/goods/hotWords", "/wx/images/getHomeImages",
+    "/wx/goods/query", "/wx/goods/hotWords", "/wx/goods/suggest", "/wx/images/getHomeImages",
     "/wx/pl/getAllComments", "/wx/pl/getMainAllSonCom", "/wx/admin/adminLogin",
     "/wx/admin/captcha", "/wx/admin/getNotice", "/wx/admin/getDeUserAndImage",
     "/wx/wanted/list", "/wx/rating/list",  # the board; a user's ratings (openid: the one viewed)
@@ -113,6 +117,7 @@ SPECIAL = {
     "/wx/wechat/callback$",  # WeChat's signature over the callback token: below
     # the API reference, public: tests/test_api_reference.py
     "/$", "/docs$", "/openapi\\.yaml$",
+    "/privacy$",  # the privacy page, the same for everyone: tests/test_privacy.py
     "/docs/assets/(swagger-ui-bundle\\.js|swagger-ui\\.css|favicon-32x32\\.png|favicon-16x16\\.png)$",
 }
 # Admin pages: every one needs the signed session cookie. pattern -> a concrete path.
@@ -124,28 +129,32 @@ PAGES = {
     "/admin/audit$": "/admin/audit", "/admin/openids$": "/admin/openids",
     "/admin/review$": "/admin/review", "/admin/goods$": "/admin/goods",
     "/admin/review/bulk$": "/admin/review/bulk", "/admin/verify/bulk$": "/admin/verify/bulk",
-    "/admin/goods/(\\d+)/review$": "/admin/goods/{approved}/review",
-    "/admin/goods/(\\d+)/(delete|restore)$": "/admin/goods/{approved}/delete",
+    "/admin/goods/([0-9]{1,18})/review$": "/admin/goods/{approved}/review",
+    "/admin/goods/([0-9]{1,18})/(delete|restore)$": "/admin/goods/{approved}/delete",
     "/admin/users$": "/admin/users", "/admin/users/([A-Za-z0-9_-]{1,64})$": "/admin/users/bob",
     "/admin/users/([A-Za-z0-9_-]{1,64})/(verify|reject|block|unblock)$":
         "/admin/users/bob/block",
-    "/admin/banners$": "/admin/banners", "/admin/banners/(\\d+)/delete$": "/admin/banners/1/delete",
+    "/admin/banners$": "/admin/banners",
+    "/admin/banners/([0-9]{1,18})/delete$": "/admin/banners/1/delete",
     "/admin/reports$": "/admin/reports",
-    "/admin/reports/(goods|user|comment|chat)/([A-Za-z0-9_-]{1,64})/(dismiss|take_down|block)$":
+    "/admin/reports/(goods|user|comment|chat|rating|wanted)/([A-Za-z0-9_-]{1,64})/"
+    "(dismiss|take_down|block)$":
         "/admin/reports/user/bob/block",
     "/admin/held$": "/admin/held", "/admin/held/release$": "/admin/held/release",
     "/admin/hotwords$": "/admin/hotwords",
+    "/admin/words$": "/admin/words",
     "/admin/accounts$": "/admin/accounts",  # owners only: tests/test_admin_accounts.py
     "/admin/accounts/([^/]+)/password$": "/admin/accounts/root/password",
     "/admin/accounts/([^/]+)/role$": "/admin/accounts/root/role",
     "/admin/accounts/([^/]+)/remove$": "/admin/accounts/root/remove",
     "/admin/export/(listings|users|reports)\\.csv$": "/admin/export/users.csv",
     "/admin/wanted$": "/admin/wanted",
-    "/admin/wanted/(\\d{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
+    "/admin/wanted/([0-9]{1,10})/(take_down|release)$": "/admin/wanted/1/take_down",
     "/admin/ratings$": "/admin/ratings",
-    "/admin/ratings/(\\d{1,10})/(remove|release)$": "/admin/ratings/1/remove",
-    "/admin/reports/(rating|wanted)/(\\d{1,10})/(dismiss|take_down|block)$":
-        "/admin/reports/rating/1/dismiss",
+    "/admin/ratings/([0-9]{1,10})/(remove|release)$": "/admin/ratings/1/remove",
+    "/admin/disputes$": "/admin/disputes",
+    "/admin/disputes/([0-9]{1,10})$": "/admin/disputes/1",
+    "/admin/disputes/([0-9]{1,10})/(uphold|dismiss)$": "/admin/disputes/1/dismiss",
     "/admin/.*$": "/admin/anything",
 }
 

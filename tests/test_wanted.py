@@ -207,9 +207,14 @@ async def test_content_checks_hold_or_refuse_and_a_moderator_releases(api, app, 
     assert [p["id"] for p in (await api.get("/wx/wanted/list")).extend["wanted"]] == [pid]
     await approved_listing(api, config, t["sue"], "sue", goodsName="台灯", goodsDec="review 台灯")
     assert len(await wanted_inbox(api, t["amy"], "amy")) == 1
-    # take down: a reason is required; the post leaves the board and stops matching
-    assert (await s.post("/admin/wanted/%d/take_down" % pid, {"reason": ""})).status == 400
-    assert (await s.post("/admin/wanted/%d/take_down" % pid, {"reason": "广告"})).status == 302
+    # take down: the confirmation page first, then a reason is required; the post leaves the
+    # board and stops matching
+    asked = await s.post("/admin/wanted/%d/take_down" % pid, {})
+    assert asked.status == 200 and b'name="confirm"' in asked.body
+    assert (await s.post("/admin/wanted/%d/take_down" % pid,
+                         {"reason": "", "confirm": "yes"})).status == 400
+    assert (await s.post("/admin/wanted/%d/take_down" % pid,
+                         {"reason": "广告", "confirm": "yes"})).status == 302
     assert (await api.get("/wx/wanted/list")).extend["wanted"] == []
     mine = (await api.get("/wx/wanted/mine", t["amy"], openid="amy")).extend["wanted"]
     assert mine[0]["status"] == "takenDown"

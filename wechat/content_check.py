@@ -6,10 +6,12 @@ import collections
 import hashlib
 import hmac
 import logging
+import time
 
 from services.content_checks import (AVATAR, HELD_TEXT, PASS, REVIEW, RISKY, RISKY_TEXT,
                                      SCENE_FORUM, first_admin_openid, hold_image,
                                      record_media_check)
+from services import word_filter
 from services.errors import Forbidden, Invalid
 from wechat.client import WechatError
 
@@ -26,24 +28,61 @@ class ContentCheck:
         self.wechat = wechat
         self.run_db = run_db
         self.counts = collections.Counter()  # (kind, result)
+        self.words_enabled = config["moderation"]["words"]
+        self.fail_closed = config["moderation"]["fail_closed"]
+        self.words_check_seconds = config["moderation"]["words_check_seconds"]
+        self.matcher = word_filter.Matcher(())  # built from the database on first use
+        self.matcher_checked = None  # time.monotonic() of the last version comparison
+
+    async def words_matcher(self):
+        """This process's automaton, rebuilt (on a database thread) when the list's version in
+        the database is not the one it was built from; compared at most every few seconds."""
+        now = time.monotonic()
+        if self.matcher_checked is None or now - self.matcher_checked >= self.words_check_seconds:
+            self.matcher_checked = now
+            await self.reload_words()
+        return self.matcher
+
+    async def reload_words(self):
+        """Rebuild the automaton now if the list changed (after an edit in this process)."""
+        fresh = await self.run_db(word_filter.refresh, self.matcher.version)
+        if fresh is not None:
+            self.matcher = fresh
+            log.info("word filter: %d words (list version %s)", fresh.size, fresh.version)
+
+    async def check_words(self, content, failed):
+        """The local filter's verdict: a word found holds the text like WeChat's `review`; none
+        passes it, unless WeChat `failed` and moderation.fail_closed holds everything."""
+        if self.words_enabled:
+            found = (await self.words_matcher()).find(content)
+            if found:
+                self.counts[("text", "words")] += 1
+                return REVIEW, word_filter.HELD_NOTE % ", ".join(found)
+        if failed and self.fail_closed:
+            return REVIEW, HELD_TEXT
+        return PASS, ""
 
     async def check_text(self, openid, scene, *texts):
-        """(verdict, note): pass / review (held, with the reason) / risky (to refuse)."""
+        """(verdict, note): pass / review (held, with the reason) / risky (to refuse). Without
+        WeChat's answer (off, failing, slow, over quota) the local word filter decides."""
         content = "\n".join(t for t in texts if t)
-        if not self.enabled or not content:
+        if not content:
             return PASS, ""
+        if not self.enabled:
+            return await self.check_words(content, failed=False)
         try:
             answer = await self.wechat.call("/wxa/msg_sec_check", {
                 "content": content, "version": 2, "scene": scene, "openid": openid})
         except WechatError as e:
-            log.warning("msgSecCheck failed (%s): holding for a moderator", e.msg)
+            log.warning("msgSecCheck failed (%s): the local word filter decides", e.msg)
             self.counts[("text", "error")] += 1
-            return REVIEW, HELD_TEXT
+            return await self.check_words(content, failed=True)
         suggest = (answer.get("result") or {}).get("suggest") if not answer.get("errcode") else None
         if suggest not in (PASS, REVIEW, RISKY):
-            log.warning("msgSecCheck answered errcode %s: holding", answer.get("errcode"))
+            log.warning("msgSecCheck answered errcode %s: the local word filter decides",
+                        answer.get("errcode"))
             self.counts[("text", "error")] += 1
-            return REVIEW, HELD_TEXT
+            return await self.check_words(content, failed=True)
         self.counts[("text", suggest)] += 1
         label = (answer.get("result") or {}).get("label")
         return suggest, "" if suggest == PASS else "WeChat content check: %s (label %s)" % (suggest, label)

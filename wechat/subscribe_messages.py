@@ -86,6 +86,18 @@ class Notifier:
                 "time3": {"value": display(utcnow())[:16]}}
         return await self._send(openid, template, self.config["wanted_page"], data)
 
+    async def dispute(self, openid, goods_name, outcome):
+        """A dispute about `openid`'s hand-over was opened by the other party or decided
+        (`outcome`: a Phrase of at most 5 Chinese characters); spends a grant of
+        notify.dispute_template, if any."""
+        template = self.config["dispute_template"]
+        if not self.enabled or not template or not await self.run_db(use_grant, openid, template):
+            return False
+        data = {"thing1": {"value": goods_name[:20] or "商品"},
+                "phrase2": {"value": self.tr(outcome)[:5]},
+                "time3": {"value": display(utcnow())[:16]}}
+        return await self._send(openid, template, self.config["dispute_page"], data)
+
     async def _send(self, openid, template, page, data):
         body = {"touser": openid, "template_id": template, "page": page, "data": data,
                 "miniprogram_state": self.config["state"], "lang": self.locale}

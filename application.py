@@ -17,13 +17,13 @@ import tornado.locale
 import tornado.web
 
 import logs
-from actions.context import Context
+from actions.context import Context, FollowUps
 from actions.listings import ListingSweeper
 from counters import Coalescer, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler
 from metrics import Live, Metrics
 from models import utcnow
-from realtime.bus import make_bus
+from realtime.buses import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
@@ -105,8 +105,11 @@ class MarketApp(tornado.web.Application):
         self.sign_in_throttle = SignInThrottle()  # adminLogin and the sign-in page share it
         self.public_url = public_url(config)  # absolute URLs given out: never the request's Host
         self.uploads_in_flight = collections.Counter()  # openid -> upload bodies being received
+        # Built in dependency order; nothing is attached to an object after it is made.
         self.bus = make_bus(config)
         self.registry = self.bus.registry
+        # account revocations and block changes, announced on the bus (realtime/control.py)
+        self.control = Control(self.run_db, self.bus)
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
         self.searches_counted = SeenOnce()  # (searcher, day, words) whose hot words are counted
@@ -114,17 +117,16 @@ class MarketApp(tornado.web.Application):
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentCheck(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
-        self.actions = Context(config, self.run_db, None, self.content, self.notifier,
-                               self.sign_in_throttle)
+        self.follow_ups = FollowUps()
+        self.chat = ChatDelivery(
+            config, self.run_db, self.bus, self.control, self.list_writer, self.content,
+            self.notifier, self.follow_ups.later,
+            media=(self.public_url, config["admin"]["cookie_secret"]))
+        self.actions = Context(config, self.run_db, self.chat, self.content, self.notifier,
+                               self.sign_in_throttle, self.follow_ups, self.control)
         self.sweeper = ListingSweeper(self.actions)  # listings' expiry and reminders
-        self.chat = self.actions.chat = ChatDelivery(
-            config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
-            self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
         self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
                                             images.folders(config)[1])
-        # account revocations and block changes, announced on the bus (realtime/control.py)
-        self.control = self.chat.control = self.actions.control = Control(
-            self.run_db, self.bus, self.chat)
         # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)

@@ -1,6 +1,6 @@
 """How frames become bytes on a socket or the bus: compact JSON, Chinese and emoji as-is (UTF-8).
 
-orjson, chosen by measurement (bench/README.md, issue 24): it writes the same text as
+orjson, chosen by measurement (bench/README.md, "Chat pipeline"): it writes the same text as
 `json.dumps(frame, ensure_ascii=False, separators=(",", ":"))` for chat frames in a sixth of
 the time, as bytes, which Tornado writes as a text frame without encoding them again.
 """

@@ -111,13 +111,13 @@ class Connection:
     def send(self, frame, data=None):
         """Write a frame (`data`: its encoding, shared by every recipient) without waiting; False
         if this socket is gone or too slow. A message (it has a seq) waits for the replay."""
+        if frame.get("type") == "read":  # a read tick (it names a seq): newer clients only
+            return self.v2 and self.write(encode(frame) if data is None else data)
         if frame.get("seq") is not None:
             if self.replaying:
                 self.held.append((frame, data))
                 return True
             return self.write_message(frame, data)
-        if frame.get("type") == "read" and not self.v2:
-            return False  # read ticks are for newer clients only
         return self.write(encode(frame) if data is None else data)
 
     def write_message(self, frame, data=None):

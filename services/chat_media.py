@@ -86,7 +86,7 @@ def goods_cards(gids, base):
             continue
         cards[g.gid] = {"gid": g.gid, "title": g.goods_title, "price": str(g.goods_price_new),
                         "thumbUrl": "", "available": True,
-                        "saleState": g.sale_state}  # issue 18: reserved / sold shown as such
+                        "saleState": g.sale_state}  # reserved or sold: a buyer should not ask in vain
     for i in (Image.select(Image.gid, Image.thumb, Image.url)
               .where(Image.gid.in_(sorted(cards)), Image.flag == GOODS_PHOTO,
                      Image.hidden == False)  # noqa: E712

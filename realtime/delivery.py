@@ -18,8 +18,10 @@ Also here: the replay on open, receipts (one timer for all sockets), broadcasts,
 """
 import asyncio
 import collections
+import datetime
 import functools
 import logging
+import time
 
 from realtime.codec import encode
 from realtime.control import MISSING
@@ -69,6 +71,7 @@ class ChatDelivery:
         # fn(message) after a message is stored and fanned out; message: {"from", "to", "frame",
         # "sent" (sockets that took it), "preview"}. Extension point for per-message follow-ups.
         self.after_store = [self._notify_offline]
+        self.clock = (None, None, "")  # (whole second, its naive-UTC datetime, its display)
 
     def start(self):
         self.writer.start()
@@ -126,11 +129,11 @@ class ChatDelivery:
         if msg_id is not None:  # a resend of a message committed here recently: ack it again
             ids = self.recent.get(me)
             if ids is not None and (to, msg_id) in ids:
-                self._ack(conn, msg_id, "duplicate", display(utcnow()))
+                self._ack(conn, msg_id, "duplicate", self.now()[1])
                 return
         op = {"op": "msg", "from": me, "to": to, "content": frame["content"],
-              "type": frame["type"], "msgId": msg_id,
-              "time": utcnow().replace(microsecond=0), "offline": not online}
+              "type": frame["type"], "msgId": msg_id, "time": self.now()[0],
+              "offline": not online}
         self.writer.queue(op, functools.partial(self._committed, conn, frame, drawn))
 
     # -- fan out -> list -> follow-ups (the commit's callback) ---------------------------------
@@ -143,7 +146,8 @@ class ChatDelivery:
         me, to, msg_id = conn.me, frame["to"], frame["msgId"]
         if msg_id is not None:
             self._seen(me, to, msg_id)
-        sent_at = display(result["time"])
+        at = result["time"]
+        sent_at = self.clock[2] if at is self.clock[1] else display(at)
         if result["status"] == "duplicate":
             self._ack(conn, msg_id, "duplicate", sent_at)
             return
@@ -213,6 +217,16 @@ class ChatDelivery:
             if not oldest:
                 self.recent.popitem(last=False)
         return False
+
+    def now(self):
+        """(naive-UTC datetime to the second, its display): made once per second, as every
+        message stamped within it shares them."""
+        second = int(time.time())
+        if self.clock[0] != second:
+            at = datetime.datetime.fromtimestamp(second, datetime.timezone.utc).replace(
+                tzinfo=None)
+            self.clock = (second, at, display(at))
+        return self.clock[1:]
 
     @staticmethod
     def yield_now():

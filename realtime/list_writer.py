@@ -18,10 +18,10 @@ class ListWriter(PeriodicFlush):
         self.interval = interval
         self.pending = {}
 
-    def note_message(self, sender, recipient, preview, unread):
-        """A message was stored: both rows of the conversation change (the recipient's counts
-        it unread unless `unread` is 0); one clock reading for both."""
-        now = utcnow()
+    def note_message(self, sender, recipient, preview, unread, at=None):
+        """A message (sent `at`) was stored: both rows of the conversation change (the
+        recipient's counts it unread unless `unread` is 0)."""
+        now = at or utcnow()
         pending = self.pending
         change = pending.get((recipient, sender))
         if change is None:

@@ -98,39 +98,42 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
 
     # -- the transport a Connection writes through --------------------------------------------
     def write_bytes(self, data):
-        """Write one frame's bytes (a text frame) without waiting; False if this socket is gone
-        or too slow (then it is closed: a peer that stops reading is not buffered for ever)."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        """Write one whole WebSocket frame (realtime.codec.wire: the same bytes for every
+        recipient) straight to the stream, without Tornado's coroutine per write_message;
+        False if this socket is gone or too slow (then it is closed: a peer that stops reading
+        is not buffered for ever)."""
+        ws = self.ws_connection
+        if ws is None or ws.is_closing():
             return False
         try:
-            written = self.write_message(data)
-            written.add_done_callback(_ignore_closed)  # no "exception never retrieved" per frame
+            ws.stream.write(data)  # its future already retrieves its own exception
             return True
-        except tornado.websocket.WebSocketClosedError:
+        except tornado.iostream.StreamClosedError:
             return False
         except tornado.iostream.StreamBufferFullError:
-            log.warning("chat user=%s not reading; closing", self.me)
-            self.close(1008, "not reading")
+            self._not_reading()
             return False
+
+    def _not_reading(self):
+        log.warning("chat user=%s not reading; closing", self.me)
+        try:
+            self.close(1008, "not reading")
+        except tornado.iostream.StreamBufferFullError:  # no room left even for the close frame
+            self.ws_connection.stream.close()
 
     def ping(self, data=b""):
         try:
             super().ping(data)
-        except tornado.websocket.WebSocketClosedError:
+        except (tornado.websocket.WebSocketClosedError, tornado.iostream.StreamClosedError):
             pass
+        except tornado.iostream.StreamBufferFullError:
+            self._not_reading()
 
     def on_close(self):
         if self.conn is not None:
             self.application.registry.remove(self.me, self.conn)
             self.conn.closed()
             log.info("chat close user=%s code=%s", self.me, self.close_code)
-
-
-def _ignore_closed(future):
-    """A frame not written because the socket closed meanwhile: nothing to report (on_close
-    already logged the close; a live message's sender was acked on handing it over)."""
-    if not future.cancelled():
-        future.exception()
 
 
 default_handlers = [

@@ -4,7 +4,7 @@ The chat pipeline and broadcasts speak only to a bus, so the Redis bus (realtime
 several processes or hosts) replaces this one without touching them; realtime/buses.py picks
 the one `chat.bus` names.
 """
-from realtime.codec import encode
+from realtime.codec import frame_bytes
 from realtime.registry import Registry
 
 
@@ -33,13 +33,13 @@ class LocalBus:
         return openid in self.registry.by_user
 
     def deliver(self, openid, frame, data, exclude=None, then=None):
-        """Write a frame (`data`: its encoding) to every socket of the user but `exclude`:
+        """Write a frame (`data`: its wire bytes, realtime.codec.frame_bytes) to every socket of the user but `exclude`:
         how many took it, or None when the count comes later, through then(count)."""
         return self.registry.push(openid, frame, exclude, data)
 
     async def broadcast(self, frame):
         """Deliver a frame to every live socket; returns the count."""
-        data = encode(frame)
+        data = frame_bytes(frame)
         return sum(1 for s in self.registry.all_sockets() if s.send(frame, data))
 
     async def announce(self, kind, openid):

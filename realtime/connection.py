@@ -9,7 +9,7 @@ Everything runs on the IOLoop.
 """
 import logging
 
-from realtime.codec import encode
+from realtime.codec import frame_bytes, wire
 from services import chat
 from services.chat import ChatRefusal
 from services.errors import ServiceError
@@ -22,13 +22,15 @@ YIELD_EVERY = 4  # frames accepted without a coroutine before yielding to the IO
 # the Redis catch-up re-reading after the replay): more than a conversation can carry in the
 # catch-up window at chat.rate_per_second; bounded, as a busy socket lives for hours
 WRITTEN_KEPT = 512
+PONG = wire(b'{"type":"pong"}')
 
 
 class Connection:
     """A live chat socket of `me` on the conversation with `peer`.
 
-    transport: write_bytes(data) -> bool (False: gone or too slow), ping(data), close(code, reason),
-    and ws_connection (None once closed). pipeline: realtime.delivery.ChatDelivery."""
+    transport: write_bytes(data) -> bool (data: a whole WebSocket frame, realtime.codec.wire;
+    False: gone or too slow), ping(data), close(code, reason), and ws_connection (None once
+    closed). pipeline: realtime.delivery.ChatDelivery."""
 
     def __init__(self, transport, pipeline, me, peer, v2, bucket, max_chars, tr):
         self.transport, self.pipeline = transport, pipeline
@@ -65,7 +67,7 @@ class Connection:
             return None
 
     def _ping(self, frame):
-        self.write(b'{"type":"pong"}')
+        self.write(PONG)
 
     def _receipt(self, frame):
         """A v2 client's {"type": "received"|"read", "seq": N}: it has every message to it up
@@ -109,23 +111,23 @@ class Connection:
 
     # -- frames out: the replay first, live messages after it, each message once -------------
     def send(self, frame, data=None):
-        """Write a frame (`data`: its encoding, shared by every recipient) without waiting; False
+        """Write a frame (`data`: its wire bytes, shared by every recipient) without waiting; False
         if this socket is gone or too slow. A message (it has a seq) waits for the replay."""
         if frame.get("type") == "read":  # a read tick (it names a seq): newer clients only
-            return self.v2 and self.write(encode(frame) if data is None else data)
+            return self.v2 and self.write(frame_bytes(frame) if data is None else data)
         if frame.get("seq") is not None:
             if self.replaying:
                 self.held.append((frame, data))
                 return True
             return self.write_message(frame, data)
-        return self.write(encode(frame) if data is None else data)
+        return self.write(frame_bytes(frame) if data is None else data)
 
     def write_message(self, frame, data=None):
         """Write a message frame unless this socket already has it; note it for its receipt."""
         seq = frame["seq"]
         if seq in self.written:
             return True
-        if not self.write(encode(frame) if data is None else data):
+        if not self.write(frame_bytes(frame) if data is None else data):
             return False
         self.has(seq)
         if frame["toOpenid"] == self.me:

@@ -23,7 +23,7 @@ import functools
 import logging
 import time
 
-from realtime.codec import encode
+from realtime.codec import frame_bytes
 from realtime.control import MISSING
 from realtime.message_writer import MessageWriter
 from services import chat, chat_media
@@ -157,7 +157,7 @@ class ChatDelivery:
                "sendTime": sent_at, "type": frame["type"], "seq": seq, "msgId": msg_id}
         if drawn is not None:
             out.update(drawn)
-        data = encode(out)
+        data = frame_bytes(out)
         self.bus.deliver(me, out, data, exclude=conn)  # the sender's other sockets
         sent = self.bus.deliver(to, out, data,
                                 then=functools.partial(self._delivered, conn, frame, out))
@@ -309,7 +309,7 @@ class ChatDelivery:
             log.info("chat read receipt of user=%s not written: %s", me, e)
             return
         frame = {"type": "read", "fromOpenid": me, "toOpenid": peer, "seq": seq, "content": ""}
-        self.bus.deliver(peer, frame, encode(frame))
+        self.bus.deliver(peer, frame, frame_bytes(frame))
 
     def gone(self, conn):
         """A socket closed: it waits for no receipt ping."""

@@ -182,19 +182,18 @@ class RedisBus(LocalBus):
         if cached is None or cached[1] <= time.time():  # rare: the authorising step asked
             asyncio.ensure_future(self._deliver_later(openid, frame, sent, then))
             return None
-        return self._publish_to(cached[0], openid, data, sent, then)
+        return self._publish_to(cached[0], openid, frame, sent, then)
 
     async def _deliver_later(self, openid, frame, sent, then):
         nodes = await self._nodes_of(openid)
-        sent = self._publish_to(nodes, openid, encode(frame), sent, then)
+        sent = self._publish_to(nodes, openid, frame, sent, then)
         if sent is not None and then is not None:
             then(sent)
 
-    def _publish_to(self, nodes, openid, data, sent, then):
+    def _publish_to(self, nodes, openid, frame, sent, then):
         if not nodes:
             return sent
-        # the frame's bytes as they are, inside the envelope: encoded once, not per process
-        payload = b'{"to":' + encode(openid) + b',"frame":' + data + b'}'
+        payload = encode({"to": openid, "frame": frame})  # once for every process
         counter = None
         if then is not None:
             counter = [len(nodes), sent]

@@ -6,7 +6,7 @@ online count is exact. No model imports here: storage lives in services.chat.
 """
 import logging
 
-from realtime.codec import encode
+from realtime.codec import frame_bytes
 
 log = logging.getLogger("market.chat")
 
@@ -60,12 +60,12 @@ class Registry:
 
     def push(self, openid, frame, exclude=None, data=None):
         """Send a frame to every socket of the user but `exclude`; returns how many took it.
-        `data`, the frame's encoding, is made once (here if not given) for all of them."""
+        `data`, the frame's wire bytes, is made once (here if not given) for all of them."""
         sockets = self.by_user.get(openid)
         if not sockets:
             return 0
         if data is None:
-            data = encode(frame)
+            data = frame_bytes(frame)
         sent = 0
         for socket in list(sockets):
             if socket is not exclude and socket.send(frame, data):

@@ -32,6 +32,10 @@ class Connection:
     False: gone or too slow), ping(data), close(code, reason), and ws_connection (None once
     closed). pipeline: realtime.delivery.ChatDelivery."""
 
+    __slots__ = ("transport", "pipeline", "me", "peer", "v2", "bucket", "max_chars", "tr",
+                 "replaying", "held", "written", "unconfirmed", "pinged", "pings", "refusals",
+                 "burst", "open", "__weakref__")
+
     def __init__(self, transport, pipeline, me, peer, v2, bucket, max_chars, tr):
         self.transport, self.pipeline = transport, pipeline
         self.me, self.peer, self.v2 = me, peer, v2

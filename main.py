@@ -233,7 +233,7 @@ def cmd_serve(config, args):
     return run_loop(_serve(config, sockets), server_cfg["event_loop"])
 
 
-def run_loop(coroutine, event_loop="uvloop"):
+def run_loop(coroutine, event_loop="asyncio"):
     """asyncio.run on the event loop server.event_loop names (bench/bare.py runs on the same)."""
     if event_loop == "uvloop":
         import uvloop

@@ -55,9 +55,9 @@ async def main(port):
 
 
 if __name__ == "__main__":
-    # on the event loop the product runs on (server.event_loop, default uvloop), so the ratio
+    # on the event loop the product runs on (server.event_loop, default asyncio), so the ratio
     # compares the two servers' own work
-    if os.environ.get("MARKET_SERVER_EVENT_LOOP", "uvloop") == "uvloop":
+    if os.environ.get("MARKET_SERVER_EVENT_LOOP", "asyncio") == "uvloop":
         import uvloop
         uvloop.run(main(int(sys.argv[1])))
     else:

@@ -34,6 +34,10 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
     def check_xsrf_cookie(self):
         """Token-authenticated; no cookies involved."""
 
+    def get_compression_options(self):
+        """No permessage-deflate: frames are built once and written as they are (write_bytes)."""
+        return None
+
     async def get(self, from_openid, to_openid):
         """Refuse at the handshake (401/403/404, JSON body) before upgrading."""
         try:
@@ -119,7 +123,8 @@ class ChatSocketHandler(tornado.websocket.WebSocketHandler, AppHandler):
         try:
             self.close(1008, "not reading")
         except tornado.iostream.StreamBufferFullError:  # no room left even for the close frame
-            self.ws_connection.stream.close()
+            if self.ws_connection is not None:
+                self.ws_connection.stream.close()
 
     def ping(self, data=b""):
         try:

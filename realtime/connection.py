@@ -8,6 +8,7 @@ chat pipeline (realtime/delivery.py) writes messages to a Connection; the regist
 Everything runs on the IOLoop.
 """
 import logging
+import time
 
 from realtime.codec import frame_bytes, wire
 from services import chat
@@ -17,7 +18,8 @@ from services.errors import ServiceError
 log = logging.getLogger("market.chat")
 
 REFUSALS_BEFORE_CLOSE = 100
-YIELD_EVERY = 4  # frames accepted without a coroutine before yielding to the IOLoop (fairness)
+YIELD_EVERY = 4  # frames in a row (each within BURST_GAP of the last) before yielding (fairness)
+BURST_GAP = 0.001  # seconds: frames further apart than this did not hold the IOLoop together
 # seqs remembered per socket to drop a frame it already has (the replay and live frames meeting,
 # the Redis catch-up re-reading after the replay): more than a conversation can carry in the
 # catch-up window at chat.rate_per_second; bounded, as a busy socket lives for hours
@@ -34,7 +36,7 @@ class Connection:
 
     __slots__ = ("transport", "pipeline", "me", "peer", "v2", "bucket", "max_chars", "tr",
                  "replaying", "held", "written", "unconfirmed", "pinged", "pings", "refusals",
-                 "burst", "open", "__weakref__")
+                 "burst", "last_frame", "open", "__weakref__")
 
     def __init__(self, transport, pipeline, me, peer, v2, bucket, max_chars, tr):
         self.transport, self.pipeline = transport, pipeline
@@ -48,6 +50,7 @@ class Connection:
         self.pings = 0
         self.refusals = 0
         self.burst = 0
+        self.last_frame = 0.0
         self.open = True
 
     @property
@@ -87,7 +90,12 @@ class Connection:
         if waiting is not None:
             return self._awaited(waiting, frame.get("msgId"))
         self.refusals = 0
-        self.burst += 1
+        # a socket whose frames were all buffered would hold the IOLoop (Tornado reads them
+        # inline): after YIELD_EVERY in a row, let other sockets' frames through; frames that
+        # came apart cost no yield (a Task each)
+        now = time.monotonic()
+        self.burst = self.burst + 1 if now - self.last_frame < BURST_GAP else 1
+        self.last_frame = now
         if self.burst >= YIELD_EVERY:
             self.burst = 0
             return self.pipeline.yield_now()

@@ -151,6 +151,7 @@ SCHEMA = {
         "public_url": (_str, ""),
         "max_connections_per_address": (_not_negative, 256),
         "log_level": (_choice("debug", "info", "warning", "error"), "info"),
+        "event_loop": (_choice("asyncio", "uvloop"), "asyncio"),
         "tls": {"cert": (_str, ""), "key": (_str, "")},
     },
     "logging": {

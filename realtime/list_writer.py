@@ -18,13 +18,22 @@ class ListWriter(PeriodicFlush):
         self.interval = interval
         self.pending = {}
 
-    def note(self, owner, peer, last_context=None, unread=0):
-        """Record that the (owner, peer) row changed; the newest value wins, unread adds up."""
-        change = self.pending.setdefault((owner, peer), {"last_context": None, "unread": 0})
-        change["send_time"] = utcnow()
-        if last_context is not None:
-            change["last_context"] = last_context
+    def note_message(self, sender, recipient, preview, unread, at=None):
+        """A message (sent `at`) was stored: both rows of the conversation change (the
+        recipient's counts it unread unless `unread` is 0)."""
+        now = at or utcnow()
+        pending = self.pending
+        change = pending.get((recipient, sender))
+        if change is None:
+            change = pending[(recipient, sender)] = {"last_context": None, "unread": 0}
+        change["send_time"] = now
+        change["last_context"] = preview
         change["unread"] += unread
+        change = pending.get((sender, recipient))
+        if change is None:
+            pending[(sender, recipient)] = {"last_context": None, "unread": 0, "send_time": now}
+        else:
+            change["send_time"] = now
 
     async def flush(self):
         """Write what is pending now; on failure keep it for the next round."""

@@ -9,10 +9,12 @@ notice to every socket of the recipient through the bus; when no socket took it 
 given back, and the notice comes when the recipient opens the conversation (after_replay).
 Runs on the IOLoop.
 """
+import asyncio
 import logging
 
 import tornado.locale
 
+from realtime.codec import frame_bytes
 from services import safety, safety_notices
 from services.clock import display_now
 
@@ -34,6 +36,12 @@ class SafetyNotices:
         self.run_db, self.bus, self.later = run_db, bus, later
         self.known = {}  # (recipient, sender) -> the China day a notice was shown or claimed
         self.counts = {"sent": 0, "undelivered": 0}
+
+    def after_store(self, message):
+        """The chat pipeline's hook after a message is stored and fanned out
+        (realtime.delivery.ChatDelivery.after_store; message: {"from", "to", "frame", ...})."""
+        frame = message["frame"]
+        self.after_message(message["from"], message["to"], frame["type"], frame["content"])
 
     def after_message(self, sender, recipient, kind, content):
         """One accepted (committed) message: tell its recipient when it matches a pattern."""
@@ -81,10 +89,17 @@ class SafetyNotices:
         except Exception:
             self.known.pop((recipient, sender), None)  # the database away: try another time
             raise
-        sent = await self.bus.send_to_user(recipient, self.frame(recipient, sender, topic))
+        sent = await self._deliver(recipient, self.frame(recipient, sender, topic))
         if sent:
             self.counts["sent"] += 1
             return
         self.counts["undelivered"] += 1
         self.known.pop((recipient, sender), None)
         await self.run_db(safety_notices.release, recipient, sender, day)
+
+    async def _deliver(self, openid, frame):
+        """bus.deliver, awaited: how many sockets (in every process) took the frame."""
+        counted = asyncio.get_running_loop().create_future()
+        sent = self.bus.deliver(openid, frame, frame_bytes(frame),
+                                then=lambda n: counted.done() or counted.set_result(n))
+        return sent if sent is not None else await counted

@@ -10,6 +10,7 @@ import pytest
 
 from models.chat import ChatList, ChatMessage
 from services import admin_accounts, chat, reports
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.test_chat_media import chat_picture
 from tests.test_admin_pages import PASSWORD, Session
@@ -168,7 +169,7 @@ async def test_an_offline_message_recalled_frees_its_slot_and_is_never_shown(rap
     got = [await read(b) for _ in range(4)]
     assert [f["content"] for f in got] == [PEER, "离线1", "离线2", "第四条"]
     await asyncio.sleep(0.6)  # the pong confirms the placeholder too: nothing waits any more
-    assert await app.run_db(chat.unreceived, "bob", "alice") == []
+    assert await app.run_db(chat_helpers.unreceived, "bob", "alice") == []
 
 
 @pytest.mark.gen_test(timeout=60)

@@ -186,7 +186,7 @@ class ChatDelivery:
         viewing = sent and any(s.peer == me and not s.v2 for s in self.registry.by_user.get(to, ()))
         preview = (frame["content"] if frame["type"] == "text"
                    else chat_media.preview(frame["type"], frame["content"]))
-        self.lists.note_message(me, to, preview, 0 if viewing else 1)
+        self.lists.note_message(me, to, preview, 0 if viewing else 1, seq=out["seq"])
         self._ack(conn, frame["msgId"], "delivered" if sent else "stored", out["sendTime"],
                   out["seq"])
         message = {"from": me, "to": to, "frame": out, "sent": sent, "preview": preview}
@@ -301,11 +301,12 @@ class ChatDelivery:
         every socket of both parties, in every process (each Connection words it for its
         reader and writes it once). Returns the rule's answer.
 
-        The conversation-list changes still pending are written first, so none brings the
-        recalled content (or its unread count) back after the rule. With several processes
-        the others' pending changes are given one round of their writers (2 x interval): the
-        list writer coalesces per (owner, peer) without seqs, so the rule cannot tell which
-        message a pending change counted (docs/chat-protocol.md, "Recall")."""
+        No list write brings the content back in any order (services.chat.apply_list_updates
+        leaves out a message recalled before it). The wait is for the unread count: the rule
+        decides from the row whether it had counted the message, so this process's pending
+        changes are written first and, with several processes, the others' writers get one
+        round (2 x interval): a change pending there is not in the row yet, and the row
+        carries no mark of which messages it counted (docs/chat-protocol.md, "Recall")."""
         await self.lists.flush()
         if not self.bus.local:
             await asyncio.sleep(2 * self.lists.interval)

@@ -357,8 +357,14 @@ def offline_waiting():
 def apply_list_updates(updates):
     """Write coalesced conversation-list changes in one transaction.
 
-    updates: {(owner, peer): {"send_time", "last_context" (or None), "unread"}}; missing rows
-    (deleted by their owner, or never opened) are created with the peer's name and avatar.
+    updates: {(owner, peer): {"send_time", "last_context" (or None), "unread"[, "seq",
+    "counted"]}}; missing rows (deleted by their owner, or never opened) are created with the
+    peer's name and avatar. `seq` is the message `last_context` shows, `counted` the seqs
+    `unread` counts: a message its sender recalled before this write (issue 25) is shown as
+    the placeholder and not counted. Those messages are read first, with a shared lock on
+    MariaDB, so a recall and this write of the same message are in one order: the recall
+    after it finds the row with the message (services.recall), or this write after the
+    recall finds it recalled; never the content written back over the placeholder.
     """
     if not updates:
         return
@@ -384,6 +390,7 @@ def apply_list_updates(updates):
         return db.execute_sql(sql, args + [owner, peer]).rowcount
 
     def write():
+        _leave_out_recalled(updates)
         missing = {}
         for (owner, peer), change in sorted(updates.items()):  # one lock order everywhere
             if apply(owner, peer, change) == 0:
@@ -397,6 +404,30 @@ def apply_list_updates(updates):
                 apply(owner, peer, change)
     with write_txn():
         return write()
+
+
+def _leave_out_recalled(updates):
+    """apply_list_updates' changes without the messages recalled before this write (in its
+    transaction; first, so the locks are taken in the recall's order: message, then row)."""
+    seqs = sorted({s for change in updates.values()
+                   for s in [change.get("seq")] + change.get("counted", []) if s is not None})
+    if not seqs:
+        return
+    recalled = set()
+    lock = " LOCK IN SHARE MODE" if is_mysql() else ""  # SQLite: writers are serialised
+    p = db.obj.param
+    for i in range(0, len(seqs), 500):
+        chunk = seqs[i:i + 500]
+        sql = ("SELECT seq FROM chat_message WHERE seq IN (%s) AND recalled_at IS NOT NULL%s"
+               % (", ".join([p] * len(chunk)), lock))
+        recalled.update(row[0] for row in db.execute_sql(sql, chunk).fetchall())
+    if not recalled:
+        return
+    for change in updates.values():
+        if change.get("seq") in recalled and change["last_context"] is not None:
+            change["last_context"] = recall.LIST_PREVIEW
+        gone = sum(1 for s in change.get("counted", ()) if s in recalled)
+        change["unread"] = max(0, change["unread"] - gone)
 
 
 def conversation_list(owner):

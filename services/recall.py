@@ -8,7 +8,7 @@ counted this one). Every reader is shown the placeholder from then on (replay, h
 `frame()` is the one shape of a recalled message, `for_reader()` words it for who reads it.
 The fan-out after the commit is actions.chat.do_recall.
 """
-from models import utcnow, write_txn
+from models import is_mysql, utcnow, write_txn
 from models.chat import ChatList, ChatMessage, pair_key
 from services import chat
 from services.clock import display
@@ -75,8 +75,11 @@ def _list_follows(m):
     newest one from the sender, and one unread fewer when it was counted. The unread messages
     are always the newest ones (each adds one, opening resets, a read receipt counts what
     follows it), so it was counted when fewer than `unread` newer ones are still shown."""
-    row = ChatList.get_or_none(ChatList.to_openid == m.to_openid,
-                               ChatList.from_openid == m.from_openid)
+    query = ChatList.select().where(ChatList.to_openid == m.to_openid,
+                                    ChatList.from_openid == m.from_openid)
+    if is_mysql():  # the row as last committed (a list write that waited for this message's
+        query = query.for_update()  # lock is in it), not this transaction's first snapshot
+    row = query.first()
     if row is None or m.seq <= row.cleared_seq:
         return
     shown = ChatMessage.select().where(

@@ -318,3 +318,32 @@ async def test_each_reader_gets_the_placeholder_in_its_language(rapi, app):
     reply = await api.fetch("GET", "/wx/chat/history", {"peer": "bob"}, t["alice"],
                             headers={"Accept-Language": "en"})
     assert [m["content"] for m in reply.json["extend"]["messages"]] == ["You recalled a message"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_list_change_written_after_the_recall_brings_neither_content_nor_count_back(
+        rapi, app):
+    """The order a recall and a pending list write can take across processes (the other
+    process's list writer still holds the message's change when the recall commits): here the
+    change is noted again after the rule, as that writer would write it. It shows the
+    placeholder and does not count the recalled message; a message after it counts."""
+    api = rapi
+    t = await users(api, "alice", "bob")
+    a = await v2(api, "alice", "bob", t["alice"])
+    first = await sent(a, "k0", toOpenid="bob", content="还在")
+    seq = await sent(a, "k1", toOpenid="bob", content="秘密")
+    await app.list_writer.flush()
+    assert (await recall_rest(api, t["alice"], "bob", seq)).code == 200
+    got = await list_row(api, t["bob"], "bob", "alice")
+    assert (got["lastContext"], got["unread"]) == (PEER, 1)
+    # the late change of the recalled message (the other process's writer, written now)
+    app.list_writer.note_message("alice", "bob", "秘密", 1, seq=seq)
+    await app.list_writer.flush()
+    got = await list_row(api, t["bob"], "bob", "alice")
+    assert (got["lastContext"], got["unread"]) == (PEER, 1)
+    # a late change of two: the recalled one counted with one still shown, which is newest
+    app.list_writer.note_message("alice", "bob", "秘密", 1, seq=seq)
+    app.list_writer.note_message("alice", "bob", "还在", 1, seq=first)
+    await app.list_writer.flush()
+    got = await list_row(api, t["bob"], "bob", "alice")
+    assert (got["lastContext"], got["unread"]) == ("还在", 2)

@@ -9,7 +9,7 @@ import datetime
 import pytest
 
 from models.chat import ChatList, ChatMessage
-from services import admin_accounts, chat, reports
+from services import admin_accounts, reports
 from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.test_chat_media import chat_picture
@@ -224,6 +224,9 @@ async def test_refusals_say_why_in_chinese_and_change_nothing(rapi, app):
         assert (error["code"], error["content"], error["fromOpenid"]) == (code, text, "system")
         reply = await recall_rest(api, t["alice"], "bob", seq)
         assert (reply.status, reply.code, reply.json["msg"]) == (status, 100, text), reply
+    await app.list_writer.flush()  # the refusals changed no conversation list either
+    assert await app.run_db(
+        lambda: [(r.last_context, r.unread) for r in ChatList.select()]) == lists
     assert (await recall_rest(api, t["alice"], "bob", mine)).code == 200
     again = await recall_rest(api, t["alice"], "bob", mine)
     assert (again.status, again.json["msg"]) == (409, "这条消息已经撤回了")

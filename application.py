@@ -19,7 +19,7 @@ import tornado.locale
 import tornado.web
 
 import logs
-from actions.context import Context
+from actions.context import Context, FollowUps
 from actions.listings import ListingSweeper
 from actions.privacy import ExportSweeper
 from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
@@ -27,11 +27,12 @@ from handlers.base import NotFoundHandler, StaticHandler
 from handlers.health import DatabaseHealth
 from metrics import Live, Metrics
 from models import retryable, run_unit, utcnow
-from realtime.bus import make_bus
+from realtime.buses import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
+from realtime.safety_notices import SafetyNotices
 from services import goods, images, ip_region, search
 from services.errors import Busy, Unavailable
 from services.ratelimit import Limiter, SignInThrottle
@@ -61,6 +62,7 @@ HANDLER_MODULES = [
     "handlers.inbox",
     "handlers.chat_list",
     "handlers.chat_history",
+    "handlers.chat_recall",
     "handlers.reports",
     "handlers.subscriptions",
     "handlers.wechat_callback",
@@ -115,8 +117,11 @@ class MarketApp(tornado.web.Application):
         self.sign_in_throttle = SignInThrottle()  # adminLogin and the sign-in page share it
         self.public_url = public_url(config)  # absolute URLs given out: never the request's Host
         self.uploads_in_flight = collections.Counter()  # openid -> upload bodies being received
+        # Built in dependency order; nothing is attached to an object after it is made.
         self.bus = make_bus(config)
         self.registry = self.bus.registry
+        # account revocations and block changes, announced on the bus (realtime/control.py)
+        self.control = Control(self.run_db, self.bus)
         self.list_writer = ListWriter(self.run_db)
         self.views = ViewCounter(self.run_db, goods.add_views)  # detail views, written each second
         privacy = config["privacy"]
@@ -133,17 +138,18 @@ class MarketApp(tornado.web.Application):
         self.wechat = WechatApi(config, self.run_db)
         self.content = ContentCheck(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
-        self.actions = Context(config, self.run_db, None, self.content, self.notifier,
-                               self.sign_in_throttle)
+        self.follow_ups = FollowUps()
+        # safety notices in chat (issue 25): the recipient of a message that looks like a fraud
+        self.safety = SafetyNotices(config, self.run_db, self.bus, self.follow_ups.later)
+        self.chat = ChatDelivery(
+            config, self.run_db, self.bus, self.control, self.list_writer, self.content,
+            self.notifier, self.follow_ups.later,
+            media=(self.public_url, config["admin"]["cookie_secret"]), safety=self.safety)
+        self.actions = Context(config, self.run_db, self.chat, self.content, self.notifier,
+                               self.sign_in_throttle, self.follow_ups, self.control)
         self.sweeper = ListingSweeper(self.actions)  # listings' expiry and reminders
-        self.chat = self.actions.chat = ChatDelivery(
-            config, self.run_db, self.bus, self.list_writer, self.content, self.notifier,
-            self.actions.later, media=(self.public_url, config["admin"]["cookie_secret"]))
         self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
                                             images.folders(config)[1])
-        # account revocations and block changes, announced on the bus (realtime/control.py)
-        self.control = self.chat.control = self.actions.control = Control(
-            self.run_db, self.bus, self.chat)
         # when this process started (the dashboard's "This process" card)
         self.started = utcnow()
         self.in_flight = weakref.WeakSet()  # requests routed but not yet answered (shutdown)

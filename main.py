@@ -235,7 +235,15 @@ def cmd_serve(config, args):
     sockets = tornado.netutil.bind_sockets(server_cfg["port"], server_cfg["host"])
     if server_cfg["processes"] != 1:
         run_workers(server_cfg["processes"] or os.cpu_count() or 1)  # returns in workers only
-    return asyncio.run(_serve(config, sockets))
+    return run_loop(_serve(config, sockets), server_cfg["event_loop"])
+
+
+def run_loop(coroutine, event_loop="asyncio"):
+    """asyncio.run on the event loop server.event_loop names (bench/bare.py runs on the same)."""
+    if event_loop == "uvloop":
+        import uvloop
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}

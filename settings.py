@@ -84,6 +84,60 @@ def _port(v):
     return v
 
 
+# The safety prompts' pattern kinds (config.yaml, safety.kinds, says the same): words and
+# regular expressions matched after normalisation (services/safety.py), and the advice the
+# recipient reads (English source text, its Chinese in locale/zh_CN.csv; a text without a
+# catalogue line, e.g. one an operator wrote in Chinese, is shown as written).
+SAFETY_KINDS = {
+    "payment": {
+        "words": ["转账", "定金", "订金", "押金", "先付款", "先付钱", "先打款", "预付", "付全款"],
+        "patterns": [],
+        "advice": "Meet in person and pay only after you have seen the item; never pay a "
+                  "deposit or transfer money to a stranger in advance.",
+    },
+    "contact": {
+        "words": ["加微信", "加我微信", "加个微信", "微信号", "vx", "v信", "wx号", "威信",
+                  "薇信", "加qq", "qq号", "扣扣号", "加v"],
+        "patterns": [r"(?:qq|扣扣|企鹅)\D{0,3}\d{5,11}", r"(?<!\d)1[3-9]\d{9}(?!\d)"],
+        "advice": "Keep talking here: someone who moves the talk to another app or asks you "
+                  "to add them there is out of sight of the moderators.",
+    },
+    "link": {
+        "words": [],
+        "patterns": [r"https?://", r"www\.",
+                     r"(?<=[a-z0-9-])\.(?:com|cn|net|org|top|xyz|cc|me|io|vip|link|shop|info)\b"],
+        "advice": "Don't open links from strangers or pay or log in on a page they send you.",
+    },
+}
+
+
+def _safety_kinds(v):
+    """safety.kinds: {kind: {words: [...], patterns: [...], advice: text}} (JSON in the
+    environment); every pattern must compile."""
+    import json
+    if isinstance(v, str):
+        v = json.loads(v)
+    if not isinstance(v, dict) or not v:
+        raise ValueError("expected kinds, each with words, patterns and advice")
+    kinds = {}
+    for kind, spec in v.items():
+        if not isinstance(spec, dict) or set(spec) - {"words", "patterns", "advice"}:
+            raise ValueError("%s: expected words, patterns and advice" % kind)
+        advice = spec.get("advice")
+        if not isinstance(advice, str) or not advice.strip():
+            raise ValueError("%s: advice is required" % kind)
+        words, patterns = _list(spec.get("words") or []), _list(spec.get("patterns") or [])
+        for p in patterns:
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError("%s: bad pattern %r (%s)" % (kind, p, e))
+        if not words and not patterns:
+            raise ValueError("%s: give words or patterns" % kind)
+        kinds[str(kind)] = {"words": words, "patterns": patterns, "advice": advice.strip()}
+    return kinds
+
+
 # section -> key -> (converter, default). A nested dict is a sub-section (server.tls).
 SCHEMA = {
     "server": {
@@ -97,6 +151,7 @@ SCHEMA = {
         "public_url": (_str, ""),
         "max_connections_per_address": (_not_negative, 256),
         "log_level": (_choice("debug", "info", "warning", "error"), "info"),
+        "event_loop": (_choice("asyncio", "uvloop"), "asyncio"),
         "tls": {"cert": (_str, ""), "key": (_str, "")},
     },
     "logging": {
@@ -137,6 +192,11 @@ SCHEMA = {
         "commit_interval_ms": (_not_negative, 2),
         "store_timeout": (_positive(_float), 2.0),
         "history_days": (_positive(_int), 365),
+        "recall_seconds": (_not_negative, 120),
+    },
+    "safety": {  # issue 25: prompts in chat against the usual frauds (services/safety.py)
+        "enabled": (_bool, True),
+        "kinds": (lambda v: _safety_kinds(v), None),  # None: SAFETY_KINDS (below)
     },
     "redis": {
         "url": (_str, "redis://127.0.0.1:6379/0"),
@@ -296,6 +356,8 @@ def load_config(path=None, environ=None, base_dir=None):
 def _finish(config, base):
     """Resolve relative paths, fill secrets kept under the data folder, check cross-key rules."""
     config["base_dir"] = base
+    if config["safety"]["kinds"] is None:
+        config["safety"]["kinds"] = _safety_kinds(SAFETY_KINDS)
     url = config["database"]["url"]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         config["database"]["url"] = "sqlite:///" + os.path.join(base, url[len("sqlite:///"):])

@@ -1,5 +1,6 @@
 """Chat changes outside a chat frame: an admin broadcast (then its audit line), a user deleting a
-conversation from their list. A chat message itself goes through realtime/delivery.py."""
+conversation from their list, a sender recalling a message (by frame or REST). A chat message
+itself goes through realtime/delivery.py."""
 from models.admin import record
 from services import chat
 
@@ -16,3 +17,10 @@ async def do_delete_conversation(ctx, owner, peer):
     conversation-list writes still pending are flushed (else they would bring it back)."""
     await ctx.chat.lists.flush()
     await ctx.run_db(chat.delete_conversation, owner, peer)
+
+
+async def do_recall(ctx, me, peer, seq):
+    """POST /wx/chat/recall: `me` recalls message `seq` (issue 25) the way a socket's recall
+    frame does, through the chat pipeline (realtime.delivery.ChatDelivery.recall: the rule in
+    one transaction, then the recalled frame to every socket of both parties)."""
+    return await ctx.chat.recall(me, peer, seq)

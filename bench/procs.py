@@ -210,6 +210,8 @@ class ProductServer(Server):
             MARKET_LIMITS_PER_MINUTE_ADDRESS="100000000",
             MARKET_CHAT_MAX_CONNECTIONS_PER_USER="5",
             MARKET_SERVER_MAX_CONNECTIONS_PER_ADDRESS="0")  # every load client is on loopback
+        if "MARKET_SERVER_EVENT_LOOP" in os.environ:  # the bare reference reads the same
+            self.env["MARKET_SERVER_EVENT_LOOP"] = os.environ["MARKET_SERVER_EVENT_LOOP"]
         self.env.update(env or {})
 
     # `bench/run --product-root DIR` runs the product from another checkout (a proposed fix),

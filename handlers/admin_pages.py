@@ -71,7 +71,7 @@ class DashboardPage(PageHandler):
         trends = await self.run_db(dashboard.trends)
         live = await app.bus.stats()
         charts = {name: bar_chart(trends["days"], trends[name])
-                  for name in ("listings", "reports", "messages", "waiting_by_day")}
+                  for name in ("listings", "reports", "messages", "safety", "waiting_by_day")}
         self.page("dashboard.html", f=figures, live=live, trends=trends, charts=charts,
                   started=display(app.started), counts=dict(app.chat.counts), trust=trust,
                   checks=dict(self.application.content.counts),

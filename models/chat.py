@@ -41,6 +41,8 @@ class ChatMessage(BaseModel):
     """Every accepted chat message, stored before it is acknowledged (m0012).
 
     `seq` (the database's autoincrement) is the message's order, the same in every process.
+    `recalled_at` (m0022, issue 25) is set when its sender recalled it: every client is shown a
+    placeholder instead, the content stays for moderators (reports) until retention purges it.
     `received` is 1 once the recipient confirmed it (a pong after it was written, or a v2
     `received` receipt). `offline_slot` (1..chat.offline_limit) is set on a message stored while
     the recipient had no live socket and cleared when it is received: its unique key makes the
@@ -57,6 +59,7 @@ class ChatMessage(BaseModel):
     send_time = DateTimeField(default=utcnow)
     received = IntegerField(default=0)
     offline_slot = IntegerField(null=True)
+    recalled_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "chat_message"
@@ -69,3 +72,19 @@ class ChatMessage(BaseModel):
     @classmethod
     def of_pair(cls, a, b):
         return cls.select().where(cls.pair == pair_key(a, b))
+
+
+class SafetyNotice(BaseModel):
+    """A safety notice shown to `recipient` about its conversation with `sender` on a China
+    `day` (m0022, issue 25): at most one per (recipient, sender, day) in every process (the
+    unique key decides); `kind` is the pattern kind that matched (the dashboard counts them)."""
+    id = AutoField()
+    recipient = CharField(max_length=64)
+    sender = CharField(max_length=64)
+    day = CharField(max_length=10)
+    kind = CharField(max_length=32)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "chat_safety_notice"
+        indexes = ((("recipient", "sender", "day"), True), (("day", "kind"), False))

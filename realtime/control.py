@@ -1,5 +1,5 @@
-"""What every process must learn at once about an account (issue 18): a revocation (the
-account was deleted: its tokens end, its sockets close) and a changed block list. Both are read
+"""What every process must learn at once about an account: a revocation (the account was
+deleted: its tokens end, its sockets close) and a changed block list. Both are read
 per request or per chat frame from short caches here, filled from the database and emptied by
 an announcement on the bus (`bus.announce`: this process at once, the others through Redis when
 `chat.bus` is redis), so no request pays a query for them in the common case and no process
@@ -14,7 +14,7 @@ import collections
 import logging
 import time
 
-from services import accounts, blocks
+from services import accounts, blocks, chat
 from services.chat import ChatRefusal
 
 log = logging.getLogger("market.accounts")
@@ -22,6 +22,7 @@ log = logging.getLogger("market.accounts")
 EPOCH_TTL = 10.0   # seconds a token epoch is reused without asking the database
 BLOCKS_TTL = 30.0  # seconds a user's block set is reused
 CACHE_CAP = 50_000  # entries per cache (least recently filled dropped first)
+KNOWN_CAP = 100_000  # chat recipients known to exist (forgotten all at once past it)
 MISSING = object()
 
 BLOCKED_TEXT = "Not sent: this user does not accept your messages"
@@ -73,13 +74,15 @@ class AnnouncedCache:
 
 
 class Control:
-    """The token epochs and block sets of one process, and what an announcement does here."""
+    """The token epochs and block sets of one process, the chat recipients known to exist, and
+    what an announcement does here (the registry: to close a deleted account's sockets)."""
 
-    def __init__(self, run_db, bus, chat):
-        self.run_db, self.bus, self.chat = run_db, bus, chat
+    def __init__(self, run_db, bus):
+        self.run_db, self.bus, self.registry = run_db, bus, bus.registry
         self.epochs = AnnouncedCache(EPOCH_TTL)
         self.blocks = AnnouncedCache(BLOCKS_TTL)
         self.refreshing = set()  # block sets being read again for the chat's fast path
+        self.known_users = set()  # chat recipients that exist (a revocation drops one)
         bus.on_control = self.apply
 
     async def _cached(self, cache, fn, key, force=False):
@@ -103,7 +106,22 @@ class Control:
         """The openids `openid` blocks (a frozenset, empty for almost everyone)."""
         return await self._cached(self.blocks, blocks.blocked_by, openid)
 
-    # -- chat: one check where a frame is accepted ------------------------------------------
+    # -- chat: the checks where a message is accepted (realtime/delivery.py) -----------------
+    def user_known(self, openid):
+        """Without waiting: True when `openid` is known to exist (else ask user_exists)."""
+        return openid in self.known_users
+
+    async def user_exists(self, openid):
+        """Whether a chat recipient exists (not deleted); remembered when it does."""
+        if openid in self.known_users:
+            return True
+        if not await self.run_db(chat.user_exists, openid):
+            return False
+        if len(self.known_users) > KNOWN_CAP:
+            self.known_users.clear()
+        self.known_users.add(openid)
+        return True
+
     def chat_refusal_now(self, me, to):
         """Without waiting: the refusal of a message from `me` to `to` when the two block each
         other, None when they don't, MISSING when a set is not cached (ask check_chat)."""
@@ -159,8 +177,9 @@ class Control:
         if kind == "revoke":
             self.epochs.invalidate(openid)
             self.blocks.clear()  # sets that name the deleted openid, and its own
-            self.chat.known_users.discard(openid)
-            self.chat.close_user(openid, 4401, "account deleted")
+            self.known_users.discard(openid)
+            for conn in self.registry.sockets_for(openid):
+                conn.close(4401, "account deleted")
         elif kind == "blocks":
             self.blocks.invalidate(openid)
         elif kind == "reset":  # announcements may have been missed (resubscribed)

@@ -18,13 +18,31 @@ class ListWriter(PeriodicFlush):
         self.interval = interval
         self.pending = {}
 
-    def note(self, owner, peer, last_context=None, unread=0):
-        """Record that the (owner, peer) row changed; the newest value wins, unread adds up."""
-        change = self.pending.setdefault((owner, peer), {"last_context": None, "unread": 0})
-        change["send_time"] = utcnow()
-        if last_context is not None:
-            change["last_context"] = last_context
+    def note_message(self, sender, recipient, preview, unread, at=None, seq=None):
+        """A message (sent `at`, number `seq`) was stored: both rows of the conversation
+        change (the recipient's counts it unread unless `unread` is 0). The recipient's change
+        keeps the seqs it shows and counts, so the write leaves out a message recalled
+        meanwhile (services.chat.apply_list_updates, issue 25)."""
+        now = at or utcnow()
+        pending = self.pending
+        change = pending.get((recipient, sender))
+        if change is None:
+            change = pending[(recipient, sender)] = {"last_context": None, "unread": 0,
+                                                     "seq": None, "counted": []}
+        change["send_time"] = now
+        change["last_context"] = preview
+        change["seq"] = seq
         change["unread"] += unread
+        if unread and seq is not None:
+            counted = change.get("counted")
+            if counted is None:  # the row was noted first as a sender's
+                counted = change["counted"] = []
+            counted.append(seq)
+        change = pending.get((sender, recipient))
+        if change is None:
+            pending[(sender, recipient)] = {"last_context": None, "unread": 0, "send_time": now}
+        else:
+            change["send_time"] = now
 
     async def flush(self):
         """Write what is pending now; on failure keep it for the next round."""
@@ -41,5 +59,8 @@ class ListWriter(PeriodicFlush):
                     self.pending[key] = change
                 else:
                     newer["unread"] += change["unread"]
+                    if "counted" in change:
+                        newer.setdefault("counted", [])[:0] = change["counted"]
                     if newer["last_context"] is None:
                         newer["last_context"] = change["last_context"]
+                        newer["seq"] = change.get("seq")

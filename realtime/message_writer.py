@@ -1,6 +1,7 @@
 """Group commits for the chat store: messages and receipts are queued on the IOLoop and written
-one transaction per batch on the database executor; each caller's future resolves after the
-commit (a message is acknowledged only once it is stored), never one commit per message.
+one transaction per batch on the database executor; each operation's callback runs after the
+commit (a message is acknowledged only once it is stored), never one commit per message, and
+no future or coroutine per operation.
 
 A batch starts when the previous one has committed, after at most `interval` seconds of
 collecting (or at once when `batch` operations wait), so under load a commit carries whatever
@@ -8,6 +9,7 @@ arrived while the previous one was being written. Batches run one at a time, in 
 the store's order (seq) follows the order messages were accepted in this process.
 """
 import asyncio
+import functools
 import logging
 
 from realtime.tasks import stop_tasks
@@ -24,27 +26,30 @@ class MessageWriter:
         self.limit = limit
         self.interval = interval
         self.batch = batch
-        self.queue = []  # (op, future or None)
+        self.queued = []  # (op, then or None), in the order accepted
         self.wake = asyncio.Event()
         self.task = None
         self.stopping = False
         self.commits = self.written = 0  # figures: batches committed, operations in them
         self.late = None  # the refusal, while a batch is past its deadline
+        self.told = None  # the batch whose callers _too_late told
+
+    def queue(self, op, then=None):
+        """Queue an operation; then(result) runs on the IOLoop after its commit, with the
+        operation's result or the exception that refused it (None: nobody waits, a failure
+        is logged). While a batch is past its deadline (a hung database) it is refused at
+        once."""
+        if self.late is not None:  # told on the next turn, as after a commit
+            asyncio.get_running_loop().call_soon(_tell, then, self.late)
+            return
+        self.queued.append((op, then))
+        self.wake.set()
 
     def submit(self, op):
-        """Queue an operation; a future for its result (set after the commit). While a batch
-        is past its deadline (a hung database) it is refused at once."""
+        """queue() for a caller that awaits: a future for the operation's result."""
         future = asyncio.get_running_loop().create_future()
-        if self.late is not None:
-            future.set_exception(self.late)
-            return future
-        self.queue.append((op, future))
-        self.wake.set()
+        self.queue(op, functools.partial(_resolve, future))
         return future
-
-    def submit_quiet(self, op):
-        """Queue an operation nobody waits for (a receipt); failures are logged."""
-        self.submit(op).add_done_callback(_log_failure)
 
     def start(self):
         self.task = asyncio.ensure_future(self._loop())
@@ -53,14 +58,14 @@ class MessageWriter:
         while not self.stopping:
             await self.wake.wait()
             self.wake.clear()
-            while self.queue:
-                if len(self.queue) < self.batch and self.interval:
+            while self.queued:
+                if len(self.queued) < self.batch and self.interval:
                     await asyncio.sleep(self.interval)
                 await self.flush_one()
 
     async def flush_one(self):
         """Write the first `batch` queued operations in one transaction."""
-        batch, self.queue = self.queue[:self.batch], self.queue[self.batch:]
+        batch, self.queued = self.queued[:self.batch], self.queued[self.batch:]
         if not batch:
             return
         try:
@@ -69,19 +74,16 @@ class MessageWriter:
             if not isinstance(e, ServiceError):
                 log.exception("chat batch of %d failed", len(batch))
                 e = Unavailable("the message could not be stored, send it again")
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(e)
+            if self.told is not batch:
+                for _, then in batch:
+                    _tell(then, e)
             return
         self.commits += 1
         self.written += len(batch)
-        for (_, future), result in zip(batch, results):
-            if future.done():
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        if self.told is batch:  # refused past its deadline: its callers were told already
+            return
+        for (_, then), result in zip(batch, results):
+            _tell(then, result)
 
     async def _commit(self, batch):
         """The batch's results. If its commit has not ended within `deadline` seconds (a hung
@@ -98,12 +100,12 @@ class MessageWriter:
 
     def _too_late(self, batch):
         log.warning("chat batch of %d not committed within %.1f s: refused, with %d queued",
-                    len(batch), self.deadline, len(self.queue))
+                    len(batch), self.deadline, len(self.queued))
         self.late = Unavailable("the message could not be stored, send it again")
-        waiting, self.queue = batch + self.queue, []
-        for _, future in waiting:
-            if not future.done():
-                future.set_exception(self.late)
+        self.told = batch  # each callback runs once: not again when the commit ends
+        waiting, self.queued = batch + self.queued, []
+        for _, then in waiting:
+            _tell(then, self.late)
 
     async def stop(self):
         """Write what is queued, then end the loop."""
@@ -114,10 +116,25 @@ class MessageWriter:
             if not done:
                 await stop_tasks([self.task])
             self.task = None
-        while self.queue:
+        while self.queued:
             await self.flush_one()
 
 
-def _log_failure(future):
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("chat receipt not written: %s", future.exception())
+def _tell(then, result):
+    if then is None:
+        if isinstance(result, Exception):
+            log.warning("chat receipt not written: %s", result)
+        return
+    try:
+        then(result)
+    except Exception:  # one caller's failure never keeps the others from their results
+        log.exception("chat commit callback failed")
+
+
+def _resolve(future, result):
+    if future.done():
+        return
+    if isinstance(result, Exception):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

@@ -7,11 +7,11 @@
   channel `market:node:{id}`; one publishing task sends whatever is queued in one pipeline (one
   round trip for many messages) and keeps the order of the queue, so per sender and pair;
 - broadcast: the channel `market:broadcast`, which every process (this one included) relays;
-- live figures: the hash `market:nodes` (one field per process, with its expiry);
-- offline drains: a Redis lock per (user, peer), so two processes never both deliver a row.
-While Redis is unreachable the bus degrades to this process: messages for users elsewhere go to
-the offline store (never vanish), errors are logged, and connections are retried with back-off.
-See docs/scaling.md.
+- live figures: the hash `market:nodes` (one field per process, with its expiry).
+Every message is stored before it is published, so while Redis is unreachable nothing is lost:
+the bus degrades to this process, a message for a user elsewhere is acknowledged `stored` and
+replayed when its recipient next opens the conversation, errors are logged, and connections are
+retried with back-off. See docs/scaling.md.
 """
 import asyncio
 import contextlib
@@ -21,9 +21,11 @@ import time
 import uuid
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 
-from realtime.bus import LocalBus, encode
+from realtime.bus import LocalBus
+from realtime.codec import decode, encode
+from realtime.control import MISSING
 from realtime.tasks import stop_tasks
 
 log = logging.getLogger("market.bus")
@@ -60,7 +62,6 @@ class RedisBus(LocalBus):
         self.announced = {}  # openid -> monotonic time of the last announced change
         self.sub = aioredis.from_url(url, socket_connect_timeout=2, decode_responses=True,
                                      health_check_interval=5)
-        self.fallback = None  # async fn(frame): store a frame whose recipient left meanwhile
         self.changes = asyncio.Queue()
         self.registry.on_change = lambda openid, online: self.changes.put_nowait((openid, online))
         self.tasks = []
@@ -78,9 +79,8 @@ class RedisBus(LocalBus):
     async def stop(self):
         self.stopping = True
         await stop_tasks(self.tasks)
-        for _, _, done in self.outbox:  # not sent: their senders store the messages offline
-            if not done.done():
-                done.set_result(0)
+        for _, _, done in self.outbox:  # not sent: their senders are told `stored`
+            _settle(done, 0)
         self.outbox = []
         with contextlib.suppress(RedisError, OSError):
             pipe = self.redis.pipeline(transaction=False)
@@ -165,15 +165,48 @@ class RedisBus(LocalBus):
     async def is_online(self, openid):
         return self.registry.is_online(openid) or bool(await self._nodes_of(openid))
 
+    def online_now(self, openid):
+        if openid in self.registry.by_user:
+            return True
+        cached = self.remote.get(openid)
+        return bool(cached[0]) if cached and cached[1] > time.time() else MISSING
+
     # -- delivery ----------------------------------------------------------------------------
-    async def send_to_user(self, openid, frame, exclude=None, fallback=False):
-        sent = self.registry.push(openid, frame, exclude)
+    def deliver(self, openid, frame, data, exclude=None, then=None):
+        """Sockets here at once; other processes holding one of the user's sockets through one
+        PUBLISH each, queued for the publishing task (one pipeline per round trip). The count
+        is returned when no other process is involved, else given to then(count) once every
+        PUBLISH was answered (a receiver counts as a socket that took it)."""
+        sent = self.registry.push(openid, frame, exclude, data)
+        cached = self.remote.get(openid)
+        if cached is None or cached[1] <= time.time():  # rare: the authorising step asked
+            asyncio.ensure_future(self._deliver_later(openid, frame, sent, then))
+            return None
+        return self._publish_to(cached[0], openid, frame, sent, then)
+
+    async def _deliver_later(self, openid, frame, sent, then):
         nodes = await self._nodes_of(openid)
-        if nodes:
-            payload = encode({"to": openid, "frame": frame, "fallback": fallback})
-            for node in nodes:
-                sent += await self.publish(PREFIX + "node:" + node, payload) > 0
-        return sent
+        sent = self._publish_to(nodes, openid, frame, sent, then)
+        if sent is not None and then is not None:
+            then(sent)
+
+    def _publish_to(self, nodes, openid, frame, sent, then):
+        if not nodes:
+            return sent
+        payload = encode({"to": openid, "frame": frame})  # once for every process
+        counter = None
+        if then is not None:
+            counter = [len(nodes), sent]
+
+            def one(receivers):
+                counter[0] -= 1
+                counter[1] += receivers > 0
+                if counter[0] == 0:
+                    then(counter[1])
+        for node in nodes:
+            self.outbox.append((PREFIX + "node:" + node, payload, one if counter else None))
+        self.wake.set()
+        return None if counter else sent
 
     async def publish(self, channel, data):
         """Queue a PUBLISH for the publishing task; its receiver count (0 when it failed)."""
@@ -196,10 +229,9 @@ class RedisBus(LocalBus):
                     counts = await pipe.execute()
                 except (RedisError, OSError) as e:
                     self._trouble("publish", e)
-                    counts = [0] * len(batch)  # not delivered: the sender stores it offline
+                    counts = [0] * len(batch)  # not delivered: the sender is told `stored`
                 for (_, _, done), count in zip(batch, counts):
-                    if not done.done():
-                        done.set_result(count)
+                    _settle(done, count)
 
     async def broadcast(self, frame):
         try:
@@ -242,7 +274,7 @@ class RedisBus(LocalBus):
             self.announced[data] = time.monotonic()
             return
         try:
-            payload = json.loads(data)
+            payload = decode(data)
         except ValueError:
             log.warning("ignored a malformed bus message on %s", channel)
             return
@@ -253,9 +285,7 @@ class RedisBus(LocalBus):
             if payload.get("node") != self.node and self.on_control is not None:
                 self.on_control(payload.get("kind"), payload.get("openid"))
             return
-        sent = self.registry.push(payload["to"], payload["frame"])
-        if not sent and payload.get("fallback") and self.fallback:
-            await self.fallback(payload["frame"])
+        self.registry.push(payload["to"], payload["frame"])
 
     async def announce(self, kind, openid):
         """This process at once, then every other one through CONTROL (Redis unreachable: the
@@ -285,18 +315,16 @@ class RedisBus(LocalBus):
             total["processes"] += 1
         return total
 
-    @contextlib.asynccontextmanager
-    async def drain_lock(self, key):
-        async with super().drain_lock(key):
-            lock = self.redis.lock(PREFIX + "drain:%s:%s" % key, timeout=30, blocking_timeout=10)
-            try:
-                held = await lock.acquire()
-            except (RedisError, OSError) as e:
-                self._trouble("drain lock", e)
-                held = False
-            try:
-                yield
-            finally:
-                if held:
-                    with contextlib.suppress(RedisError, OSError, LockError):
-                        await lock.release()
+
+def _settle(done, count):
+    """Tell whoever queued a PUBLISH its receiver count: a future, a callback, or nobody."""
+    if done is None:
+        return
+    if isinstance(done, asyncio.Future):
+        if not done.done():
+            done.set_result(count)
+        return
+    try:
+        done(count)
+    except Exception:
+        log.exception("a delivery callback failed")

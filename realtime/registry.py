@@ -6,6 +6,8 @@ online count is exact. No model imports here: storage lives in services.chat.
 """
 import logging
 
+from realtime.codec import frame_bytes
+
 log = logging.getLogger("market.chat")
 
 
@@ -56,16 +58,16 @@ class Registry:
     def all_sockets(self):
         return [s for sockets in self.by_user.values() for s in sockets]
 
-    def push(self, openid, frame, exclude=None):
+    def push(self, openid, frame, exclude=None, data=None):
         """Send a frame to every socket of the user but `exclude`; returns how many took it.
-
-        One socket's failure is logged and the fan-out goes on.
-        """
+        `data`, the frame's wire bytes, is made once (here if not given) for all of them."""
+        sockets = self.by_user.get(openid)
+        if not sockets:
+            return 0
+        if data is None:
+            data = frame_bytes(frame)
         sent = 0
-        for socket in self.sockets_for(openid):
-            if socket is not exclude and socket.send(frame):
+        for socket in list(sockets):
+            if socket is not exclude and socket.send(frame, data):
                 sent += 1
         return sent
-
-    def clear_for_testing(self):
-        self.by_user.clear()

@@ -105,6 +105,9 @@ DELETION = {
     "data_export": {"openid": ANONYMISE,  # the sweep removes a deleted account's archive file
                     "user_id": KEEP,  # the placeholder row's id: marks the archive an orphan
                     "name": NOT_A_USER},
+    # issue 25: a safety notice shown; the dashboard's per-day counts stay true
+    "chat_safety_notice": {"recipient": ANONYMISE, "sender": ANONYMISE,
+                           "day": NOT_A_USER, "kind": NOT_A_USER},
     "dispute": {"opener": ANONYMISE,  # stays for the other party and the moderators
                 "decided_by": NOT_A_USER, "opener_role": NOT_A_USER},  # an admin; a role
     "admin_action": {"target": ANONYMISE,  # "user:<openid>" of a moderation

@@ -1,6 +1,6 @@
 """The dashboard's figures: users and listings by state, admin actions today, and the trends of
-the last 30 days (listings, reports, chat messages per day; the review queue), all counted in
-the database."""
+the last 30 days (listings, reports, chat messages and chat safety notices per day; the review
+queue), all counted in the database."""
 import datetime
 import threading
 import time
@@ -13,7 +13,7 @@ from models.chat import ChatMessage
 from models.goods import PENDING, Goods
 from models.report import Report
 from models.user import BLOCKED, User
-from services import blocks, chat, content_checks, ratings, reports, wanted
+from services import blocks, chat, content_checks, ratings, reports, safety_notices, wanted
 from services.clock import CHINA
 
 TREND_DAYS = 30
@@ -134,6 +134,12 @@ def trends(now=None, days=TREND_DAYS):
         "messages": day_counts("messages", ChatMessage.select(), ChatMessage.send_time, starts,
                                today),
     }
+    # safety notices in chat (issue 25): one row per notice shown, grouped by its China day
+    notices = safety_notices.per_day(labels)
+    out.update(safety=notices["total"],
+               safety_kinds={kind: sum(counts) for kind, counts in notices["kinds"].items()},
+               safety_today={kind: counts[-1] for kind, counts in notices["kinds"].items()
+                             if counts[-1]})
     # the queue is small and changes all the time: grouped in SQL over the pending rows
     waiting = Goods.live().where(Goods.state == PENDING)
     oldest = waiting.select(fn.MIN(Goods.issue_time)).scalar()

@@ -93,7 +93,8 @@ def _chat_excerpt(reporter, peer, seq=None):
         rows = list(pair.order_by(ChatMessage.seq.desc()).limit(CONTEXT_MESSAGES))[::-1]
     return {"stored": [{"seq": m.seq, "fromOpenid": m.from_openid, "type": m.type,
                         "content": m.content, "sendTime": display(m.send_time),
-                        "reported": m.seq == seq} for m in rows]}
+                        "reported": m.seq == seq,
+                        "recalled": m.recalled_at is not None} for m in rows]}
 
 
 def queue(status=OPEN, limit=100):

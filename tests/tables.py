@@ -3,7 +3,7 @@ and snapshots (security_helpers.snapshot). A new table goes here too (test_migra
 the columns of each against a migrated database)."""
 from models.account import SessionEpoch, UserBlock
 from models.admin import Admin, AdminAction, AdminNotice, AdminOpenid
-from models.chat import ChatList, ChatMessage
+from models.chat import ChatList, ChatMessage, SafetyNotice
 from models.comment import Comment, Liked, Notice, Reply
 from models.goods import Favourite, Goods, Image, SearchCounted, SearchKeyword
 from models.report import Report
@@ -22,5 +22,6 @@ MODELS = [User, Goods, Image, Favourite, SearchKeyword, Comment, Reply, Liked, N
           ChatList, ChatMessage, Admin, AdminOpenid, AdminNotice, AdminAction,
           WechatToken, MediaCheck, Report, NotifyGrant, NotifySent, SearchCounted, GoodsSearch,
           SessionEpoch, UserBlock, WantedPost, WantedKey, HandOver, Rating,
+          SafetyNotice,
           Dispute, Consent, DataExport, SensitiveWord, WordListVersion, SuggestTerm, SuggestKey,
           SuggestPrefix, GoodsSuggest]

@@ -426,6 +426,13 @@ async def test_uploads_images_chat_and_the_callback_answer_as_described(api, app
     ws.close()
     assert [m["type"] for m in history.extend["messages"]] == ["goods", "image", "text"], history
     fits("/wx/chat/history", history)
+    # issue 25: a recall's answer, and history with the recalled message in its place
+    recalled = await api.post_json("/wx/chat/recall", {"peer": "bob",
+                                   "seq": history.extend["messages"][0]["seq"]}, alice)
+    fits("/wx/chat/recall", recalled, "post")
+    history = await api.get("/wx/chat/history", bob, openid="bob", peer="alice")
+    assert [m["type"] for m in history.extend["messages"]] == ["recalled", "image", "text"]
+    fits("/wx/chat/history", history)
     for _ in range(2):
         await api.get("/wx/goods/query", alice, flag="书")
     words = await api.get("/wx/goods/hotWords")

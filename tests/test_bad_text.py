@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from services import admin_accounts, tokens
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.security_helpers import goods_body, snapshot
 
@@ -229,7 +230,7 @@ async def test_chat_frames_with_a_lone_surrogate_get_a_refusal_and_the_socket_st
     if b is not None:
         assert await silent(b, 0.2)
     assert await db_state(app) == before
-    assert await app.run_db(chat.pending_offline, "bob", "alice") == []
+    assert await app.run_db(chat_helpers.pending_offline, "bob", "alice") == []
     no_traceback(caplog)
     # the same socket still works
     await send(a, toOpenid="bob", content="still works", msgId="m2")
@@ -238,7 +239,7 @@ async def test_chat_frames_with_a_lone_surrogate_get_a_refusal_and_the_socket_st
     if b is not None:
         assert (await read(b))["content"] == "still works"
     else:
-        assert len(await app.run_db(chat.pending_offline, "bob", "alice")) == 1
+        assert len(await app.run_db(chat_helpers.pending_offline, "bob", "alice")) == 1
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -5,6 +5,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 
 
@@ -70,7 +71,8 @@ async def test_offline_store_cap_order_and_delivery_on_open(api, app):
         await send(a, toOpenid="bob", content="离线%d" % i, msgId="m%d" % i)
         ack = await read(a)
         assert ack == {"type": "ack", "msgId": "m%d" % i, "status": "stored",
-                       "sendTime": ack["sendTime"]}
+                       "sendTime": ack["sendTime"], "seq": ack["seq"]}  # seq: issue 25
+        assert isinstance(ack["seq"], int)
     await send(a, toOpenid="bob", content="fourth", msgId="m3")
     refusal = await read(a)
     assert refusal["type"] == "error" and refusal["code"] == "offline_limit"
@@ -114,7 +116,7 @@ async def test_offline_messages_survive_a_new_application(api, app, config, data
     assert (await read(a))["status"] == "stored"
     fresh = make_app(config, database)
     from services import chat
-    rows = await fresh.run_db(chat.pending_offline, "bob", "alice")
+    rows = await fresh.run_db(chat_helpers.pending_offline, "bob", "alice")
     assert [f["content"] for _, f in rows] == ["after restart"]
     fresh.db_executor.shutdown()
 
@@ -127,7 +129,7 @@ async def test_resend_with_same_msg_id_is_stored_once(api, app):
         await send(a, toOpenid="bob", content="once", msgId="same-1")
         assert (await read(a))["type"] == "ack"
     from services import chat
-    assert len(await app.run_db(chat.pending_offline, "bob", "alice")) == 1
+    assert len(await app.run_db(chat_helpers.pending_offline, "bob", "alice")) == 1
 
 
 @pytest.mark.gen_test
@@ -449,13 +451,13 @@ def test_run_unit_retries_a_lock_conflict(mariadb):
 def test_store_offline_resend_is_the_same_row_even_when_the_store_is_full(database):
     from services import chat
     from services.chat import ChatRefusal
-    ids = [chat.store_offline("s", "r", "m%d" % i, "text", "id%d" % i, 3) for i in range(3)]
-    assert chat.store_offline("s", "r", "m2", "text", "id2", 3) == ids[2]
+    ids = [chat_helpers.store_offline("s", "r", "m%d" % i, "text", "id%d" % i, 3) for i in range(3)]
+    assert chat_helpers.store_offline("s", "r", "m2", "text", "id2", 3) == ids[2]
     with pytest.raises(ChatRefusal):
-        chat.store_offline("s", "r", "m3", "text", "id3", 3)
-    chat.delete_offline(ids[:1])
-    assert chat.store_offline("s", "r", "m1", "text", "id1", 3) == ids[1]  # resend: no new row
-    assert len(chat.pending_offline("r", "s")) == 2
+        chat_helpers.store_offline("s", "r", "m3", "text", "id3", 3)
+    chat_helpers.mark_received("r", ids[:1])
+    assert chat_helpers.store_offline("s", "r", "m1", "text", "id1", 3) == ids[1]  # resend: no new row
+    assert len(chat_helpers.pending_offline("r", "s")) == 2
 
 
 # -- a msgId is unique per sender and recipient ------------------------------------------------
@@ -496,7 +498,7 @@ async def test_the_same_msg_id_to_two_offline_recipients_is_kept_for_both(api, a
     await send(a, toOpenid="carol", content="for carol", msgId="1")  # a true resend
     assert (await acked(a))["status"] == "duplicate"
     for to in ("bob", "carol"):
-        assert len(await app.run_db(chat.pending_offline, to, "alice")) == 1
+        assert len(await app.run_db(chat_helpers.pending_offline, to, "alice")) == 1
         ws = await api.ws(to, "alice", t[to])
         assert (await read(ws))["content"] == "for " + to
         assert await silent(ws, 0.1)
@@ -506,28 +508,25 @@ def test_store_offline_msg_id_is_per_recipient(database):
     """The database's unique key is (sender, recipient, msgId): the same id to another recipient
     is another message (two processes, or a restart, skip the in-memory resend check)."""
     from services import chat
-    first = chat.store_offline("s", "r1", "one", "text", "1", 3)
-    second = chat.store_offline("s", "r2", "two", "text", "1", 3)
+    first = chat_helpers.store_offline("s", "r1", "one", "text", "1", 3)
+    second = chat_helpers.store_offline("s", "r2", "two", "text", "1", 3)
     assert first != second
-    assert chat.store_offline("s", "r2", "two", "text", "1", 3) == second  # a resend
-    assert [f["content"] for _, f in chat.pending_offline("r2", "s")] == ["two"]
-    assert [f["content"] for _, f in chat.pending_offline("r1", "s")] == ["one"]
+    assert chat_helpers.store_offline("s", "r2", "two", "text", "1", 3) == second  # a resend
+    assert [f["content"] for _, f in chat_helpers.pending_offline("r2", "s")] == ["two"]
+    assert [f["content"] for _, f in chat_helpers.pending_offline("r1", "s")] == ["one"]
     for i in range(2, 4):  # r2's store fills up; r1's resend still finds its own row
-        chat.store_offline("s", "r2", "x", "text", str(i), 3)
-    assert chat.store_offline("s", "r1", "one", "text", "1", 3) == first
+        chat_helpers.store_offline("s", "r2", "x", "text", str(i), 3)
+    assert chat_helpers.store_offline("s", "r1", "one", "text", "1", 3) == first
 
 
 @pytest.mark.gen_test
 async def test_remembered_msg_ids_are_bounded(app):
-    """The resend memory keeps at most a fixed number of ids in all, least recent sender first;
-    forgetting an id never creates an entry and drops a sender left with none."""
+    """The resend memory keeps at most a fixed number of ids in all, least recent sender first."""
     chat = app.chat
     chat.recent_cap = 10
-    chat._forget("ghost", "bob", "1")
-    assert "ghost" not in chat.recent and chat.recent_count == 0
     assert not chat._seen("alice", "bob", "1") and chat._seen("alice", "bob", "1")
-    chat._forget("alice", "bob", "1")
-    assert "alice" not in chat.recent and chat.recent_count == 0
+    chat.recent.clear()
+    chat.recent_count = 0
     for i in range(25):
         assert not chat._seen("sender%d" % i, "bob", "1")
         assert chat.recent_count <= 10

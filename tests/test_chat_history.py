@@ -11,6 +11,7 @@ import struct
 import pytest
 
 from services import chat
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 
 
@@ -87,7 +88,7 @@ async def test_reopening_shows_the_conversation_both_directions_oldest_first(api
         assert (await read((b, a)[i % 2]))["content"] == "m%d" % i
     # both pages answered the ping that followed: everything counts as received
     assert await until(lambda: app.run_db(
-        lambda: not chat.unreceived("bob", "alice") and not chat.unreceived("alice", "bob")))
+        lambda: not chat_helpers.unreceived("bob", "alice") and not chat_helpers.unreceived("alice", "bob")))
     a.close()
     b.close()
     app.chat.history = 5
@@ -127,7 +128,7 @@ async def test_a_reader_that_stops_reading_and_drops_tcp_loses_nothing_acked(api
     b = await api.ws("bob", "alice", t["bob"])
     got = [f["msgId"] for f in await frames_until_quiet(b)]
     assert got == acked_ids  # in order, exactly once, more than history_on_open
-    assert await until(lambda: app.run_db(lambda: not chat.unreceived("bob", "alice")))
+    assert await until(lambda: app.run_db(lambda: not chat_helpers.unreceived("bob", "alice")))
     b.close()
     b2 = await api.ws("bob", "alice", t["bob"])
     assert await silent(b2)  # confirmed by b's pong: not replayed again
@@ -201,9 +202,9 @@ async def test_v2_receipts_move_the_unread_count_and_reach_the_sender(api, app):
     got = await frames_until_quiet(b)
     assert [f["content"] for f in got] == ["r0", "r1", "r2"]
     assert (await unread()).extend["chatLists"][0]["unread"] == 3  # v2: receipts decide
-    assert await app.run_db(chat.unreceived, "bob", "alice")  # v2: a pong is no receipt
+    assert await app.run_db(chat_helpers.unreceived, "bob", "alice")  # v2: a pong is no receipt
     await send(b, type="received", seq=got[2]["seq"])
-    assert await until(lambda: app.run_db(lambda: not chat.unreceived("bob", "alice")))
+    assert await until(lambda: app.run_db(lambda: not chat_helpers.unreceived("bob", "alice")))
     assert await app.run_db(chat.offline_waiting) == 0  # received frees the offline slots
     await send(b, type="read", seq=got[0]["seq"])
     tick = await read(a)

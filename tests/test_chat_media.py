@@ -13,6 +13,7 @@ from models.chat import ChatMessage
 from models.goods import CHAT_IMAGE, Goods, Image
 from models.wechat import MediaCheck
 from services import chat
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.test_goods import approve, publish
 from tests.test_images import picture, upload
@@ -188,7 +189,7 @@ class TestWithChatModeration:
         a = await api.ws("alice", "bob", t["alice"], query={"v": "2"})
         await send(a, toOpenid="bob", type="image", content=up["name"], msgId="held")
         assert (await acked(a))["code"] == "bad_image"
-        assert await app.run_db(chat.unreceived, "bob", "alice") == []
+        assert await app.run_db(chat_helpers.unreceived, "bob", "alice") == []
 
 
 @pytest.mark.gen_test(timeout=60)

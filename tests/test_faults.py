@@ -23,6 +23,7 @@ from models import open_database
 from models.comment import Comment, Notice
 from models.goods import Goods
 from services import chat
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.conftest import migrated_mariadb
 from tests.security_helpers import goods_body
@@ -136,11 +137,11 @@ async def test_mariadb_stopped_rest_503_chat_unavailable_then_recovers(api, app,
         return (await api.get("/wx/lt/list", t["alice"], openid="alice")).status == 200
     assert await until(healthy), "the server did not recover by itself"
     assert await app.run_db(lambda: Goods.select().count()) == goods_before  # nothing half-done
-    assert await app.run_db(chat.pending_offline, "bob", "alice") == []  # never accepted
+    assert await app.run_db(chat_helpers.pending_offline, "bob", "alice") == []  # never accepted
     await send(a, toOpenid="bob", content="after", msgId="up-1")
     ack = await read(a)
     assert ack == {"type": "ack", "msgId": "up-1", "status": "stored",
-                   "sendTime": ack["sendTime"]}
+                   "sendTime": ack["sendTime"], "seq": ack["seq"]}
     b = await api.ws("bob", "alice", t["bob"])
     assert (await read(b))["content"] == "after"
     assert await silent(b)

@@ -91,6 +91,7 @@ ENDPOINTS = {  # path -> (method, how parameters travel, their names)
     "/wx/lt/list": ("GET", "query", ["openid"]),
     "/wx/lt/deleteList1": ("GET", "query", ["myOpenid", "beDeleteOpenid"]),
     "/wx/chat/history": ("GET", "query", ["openid", "peer", "before", "limit"]),
+    "/wx/chat/recall": ("POST", "json", ["openid", "peer", "seq"]),
     "/wx/report": ("POST", "json", ["openid", "targetType", "targetId", "reason", "messages"]),
     "/wx/notify/subscribe": ("POST", "json", ["openid", "templateIds", "tmplIds"]),
     "/wx/user/deleteAccount": ("POST", "json", ["openid", "confirm"]),

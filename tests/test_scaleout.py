@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from tests import chat_helpers
 from tests.chat_helpers import read, send, silent, users
 from tests.conftest import Api
 from tests.serverproc import ROOT, MarketProcess
@@ -107,7 +108,7 @@ async def test_offline_cap_exact_under_concurrent_senders_on_both_processes(api,
                 frame = await read(ws)
             outcomes.append(frame.get("status") or frame.get("code"))
     assert sorted(outcomes) == ["offline_limit"] * 3 + ["stored"] * 3
-    assert len(await app.run_db(chat.pending_offline, "bob", "alice")) == 3
+    assert len(await app.run_db(chat_helpers.pending_offline, "bob", "alice")) == 3
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -313,7 +314,7 @@ async def test_the_same_msg_id_to_two_recipients_across_processes(api, app, proc
     assert (await acked(a1))["status"] == "stored"
     await send(a2, toOpenid="erin", content="for erin", msgId="2")
     assert (await acked(a2))["status"] == "stored"
-    assert [f["content"] for _, f in await app.run_db(chat.pending_offline, "erin", "alice")] \
+    assert [f["content"] for _, f in await app.run_db(chat_helpers.pending_offline, "erin", "alice")] \
         == ["for erin"]
     e = await process2.api.ws("erin", "alice", t["erin"])
     assert (await read(e))["content"] == "for erin"

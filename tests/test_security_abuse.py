@@ -27,6 +27,7 @@ from tornado.websocket import websocket_connect
 
 from handlers.chat_socket import WRITE_BUFFER_LIMIT
 from services import chat, tokens
+from tests import chat_helpers
 from tests.chat_helpers import read, send, users
 from tests.security_helpers import goods_body
 from tests.serverproc import MarketProcess, dev_login
@@ -467,9 +468,9 @@ async def test_a_client_that_never_reads_is_dropped_with_a_bounded_buffer(api, a
     assert a.close_code is None
     # bob never answered a ping, so nothing written to his socket counts as received: every
     # acknowledged message waits for his next open (issue 16), and the offline cap still holds
-    waiting = await app.run_db(chat.unreceived, "bob", "alice")
+    waiting = await app.run_db(chat_helpers.unreceived, "bob", "alice")
     assert len(waiting) == len(statuses)
-    pending = await app.run_db(chat.pending_offline, "bob", "alice")
+    pending = await app.run_db(chat_helpers.pending_offline, "bob", "alice")
     assert len(pending) <= app.config["chat"]["offline_limit"]
     raw.close()
     assert "never retrieved" not in caplog.text  # one warning line, not an error per frame

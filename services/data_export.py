@@ -157,6 +157,15 @@ def _rows(query, drop=()):
     return [{f.name: _iso(getattr(row, f.name)) for f in fields} for row in query]
 
 
+def _without_peers_recalls(messages, me):
+    """A message the other party recalled is theirs to withdraw: the archive keeps the row and
+    its time, not its content (the student's own recalled messages stay whole)."""
+    for m in messages:
+        if m["recalled_at"] and m["from_openid"] != me:
+            m["content"] = ""
+    return messages
+
+
 def collect(openid, public_folder, private_folder):
     """({file name: JSON-able content}, [(path in the archive, file on disk)]) of everything
     stored about `openid`. Reads only."""
@@ -190,9 +199,9 @@ def collect(openid, public_folder, private_folder):
         "favourites.json": _rows(Favourite.select().where(Favourite.openid == me)
                                  .order_by(Favourite.id)),
         "chat.json": {
-            "messages": _rows(ChatMessage.select().where(
+            "messages": _without_peers_recalls(_rows(ChatMessage.select().where(
                 (ChatMessage.from_openid == me) | (ChatMessage.to_openid == me))
-                .order_by(ChatMessage.seq), drop=("pair",)),
+                .order_by(ChatMessage.seq), drop=("pair",)), me),
             "conversations": _rows(ChatList.select().where(ChatList.to_openid == me)
                                    .order_by(ChatList.list_id))},
         "ratings.json": {

@@ -95,6 +95,7 @@ def valid_bodies(s):
         "/wx/handover/confirm": _sold_to_bob,
         "/wx/rating": _bobs_handover,
         "/wx/handover/dispute": _bobs_dispute,  # issue 25
+        "/wx/chat/recall": _bobs_message,  # issue 25: bob recalls his own message at once
         "/wx/user/block": {"openid": "alice"},  # issue 18 (and unblocked at once)
         "/wx/user/unblock": {"openid": "alice"},
         "/wx/admin/adminLogin": {"username": "root", "passwd": PASSWORD},
@@ -152,6 +153,24 @@ async def _bobs_dispute(api, app, s):
     from models.rating import HandOver
     return {"hid": await app.run_db(lambda: HandOver.get(HandOver.buyer == "bob").id),
             "reason": "没收到货"}
+
+
+async def _bobs_message(api, app, s):
+    """bob writes to alice (a stored message of his own), to be recalled."""
+    import asyncio
+    from models.chat import ChatMessage
+    ws = await api.ws("bob", "alice", s["tokens"]["bob"])
+    await ws.write_message(json.dumps({"fromOpenid": "bob", "toOpenid": "alice", "content": "撤回我"}))
+    mine = lambda: ChatMessage.select(ChatMessage.seq).where(  # noqa: E731
+        ChatMessage.from_openid == "bob").scalar()
+    for _ in range(100):
+        seq = await app.run_db(mine)
+        if seq:
+            break
+        await asyncio.sleep(0.05)
+    ws.close()
+    await app.list_writer.flush()  # its conversation rows written now, not during the probe
+    return {"peer": "alice", "seq": seq}
 
 
 def encode(body):

@@ -293,3 +293,24 @@ async def test_the_privacy_page_shows_the_operator_and_real_retention(api, confi
     assert "微信内容安全检测：本服务当前未开启" in html  # moderation.enabled is off here
     assert "withdraw" in html and "/wx/user/export" in html and "/wx/user/deleteAccount" in html
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_archive_keeps_the_students_own_recalled_text_not_the_peers(database):
+    """Recall (撤回) withdraws a message from both sides: the sender's archive still holds
+    their own text, the recipient's holds the row and its time, not the content."""
+    from models.chat import ChatMessage, pair_key
+    from models.user import User
+    from services import data_export
+    with database.connection_context():
+        for who in ("amy", "ben"):
+            User.create(openid=who, wxname=who)
+        now = utcnow()
+        ChatMessage.create(pair=pair_key("amy", "ben"), from_openid="amy", to_openid="ben",
+                           content="定金先转我", recalled_at=now)
+        ChatMessage.create(pair=pair_key("amy", "ben"), from_openid="ben", to_openid="amy",
+                           content="好的")
+        mine = data_export.collect("amy", "/nonexistent", "/nonexistent")[0]
+        theirs = data_export.collect("ben", "/nonexistent", "/nonexistent")[0]
+    assert [m["content"] for m in mine["chat.json"]["messages"]] == ["定金先转我", "好的"]
+    got = theirs["chat.json"]["messages"]
+    assert [m["content"] for m in got] == ["", "好的"] and got[0]["recalled_at"]

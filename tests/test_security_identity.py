@@ -78,6 +78,7 @@ CALLER = {
     "/wx/rating": ("POST", "json", "openid", {"handoverId": "1", "score": "5"}),
     # GET (a party's view) is the same handler's caller check: tests/test_disputes.py
     "/wx/handover/dispute": ("POST", "json", "openid", {"hid": "1", "reason": "没收到货"}),
+    "/wx/chat/recall": ("POST", "json", "openid", {"peer": "alice", "seq": "1"}),
     "/wx/user/consent": ("POST", "json", "openid", {"version": "2026-12-07"}),  # issue 26
     "/wx/user/export": ("POST", "json", "openid", {}),  # its GET: tests/test_privacy.py
     # last: with the caller's own token it ends the account (tests/test_accounts.py)

@@ -18,13 +18,14 @@ SEEN = {"/wx/user/register", "/wx/user/updateUserInfo", "/wx/goods/goodsIssue",
         "/wx/images/upload", "/wx/pl/addMainComments", "/wx/pl/addSonCommments",
         "/wx/liked/like", "/wx/report", "/wx/goods/edit",
         "/wx/wanted", "/wx/handover", "/wx/handover/confirm", "/wx/rating",
-        "/wx/handover/dispute"}
+        "/wx/handover/dispute",
+        "/wx/chat/recall"}  # a blocked account's chat is closed, recall included
 # The user's own state, or withdrawing their own contribution: allowed while blocked.
 OWN = {"/wx/user/deleteMyIssue", "/wx/user/deleteCheckFail", "/wx/user/addGoodsToCar",
        "/wx/liked/unlike", "/wx/lt/haveRead", "/wx/lt/deleteList1", "/wx/notify/subscribe",
        "/wx/goods/state", "/wx/goods/renew",
        "/wx/user/block", "/wx/user/unblock", "/wx/wanted/delete",
-       "/wx/user/consent", "/wx/user/export"}  # issue 26: PIPL rights hold while blocked  # a blocked owner's listings are hidden anyway
+       "/wx/user/consent", "/wx/user/export"}  # PIPL rights hold while blocked
 # Ending the account: allowed while blocked too, and tested on its own (tests/test_accounts.py)
 ACCOUNT = {"/wx/user/deleteAccount"}
 READS = {"/wx/user/isRegister", "/wx/user/getUserInfo", "/wx/user/getUserDeInfo",

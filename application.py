@@ -34,7 +34,7 @@ from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from realtime.safety_notices import SafetyNotices
 from services import goods, images, ip_region, search
-from services.errors import Busy, Unavailable
+from errors import Busy, Unavailable
 from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
 from wechat.client import WechatApi

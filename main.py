@@ -95,7 +95,7 @@ def open_db(config, serving=False):
 
 
 def cmd_migrate(config):
-    from models import migrations
+    import migrations
     database = open_db(config)
     with database.connection_context():
         names = migrations.migrate(database, log=log.info)
@@ -118,7 +118,7 @@ def read_password():
 
 def cmd_create_admin(config, username, role="owner"):
     from services import admin_accounts
-    from services.errors import ServiceError
+    from errors import ServiceError
     password = read_password()
     database = open_db(config)
     with database.connection_context():
@@ -135,7 +135,7 @@ def cmd_create_admin(config, username, role="owner"):
 def cmd_admin(config, args):
     """admin list | passwd NAME | remove NAME [--force] | role NAME ROLE (audited as `console`)."""
     from services import admin_accounts
-    from services.errors import ServiceError
+    from errors import ServiceError
     command, name = args.admin_command, getattr(args, "name", None)
     password = read_password() if command == "passwd" else None
     database = open_db(config)
@@ -165,7 +165,7 @@ def cmd_admin(config, args):
 def cmd_seed_demo(config, force, skip_if_real=False):
     """seed-demo: the demo market (services/demo.py), on a migrated database."""
     from services import demo, images
-    from services.errors import ServiceError
+    from errors import ServiceError
     database = check_schema(config)
     uploads = config["uploads"]
     with database.connection_context():
@@ -198,7 +198,7 @@ def cmd_backup(config, target):
 
 
 def check_schema(config):
-    from models import migrations
+    import migrations
     database = open_db(config)
     with database.connection_context():
         todo = migrations.pending(database)

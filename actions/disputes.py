@@ -3,7 +3,7 @@ a moderator decides it; after each commit the subscribe messages (the inbox line
 in the rule's transaction)."""
 from services import disputes
 from services.content_checks import SCENE_COMMENT
-from services.errors import Phrase
+from errors import Phrase
 
 OPENED, UPHELD, DISMISSED = Phrase("dispute opened"), Phrase("upheld"), Phrase("dismissed")
 

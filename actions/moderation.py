@@ -4,7 +4,7 @@ from models.goods import APPROVED
 from models.user import BLOCKED, REJECTED, VERIFIED
 from actions.wanted import matches_told
 from services import content_checks, moderation
-from services.errors import Phrase, ServiceError
+from errors import Phrase, ServiceError
 
 # what a subscribe message says (English source; translated by the notifier, locale/zh_CN.csv)
 PASSED, NOT_PASSED, STUDENT_ID_CHECK = Phrase("passed"), Phrase("not passed"), Phrase(

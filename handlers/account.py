@@ -3,7 +3,7 @@ and blocking other users. The published client calls none of these."""
 from actions.users import do_block, do_delete_account
 from handlers.base import ApiHandler
 from services import blocks
-from services.errors import Invalid
+from errors import Invalid
 
 
 class DeleteAccountHandler(ApiHandler):

@@ -12,7 +12,7 @@ from handlers.base import PageHandler
 from models.admin import ROLES
 from services import admin_accounts
 from services.clock import display
-from services.errors import Forbidden
+from errors import Forbidden
 
 NOTES = {  # ?ok= codes of this page: fixed texts, never text from the request
     "created": "Account created.", "password": "Password set; that admin's sessions ended.",

@@ -6,7 +6,7 @@ from actions.announcements import do_update_announcement
 from actions.chat import do_broadcast
 from handlers.admin_forms import AdminPage
 from services import announcements
-from services.errors import Invalid, ServiceError
+from errors import Invalid, ServiceError
 
 
 class AnnouncementsPage(AdminPage):

@@ -6,7 +6,7 @@ from actions.announcements import do_update_announcement
 from actions.moderation import do_check_user_by_state, do_review_goods, do_set_goods_deleted
 from handlers.base import ApiHandler
 from services import announcements, images, moderation, tokens, validate
-from services.errors import Invalid
+from errors import Invalid
 
 
 class AdminApiHandler(ApiHandler):

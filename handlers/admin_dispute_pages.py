@@ -6,7 +6,7 @@ import tornado.web
 from actions.disputes import do_decide_dispute
 from handlers.admin_forms import AdminPage
 from services import disputes
-from services.errors import Invalid
+from errors import Invalid
 
 STATUSES = ("open", "upheld", "dismissed", "all")
 ASKS = {

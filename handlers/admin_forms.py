@@ -7,7 +7,7 @@ import urllib.parse
 
 from handlers.base import PageHandler, safe_next
 from services import validate
-from services.errors import Invalid, ServiceError
+from errors import Invalid, ServiceError
 
 REASON_CHARS = 500
 MAX_PAGE = 100_000

@@ -6,7 +6,7 @@ from actions.admins import do_set_hot_word_hidden
 from handlers.base import PageHandler
 from services import hotwords
 from services.clock import display
-from services.errors import Invalid
+from errors import Invalid
 
 ACTIONS = ("hide", "show")
 

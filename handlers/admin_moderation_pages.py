@@ -15,7 +15,7 @@ from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from handlers.images import upload_body_bytes
 from services import audit, banners, images, listings, moderation, validate
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 
 # Public uploads at /uploads/NAME on this same host (the pages' CSP allows 'self').
 photo_url = functools.partial(images.upload_url, "")

@@ -11,7 +11,7 @@ from handlers.base import COOKIE, PageHandler, safe_next
 from handlers.charts import bar_chart
 from services import admin_accounts, audit, dashboard
 from services.clock import display
-from services.errors import TooMany
+from errors import TooMany
 from services import reports
 
 AUDIT_PAGE = 50

@@ -9,7 +9,7 @@ from actions.reports import do_act_on_reports
 from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from services import content_checks, reports, validate
-from services.errors import Invalid
+from errors import Invalid
 
 REPORT_ASKS = {
     "block": {"title": "Block the author?", "button": "Block author",

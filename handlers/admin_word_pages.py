@@ -6,7 +6,7 @@ from actions.words import do_add_word, do_remove_word
 from handlers.admin_forms import AdminPage
 from services import word_filter
 from services.clock import display
-from services.errors import Invalid, ServiceError
+from errors import Invalid, ServiceError
 
 ACTIONS = ("add", "remove")
 

@@ -14,7 +14,7 @@ import tornado.web
 import logs
 from realtime.control import MISSING
 from services import admin_accounts, validate
-from services.errors import Forbidden, Invalid, ServiceError, Unauthorized
+from errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale

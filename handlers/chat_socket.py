@@ -13,7 +13,7 @@ import tornado.websocket
 from handlers.base import AppHandler
 from realtime.connection import Connection
 from services import chat, validate
-from services.errors import Forbidden, NotFound, ServiceError, Unauthorized
+from errors import Forbidden, NotFound, ServiceError, Unauthorized
 
 log = logging.getLogger("market.chat")
 

@@ -3,7 +3,7 @@ from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
 from services import favourites, goods, hotwords, search, suggest, validate
-from services.errors import Invalid, ServiceError
+from errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
 

@@ -6,7 +6,7 @@ from actions.images import do_add_chat_image, do_add_goods_photo, do_add_student
 from handlers.base import StaticHandler
 from handlers.goods import MarketHandler
 from services import chat_media, images, validate
-from services.errors import Forbidden, Invalid, TooLarge, TooMany
+from errors import Forbidden, Invalid, TooLarge, TooMany
 
 NAME = r"([0-9a-f]{32}\.(?:jpg|png|webp|gif))"
 

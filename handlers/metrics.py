@@ -1,6 +1,6 @@
 """GET /metrics: Prometheus text format, only for the addresses in metrics.allow."""
 from handlers.base import ApiHandler
-from services.errors import Forbidden
+from errors import Forbidden
 from metrics import CONTENT_TYPE
 
 

@@ -2,7 +2,7 @@
 from actions.users import do_log_in, do_register, do_update_school_info
 from handlers.base import ApiHandler
 from services import ratings, tokens, users, validate
-from services.errors import NotFound
+from errors import NotFound
 from wechat import client as wechat
 
 

@@ -4,7 +4,7 @@ import json
 from actions.images import do_apply_media_result
 from handlers.base import ApiHandler
 from services import validate
-from services.errors import Invalid
+from errors import Invalid
 
 
 class MediaCallbackHandler(ApiHandler):

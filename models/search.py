@@ -8,7 +8,7 @@ columns with their plain tokenizer, so they see the same tokens:
   mode (its relevance ranks);
 - SQLite: an FTS5 table `goods_fts` with goods_search as its external content (kept in step by
   triggers on goods_search), queried with MATCH and ranked by bm25().
-The DDL is in models/migrations/m0010_search.py.
+The DDL is in migrations/m0010_search.py.
 """
 from peewee import SQL, AutoField, IntegerField, NodeList, TextField, fn
 

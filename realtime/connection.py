@@ -13,7 +13,7 @@ import time
 from realtime.codec import frame_bytes, wire
 from services import chat, recall as recalls
 from services.chat import ChatRefusal
-from services.errors import ServiceError
+from errors import ServiceError
 
 log = logging.getLogger("market.chat")
 

@@ -14,7 +14,7 @@ import logging
 
 from realtime.tasks import stop_tasks
 from services import chat
-from services.errors import ServiceError, Unavailable
+from errors import ServiceError, Unavailable
 
 log = logging.getLogger("market.chat")
 

@@ -28,7 +28,7 @@ from models.user import DELETED, User
 from models.wanted import WANTED_DELETED, WantedKey, WantedPost
 from services import search
 from services.users import ensure_user
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 
 CONFIRM = "注销"  # the confirmation a deletion must carry, exactly
 PLACEHOLDER = "已注销用户"  # the author shown for what a deleted account wrote

@@ -13,7 +13,7 @@ from models.admin import OWNER, ROLES, Admin, AdminOpenid, record
 from models.user import User
 from services import validate
 from services.clock import display
-from services.errors import Conflict, Forbidden, Invalid, NotFound
+from errors import Conflict, Forbidden, Invalid, NotFound
 
 CONSOLE = "console"  # the actor of the command line's changes in the audit log
 

@@ -6,7 +6,7 @@ from models.admin import record
 from models.goods import BANNER, Image
 from services import validate
 from services.clock import display
-from services.errors import NotFound
+from errors import NotFound
 
 
 def current():

@@ -10,7 +10,7 @@ from models.user import DELETED, User
 from services import validate
 from services.users import require_user
 from services.clock import display
-from services.errors import Invalid, NotFound, TooMany
+from errors import Invalid, NotFound, TooMany
 
 MAX_BLOCKS = 500  # blocks one user may hold; a set this size is what a cache entry holds at most
 

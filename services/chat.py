@@ -20,7 +20,7 @@ from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED, DELETED
 from services import recall, subscriptions, validate
 from services.clock import display, display_now
-from services.errors import Forbidden, NotFound, ServiceError
+from errors import Forbidden, NotFound, ServiceError
 
 SYSTEM = "system"
 TYPES = ("text", "image", "goods")

@@ -7,7 +7,7 @@ from models.account import UserBlock
 from models.comment import NOTICE_COMMENT, NOTICE_LIKE, Comment, Liked, Notice, Reply
 from models.user import User
 from services import clock, ip_region, validate
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 from models import write_txn
 from services.goods import gid_of, visible
 from services.users import require_active

@@ -27,7 +27,7 @@ from models.subscription import NotifyGrant, NotifySent
 from models.user import DELETED, User
 from models.wanted import WantedPost
 from services import clock
-from services.errors import NotFound, TooMany
+from errors import NotFound, TooMany
 
 DAY = datetime.timedelta(days=1)
 STALE = datetime.timedelta(minutes=10)  # a preparation this old never finished (a crash)

@@ -23,7 +23,7 @@ from models.goods import APPROVED, Goods
 from models.report import Report
 from models.user import VERIFIED, User
 from services import chat, comments, goods, images, moderation, reports, users
-from services.errors import Conflict
+from errors import Conflict
 
 PREFIX = "demo-"
 ACTOR = "seed-demo"  # the audit log's actor for the approvals

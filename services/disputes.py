@@ -20,7 +20,7 @@ from models.goods import CHAT_IMAGE, Goods, Image
 from models.rating import HANDOVER_CONFIRMED, HandOver, Rating
 from models.user import User
 from services import clock, images, validate
-from services.errors import Conflict, Forbidden, Invalid, NotFound
+from errors import Conflict, Forbidden, Invalid, NotFound
 from services.users import require_active
 
 NOTICE_DISPUTE = 5  # the inbox type of dispute lines (/wx/lt/getNoticeInfo?type=5)

@@ -10,7 +10,7 @@ from models.goods import Goods
 from models.report import Report
 from models.user import User
 from services.clock import display
-from services.errors import Invalid
+from errors import Invalid
 
 PAGE = 1000
 BOM = "\ufeff"  # so Excel reads the file as UTF-8 (Chinese text)

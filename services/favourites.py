@@ -1,7 +1,7 @@
 """Favourites: the client keeps the gid list locally and replaces ours with it."""
 from models.goods import Favourite, Goods
 from services import validate
-from services.errors import Invalid
+from errors import Invalid
 from models import write_txn
 from services.goods import MAX_UNPAGED, summaries
 from services.users import require_user

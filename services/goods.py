@@ -8,7 +8,7 @@ from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import VERIFIED
 from services import clock, ip_region, validate
 from services import search as search_index
-from services.errors import Forbidden, Invalid, NotFound
+from errors import Forbidden, Invalid, NotFound
 from services.images import upload_url
 from services.users import require_active
 

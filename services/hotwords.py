@@ -15,7 +15,7 @@ from models import utcnow, write_txn
 from models.goods import SearchCounted, SearchKeyword
 from services import validate
 from services.clock import CHINA
-from services.errors import NotFound
+from errors import NotFound
 from models.admin import record
 from services import suggest
 

@@ -30,7 +30,7 @@ from models.goods import APPROVED, BANNER, CHAT_IMAGE, GOODS_PHOTO, STUDENT_ID, 
 from models.goods import PENDING as IN_REVIEW  # models.user has its own PENDING (state 3)
 from models.user import BLOCKED, PENDING, User
 from services import validate
-from services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
+from errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 from services.users import require_active
 
 EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp", "GIF": "gif"}

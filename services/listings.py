@@ -16,7 +16,7 @@ from models.goods import (APPROVED, EXPIRED, GOODS_PHOTO, ON_SALE, PENDING, RESE
                           Favourite, Goods, Image)
 from services import clock, validate
 from services import search as search_index
-from services.errors import Forbidden, Invalid, NotFound
+from errors import Forbidden, Invalid, NotFound
 from services.users import require_active
 
 SALE_STATES = {ON_SALE: "on sale", RESERVED: "reserved", SOLD: "sold", EXPIRED: "expired"}

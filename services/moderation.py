@@ -6,7 +6,7 @@ from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, G
 from models.user import BLOCKED, DELETED, UNVERIFIED, User
 from services import blocks, clock, ip_region, ratings, search, suggest, validate, wanted
 from services.clock import display
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 
 # userCheck / page actions -> the user state they set (unblock is worked out from the audit log)
 USER_ACTIONS = {"verify": 1, "reject": 2, "block": BLOCKED, "unblock": None}

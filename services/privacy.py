@@ -8,7 +8,7 @@ from models.privacy import ACCEPT, WITHDRAW, Consent
 from models.subscription import NotifyGrant, NotifySent
 from models.user import DELETED, User
 from services import validate
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 
 
 def _user(openid):

@@ -4,7 +4,7 @@ make_app."""
 import time
 
 from services.admin_accounts import normalise_name
-from services.errors import Phrase, TooMany
+from errors import Phrase, TooMany
 
 
 class Bucket:

@@ -21,7 +21,7 @@ from models.user import User
 from models.goods import RESERVED
 from services import clock, listings, validate
 from services.disputes import states_of
-from services.errors import Conflict, Forbidden, Invalid, NotFound
+from errors import Conflict, Forbidden, Invalid, NotFound
 from services.users import require_active
 
 SCORES = (1, 2, 3, 4, 5)

@@ -14,7 +14,7 @@ from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
 from services import moderation, ratings, validate, wanted
 from services.clock import display
-from services.errors import Invalid, NotFound, Phrase, TooMany
+from errors import Invalid, NotFound, Phrase, TooMany
 from services.users import require_active
 
 # The one registry of report targets: what can be reported, and which of them a moderator can

@@ -28,7 +28,7 @@ from models.goods import APPROVED, ON_SALE, Goods
 from models import search as search_sql
 from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
 from services import validate
-from services.errors import Invalid
+from errors import Invalid
 
 log = logging.getLogger("market.search")
 

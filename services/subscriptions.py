@@ -10,7 +10,7 @@ from models.subscription import NotifyGrant, NotifySent
 from models.user import User
 from services.users import require_user
 from services import privacy, validate
-from services.errors import Forbidden, Invalid
+from errors import Forbidden, Invalid
 
 NO_GRANT, BAD_DATA = 43101, 47003  # WeChat errcodes: no grant left, bad template data
 

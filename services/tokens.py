@@ -3,7 +3,7 @@ import time
 
 import jwt
 
-from services.errors import Unauthorized
+from errors import Unauthorized
 
 ISSUER = "market"
 

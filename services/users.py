@@ -5,7 +5,7 @@ from models import locked_in_txn, utcnow, write_txn
 from models.admin import AdminOpenid
 from models.user import User, BLOCKED, DELETED
 from services import privacy, validate
-from services.errors import Forbidden, Invalid, NotFound
+from errors import Forbidden, Invalid, NotFound
 
 
 def ensure_user(openid):

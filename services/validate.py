@@ -2,7 +2,7 @@
 import re
 from decimal import Decimal
 
-from services.errors import Invalid, Phrase
+from errors import Invalid, Phrase
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")

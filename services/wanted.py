@@ -22,7 +22,7 @@ from models.user import BLOCKED, User
 from models.wanted import WANTED_ACTIVE, WANTED_DELETED, WANTED_TAKEN_DOWN, WantedKey, WantedPost
 from models.admin import record
 from services import clock, search, validate
-from services.errors import Forbidden, Invalid, NotFound, TooMany
+from errors import Forbidden, Invalid, NotFound, TooMany
 from services.users import require_active
 
 NOTICE_WANTED = 4     # Notice.type of "a listing matching your post was approved"

@@ -24,7 +24,7 @@ from models import utcnow, write_txn
 from models.admin import record
 from models.words import SensitiveWord, WordListVersion
 from services import validate
-from services.errors import Invalid, NotFound
+from errors import Invalid, NotFound
 
 DEFAULT_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sensitive_words.txt")
 MAX_WORD_CHARS = 32

@@ -16,7 +16,7 @@ sys.path.insert(0, ROOT)
 
 from application import make_app, make_server  # noqa: E402
 from models import bind, open_database, is_mysql  # noqa: E402
-from models import migrations  # noqa: E402
+import migrations  # noqa: E402
 from tests.tables import MODELS  # noqa: E402
 from settings import load_config  # noqa: E402
 from devservers import MariaDB  # noqa: E402

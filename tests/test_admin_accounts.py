@@ -12,7 +12,7 @@ from playwright.async_api import expect
 
 from models.admin import MODERATOR, OWNER
 from services import admin_accounts, audit
-from services.errors import Conflict
+from errors import Conflict
 from tests.test_admin_pages import PASSWORD, Browser, Session, copy_of, sign_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,7 +18,7 @@ from models.rating import HandOver, Rating
 from models.user import DELETED, User
 from models.wanted import WantedKey, WantedPost
 from services import accounts, blocks, favourites, subscriptions, users as user_rules
-from services.errors import NotFound
+from errors import NotFound
 from tests.test_accounts import bob_world, delete, rows_naming
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
 from tests.test_images import picture, upload

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from services import images
-from services.errors import Unsupported
+from errors import Unsupported
 from tests.security_helpers import goods_body
 from tests.serverproc import ROOT, MarketProcess, dev_login
 from tests.test_goods import publish, set_user_state

@@ -15,7 +15,7 @@ from models.goods import Goods
 from services import validate
 from services.chat import OFFLINE_FULL_TEXT
 from services.content_checks import RISKY_TEXT
-from services.errors import render
+from errors import render
 from tests.chat_helpers import read
 from tests.locale_strings import ROOT, scan, template_texts
 from tests.test_goods import goods_body

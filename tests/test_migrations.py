@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from models import bind, open_database, is_mysql
-from models import migrations
+import migrations
 from tests.tables import MODELS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -14,7 +14,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from services import validate
-from services.errors import Invalid
+from errors import Invalid
 from tests.test_wanted import admin
 
 ODD = ["²", "①", "١٢", "１２", "1e3", "-0", "0x10", "1_000", " 1", "1 ", "+1", "007", "1\n",

@@ -149,7 +149,7 @@ def test_tokens_are_the_same_for_both_engines_and_short_words_are_long_enough():
 @pytest.mark.gen_test(timeout=60)
 async def test_m0011_reindexes_hex_tokens_in_the_compact_form(api, app, database):
     import importlib
-    m0011 = importlib.import_module("models.migrations.m0011_search_compact_tokens")
+    m0011 = importlib.import_module("migrations.m0011_search_compact_tokens")
     token = await api.login("ola")
     lamp = await publish(api, token, "ola", goodsName="台灯", goodsTitle="书桌用",
                          goodsDec="LED lamp")

@@ -223,7 +223,7 @@ async def test_throttled_root_is_throttled_under_every_spelling(api, app):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_creating_an_admin_refuses_collisions_and_odd_characters(app):
-    from services.errors import Conflict, Invalid
+    from errors import Conflict, Invalid
     assert (await app.run_db(admin_accounts.create_admin, "Root", PASSWORD)).username == "root"
     for name in ("root", "ROOT", "ｒｏｏｔ", " root"):
         with pytest.raises(Conflict):
@@ -242,7 +242,7 @@ async def test_creating_an_admin_refuses_collisions_and_odd_characters(app):
 
 
 def _migrate_to(database, last):
-    from models import migrations
+    import migrations
     from playhouse.migrate import SchemaMigrator
     with migrations.SchemaMigration.bind_ctx(database):
         migrations.SchemaMigration.create_table(safe=True)

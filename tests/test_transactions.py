@@ -256,7 +256,8 @@ def test_sqlite_busy_past_its_timeout_is_run_again(tmp_path):
     locked"); run_unit runs the unit again, which gets the lock once it is free."""
     import sqlite3
     import time
-    from models import bind, migrations, open_database
+    import migrations
+    from models import bind, open_database
     url = "sqlite:///" + str(tmp_path / "busy.db")
     database = bind(open_database(url, 2, query_timeout=0.2))  # a 0.2 s busy timeout
     with database.connection_context():

@@ -15,7 +15,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from models import utcnow
 from services import wechat_token
-from services.errors import ServiceError, Unauthorized, Forbidden, TooMany, Unavailable
+from errors import ServiceError, Unauthorized, Forbidden, TooMany, Unavailable
 
 log = logging.getLogger("market.wechat")
 REFRESH_AHEAD = datetime.timedelta(minutes=5)

@@ -12,7 +12,7 @@ from services.content_checks import (AVATAR, HELD_TEXT, PASS, REVIEW, RISKY, RIS
                                      SCENE_FORUM, first_admin_openid, hold_image,
                                      record_media_check)
 from services import word_filter
-from services.errors import Forbidden, Invalid
+from errors import Forbidden, Invalid
 from wechat.client import WechatError
 
 log = logging.getLogger("market.moderation")

@@ -8,7 +8,7 @@ import tornado.locale
 
 from models import utcnow
 from services.clock import display
-from services.errors import Phrase
+from errors import Phrase
 from services.subscriptions import NO_GRANT, claim_chat_notice, drop_grant, use_grant
 from wechat.client import WechatError
 

@@ -6,7 +6,7 @@ change to the schema is a new module using playhouse.migrate operations, never a
 
 Numbers are reserved when a piece of work is handed out, before anyone knows whether it will
 change the schema, so a reserved number whose work needed no migration stays unused. That is why
-there is no m0002 (never committed: `git log -- models/migrations` goes from m0001 straight to
+there is no m0002 (never committed: `git log -- migrations` goes from m0001 straight to
 m0003) and no m0007. A gap is harmless (`discover` orders by number, `applied` records the
 numbers run) and is never filled later: a database already past it would skip the newcomer.
 """

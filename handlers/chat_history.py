@@ -1,6 +1,6 @@
 """Older chat messages over REST: GET /wx/chat/history (the caller's own conversations only)."""
 from handlers.base import ApiHandler
-from services import chat, recall, validate
+from services import chat, chat_frames, validate
 
 
 class ChatHistoryHandler(ApiHandler):
@@ -14,7 +14,7 @@ class ChatHistoryHandler(ApiHandler):
                                  low=1, high=100)
         found = await self.run_db(chat.history, me, peer, before, limit)
         await self.application.chat.present(found["messages"])  # signed image URLs, listing cards
-        found["messages"] = [recall.for_reader(m, me, self.tr) if m["type"] == "recalled" else m
+        found["messages"] = [chat_frames.recalled_for(m, me, self.tr) if m["type"] == "recalled" else m
                              for m in found["messages"]]  # issue 25: the placeholder, worded
         self.ok(found)
 

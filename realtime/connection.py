@@ -11,7 +11,7 @@ import logging
 import time
 
 from realtime.codec import frame_bytes, wire
-from services import chat, recall as recalls
+from services import chat, chat_frames
 from services.chat import ChatRefusal
 from errors import ServiceError
 
@@ -122,7 +122,7 @@ class Connection:
         code = getattr(e, "code", "unavailable" if e.status >= 500 else "refused")
         self.pipeline.counts["refused"] += 1
         # in the language of the upgrade request's Accept-Language (AppHandler.tr)
-        self.send(chat.refusal_frame(self.me, code, self.tr(e), msg_id))
+        self.send(chat_frames.refusal(self.me, code, self.tr(e), msg_id))
         self.refusals += 1
         if self.refusals >= REFUSALS_BEFORE_CLOSE:
             self.close(1008, "too many refused messages")
@@ -165,7 +165,7 @@ class Connection:
         key = (RECALLED, seq)
         if key in self.written:
             return True
-        if not self.write(frame_bytes(recalls.for_reader(frame, self.me, self.tr))):
+        if not self.write(frame_bytes(chat_frames.recalled_for(frame, self.me, self.tr))):
             return False
         new = seq not in self.written
         self.has(seq)

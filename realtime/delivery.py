@@ -32,11 +32,10 @@ import time
 from realtime.codec import frame_bytes
 from realtime.control import MISSING
 from realtime.message_writer import MessageWriter
-from services import chat, chat_media, recall as recalls
+from services import chat, chat_frames, chat_media, recall
 from services.chat import ChatRefusal
 from services.clock import display
 from services.content_checks import RISKY, RISKY_TEXT, SCENE_SOCIAL
-from models import utcnow
 
 log = logging.getLogger("market.chat")
 
@@ -166,8 +165,7 @@ class ChatDelivery:
             return
         seq = result["seq"]
         conn.has(seq)  # the page drew it when sending: never written back to it
-        out = {"fromOpenid": me, "toOpenid": to, "content": frame["content"],
-               "sendTime": sent_at, "type": frame["type"], "seq": seq, "msgId": msg_id}
+        out = chat_frames.message(me, to, frame["content"], frame["type"], sent_at, seq, msg_id)
         if drawn is not None:
             out.update(drawn)
         data = frame_bytes(out)
@@ -311,10 +309,10 @@ class ChatDelivery:
         if not self.bus.local:
             await asyncio.sleep(2 * self.lists.interval)
             await self.lists.flush()
-        done = await self.run_db(recalls.recall, me, peer, seq,
+        done = await self.run_db(recall.recall, me, peer, seq,
                                  self.chat_config["recall_seconds"])
-        out = recalls.frame(done["seq"], done["from"], done["to"], done["sendTime"],
-                            done["msgId"], done["recalledAt"])
+        out = chat_frames.recalled(done["seq"], done["from"], done["to"], done["sendTime"],
+                                   done["msgId"], done["recalledAt"])
         data = frame_bytes(out)  # the other party's wording; each Connection words its own
         self.bus.deliver(done["to"], out, data)
         self.bus.deliver(me, out, data)
@@ -354,7 +352,7 @@ class ChatDelivery:
         except Exception as e:
             log.info("chat read receipt of user=%s not written: %s", me, e)
             return
-        frame = {"type": "read", "fromOpenid": me, "toOpenid": peer, "seq": seq, "content": ""}
+        frame = chat_frames.read_receipt(me, peer, seq)
         self.bus.deliver(peer, frame, frame_bytes(frame))
 
     def gone(self, conn):
@@ -364,8 +362,7 @@ class ChatDelivery:
     # -- beyond one message ------------------------------------------------------------------------
     async def broadcast(self, text, sender="admin"):
         """An admin notice to every live socket, shown by the original client as a bubble."""
-        frame = {"type": "broadcast", "fromOpenid": sender, "toOpenid": "-1", "content": text,
-                 "sendTime": display(utcnow())}
+        frame = chat_frames.broadcast(text, sender)
         return await self.bus.broadcast(frame)
 
     def close_user(self, openid, code=4403, reason="account blocked"):

@@ -15,12 +15,11 @@ import logging
 import tornado.locale
 
 from realtime.codec import frame_bytes
-from services import safety, safety_notices
+from services import chat_frames, safety, safety_notices
 from services.clock import display_now
 
 log = logging.getLogger("market.chat")
 
-SYSTEM = "system"
 NOTICE_TEXT = "Trade reminder: %(advice)s"  # locale/zh_CN.csv: 交易提醒：%(advice)s
 KNOWN_CAP = 100_000  # (recipient, sender) pairs remembered
 
@@ -78,9 +77,7 @@ class SafetyNotices:
     def frame(self, recipient, sender, topic):
         """The notice: a bubble from `system` the original client can show."""
         text = self.translate(NOTICE_TEXT) % {"advice": self.translate(self.advice[topic])}
-        return {"type": "notice", "kind": "safety", "topic": topic, "fromOpenid": SYSTEM,
-                "toOpenid": recipient, "peer": sender, "content": text,
-                "sendTime": display_now()}
+        return chat_frames.notice(recipient, sender, topic, text)
 
     async def _notify(self, recipient, sender, day, topic):
         try:

@@ -18,11 +18,10 @@ from peewee import fn
 from models import db, is_mysql, utcnow, write_txn
 from models.chat import ChatList, ChatMessage, pair_key
 from models.user import User, BLOCKED, DELETED
-from services import recall, subscriptions, validate
-from services.clock import display, display_now
+from services import chat_frames, subscriptions, validate
+from services.clock import display
 from errors import Forbidden, NotFound, ServiceError
 
-SYSTEM = "system"
 TYPES = ("text", "image", "goods")
 # the Chinese text is fixed by the contract (docs/chat-protocol.md): locale/zh_CN.csv holds it
 OFFLINE_FULL_TEXT = "the recipient is offline: at most %(limit)d offline messages"
@@ -97,23 +96,6 @@ def _parse_slowly(raw):
         raise ChatRefusal("bad_json", "the message is not valid JSON")
     if validate.lone_surrogate(frame):  # "\ud800": no socket or database could take it
         raise ChatRefusal("bad_text", "the message contains invalid text (a lone surrogate)")
-    return frame
-
-
-def message_frame(sender, to, content, kind="text", msg_id=None, sent_at=None, seq=None):
-    """The frame a recipient receives: the original's fields plus sendTime, type, seq and msgId
-    (null when the sender gave none); the original client reads only fromOpenid and content."""
-    return {"fromOpenid": sender, "toOpenid": to, "content": content,
-            "sendTime": display(sent_at) if sent_at else display_now(), "type": kind,
-            "seq": seq, "msgId": msg_id}
-
-
-def refusal_frame(me, code, text, msg_id=None):
-    """A refusal any client can show: a bubble from `system`, plus type/code for newer clients."""
-    frame = {"type": "error", "code": code, "fromOpenid": SYSTEM, "toOpenid": me,
-             "content": text, "sendTime": display(utcnow())}
-    if msg_id is not None:
-        frame["msgId"] = msg_id
     return frame
 
 
@@ -292,13 +274,6 @@ def _mark_read(me, peer, seq):
     return unread
 
 
-def _frame(m):
-    if m.recalled_at is not None:  # issue 25: the placeholder, never the content
-        return recall.frame_of(m)
-    return message_frame(m.from_openid, m.to_openid, m.content, m.type, m.client_msg_id,
-                         m.send_time, m.seq)
-
-
 def cleared_seq(owner, peer):
     """The newest seq the owner hid with deleteList1 (0: none)."""
     row = (ChatList.select(ChatList.cleared_seq)
@@ -317,7 +292,7 @@ def replay(me, peer, history, since=None):
         ChatMessage.pair == pair_key(me, peer)).scalar() or 0
     if since is not None:
         rows = list(mine.where(ChatMessage.seq > since).order_by(ChatMessage.seq))
-        return [_frame(m) for m in rows], max([top, since] + [m.seq for m in rows])
+        return [chat_frames.stored(m) for m in rows], max([top, since] + [m.seq for m in rows])
     rows = {}
     if history > 0:
         for m in mine.order_by(ChatMessage.seq.desc()).limit(history):
@@ -326,7 +301,7 @@ def replay(me, peer, history, since=None):
               .where(ChatMessage.to_openid == me, ChatMessage.from_openid == peer,
                      ChatMessage.received == 0, ChatMessage.seq > cleared)):
         rows[m.seq] = m
-    return [_frame(rows[s]) for s in sorted(rows)], max([top] + list(rows))
+    return [chat_frames.stored(rows[s]) for s in sorted(rows)], max([top] + list(rows))
 
 
 def history(me, peer, before=None, limit=20):
@@ -335,7 +310,7 @@ def history(me, peer, before=None, limit=20):
     if before is not None:
         query = query.where(ChatMessage.seq < before)
     rows = list(query.order_by(ChatMessage.seq.desc()).limit(limit + 1))
-    return {"messages": [_frame(m) for m in rows[:limit]], "more": len(rows) > limit}
+    return {"messages": [chat_frames.stored(m) for m in rows[:limit]], "more": len(rows) > limit}
 
 
 def purge_before(cutoff, batch=500):
@@ -425,7 +400,7 @@ def _leave_out_recalled(updates):
         return
     for change in updates.values():
         if change.get("seq") in recalled and change["last_context"] is not None:
-            change["last_context"] = recall.LIST_PREVIEW
+            change["last_context"] = chat_frames.LIST_PREVIEW
         gone = sum(1 for s in change.get("counted", ()) if s in recalled)
         change["unread"] = max(0, change["unread"] - gone)
 

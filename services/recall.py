@@ -5,22 +5,14 @@ The rule runs on the database executor in one transaction: the message is marked
 like any message), its offline slot is freed, and the recipient's conversation-list row follows
 (its last message becomes the placeholder when it was this one, its unread count drops when it
 counted this one). Every reader is shown the placeholder from then on (replay, history, live):
-`frame()` is the one shape of a recalled message, `for_reader()` words it for who reads it.
+`services.chat_frames.recalled` is the one shape of a recalled message, `recalled_for` words it
+for who reads it.
 The fan-out after the commit is actions.chat.do_recall.
 """
 from models import is_mysql, utcnow, write_txn
 from models.chat import ChatList, ChatMessage, pair_key
-from services import chat
+from services import chat, chat_frames
 from services.clock import display
-
-# what each reader is shown in place of a recalled message (locale/zh_CN.csv: 你撤回了一条消息,
-# 对方撤回了一条消息)
-YOU_RECALLED = "You recalled a message"
-PEER_RECALLED = "The other party recalled a message"
-# the recipient's conversation list shows it in place of the last message (stored text, as the
-# list's [图片] / [商品] previews are)
-LIST_PREVIEW = "对方撤回了一条消息"
-
 
 def refusal(code, status, text, **params):
     """A refused recall: an error frame on the socket (its code), code 100 with `status` over REST."""
@@ -88,7 +80,7 @@ def _list_follows(m):
     newer = shown.where(ChatMessage.seq > m.seq).count()
     changes = {}
     if newer == 0:
-        changes["last_context"] = LIST_PREVIEW
+        changes["last_context"] = chat_frames.LIST_PREVIEW
     if row.unread > newer:
         changes["unread"] = ChatList.unread - 1
     if changes:
@@ -96,26 +88,3 @@ def _list_follows(m):
         if "unread" in changes:
             query = query.where(ChatList.unread > 0)
         query.execute()
-
-
-def frame(seq, sender, to, send_time, msg_id=None, recalled_at=""):
-    """A recalled message as every reader gets it, live or in place of the message (replay,
-    history): its seq, parties and time, never its content (`content` is worded per reader:
-    for_reader)."""
-    return {"type": "recalled", "seq": seq, "fromOpenid": sender, "toOpenid": to,
-            "content": PEER_RECALLED, "sendTime": send_time, "msgId": msg_id,
-            "recalledAt": recalled_at}
-
-
-def frame_of(message):
-    """frame() of a recalled ChatMessage row."""
-    return frame(message.seq, message.from_openid, message.to_openid,
-                 display(message.send_time), message.client_msg_id,
-                 display(message.recalled_at))
-
-
-def for_reader(recalled, reader, translate):
-    """The recalled frame worded for `reader`: 你撤回了一条消息 to its sender, 对方撤回了一条消息
-    to the other party (the original client draws it as a bubble from fromOpenid)."""
-    text = YOU_RECALLED if recalled["fromOpenid"] == reader else PEER_RECALLED
-    return dict(recalled, content=translate(text))

@@ -40,13 +40,12 @@ def pending_offline(to, sender):
     """Messages stored for `to` from `sender` while `to` held no socket and not yet received
     (those holding an offline slot), oldest first, as (seq, frame)."""
     from models.chat import ChatMessage
-    from services.chat import message_frame
+    from services.chat_frames import stored
     rows = (ChatMessage.select()
             .where(ChatMessage.to_openid == to, ChatMessage.from_openid == sender,
                    ChatMessage.offline_slot.is_null(False))
             .order_by(ChatMessage.seq))
-    return [(m.seq, message_frame(m.from_openid, m.to_openid, m.content, m.type,
-                                  m.client_msg_id, m.send_time, m.seq)) for m in rows]
+    return [(m.seq, stored(m)) for m in rows]
 
 
 def store_offline(sender, to, content, kind, msg_id, limit):

@@ -25,3 +25,11 @@ class Report(BaseModel):
         indexes = ((("target_type", "target_id", "status"), False),
                    (("status", "id"), False), (("reporter", "created_at"), False),
                    (("created_at",), False))  # m0017: the dashboard's reports per day
+
+    @classmethod
+    def close_open(cls, kind, target_id, actor):
+        """The open reports of a target a moderator just removed are closed as actioned."""
+        return cls.update(status=ACTIONED, action="take_down", handled_by=actor,
+                          handled_at=utcnow()).where(cls.target_type == kind,
+                                                     cls.target_id == str(target_id),
+                                                     cls.status == OPEN).execute()

@@ -5,7 +5,7 @@ calls these on the database executor; fail-closed: when WeChat fails the item is
 moderator, never published unchecked, never lost."""
 
 from models import utcnow, write_txn
-from models.admin import record
+from models.admin import AdminOpenid, record
 from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.wechat import MediaCheck
@@ -21,7 +21,6 @@ HELD_TEXT = "WeChat content check unavailable: held for a moderator"
 
 def first_admin_openid():
     """The openid WeChat checks announcements on behalf of (the first registered admin openid)."""
-    from models.admin import AdminOpenid
     row = AdminOpenid.select().order_by(AdminOpenid.id).first()
     return row.openid if row else None
 

@@ -17,12 +17,13 @@ from models.chat import ChatMessage
 from models.dispute import DISPUTE_UPHELD, Dispute
 from models.goods import Goods
 from models.rating import HANDOVER_CONFIRMED, HANDOVER_PROPOSED, HandOver, Rating
+from models.report import OPEN, Report
 from models.user import User
 from models.goods import RESERVED
 from services import clock, listings, validate
 from services.disputes import states_of
 from errors import Conflict, Forbidden, Invalid, NotFound
-from services.users import require_active
+from services.users import require_active, school_info
 
 SCORES = (1, 2, 3, 4, 5)
 MAX_LIST = 100
@@ -201,17 +202,8 @@ def remove(actor, rid, reason=""):
         rating = _rating(rid)
         Rating.update(removed=True, removed_reason=reason).where(Rating.id == rating.id).execute()
         record(actor, "rating.remove", "rating:%d" % rating.id, reason, int(rating.removed), 1)
-        close_reports("rating", rating.id, actor)
+        Report.close_open("rating", rating.id, actor)
     return {"id": rating.id}
-
-
-def close_reports(kind, target_id, actor):
-    """The open reports of a rating or post a moderator just removed are closed as actioned."""
-    from models.report import ACTIONED, OPEN, Report
-    Report.update(status=ACTIONED, action="take_down", handled_by=actor,
-                  handled_at=utcnow()).where(Report.target_type == kind,
-                                             Report.target_id == str(target_id),
-                                             Report.status == OPEN).execute()
 
 
 def release(actor, rid):
@@ -226,7 +218,6 @@ def release(actor, rid):
 
 def admin_list(status="reported", page_num=0, size=50):
     """Ratings for the admin page: reported (open reports first), held, removed, or all."""
-    from models.report import OPEN, Report
     open_reports = dict(Report.select(Report.target_id, fn.COUNT(Report.id))
                         .where(Report.target_type == "rating", Report.status == OPEN)
                         .group_by(Report.target_id).tuples())
@@ -285,5 +276,4 @@ def public_page(openid, page_num, size, viewer=None):
 
 def school_info_with_rating(openid):
     """/user/getUserDeInfo: the school details and (additive) the caller's rating summary."""
-    from services.users import school_info
     return {"userDe": school_info(openid), "rating": summary(openid)}

@@ -14,6 +14,7 @@ from models.report import ACTIONED, DISMISSED, OPEN, Report
 from models.user import User
 from services import moderation, ratings, validate, wanted
 from services.clock import display
+from services.content_checks import held_count
 from errors import Invalid, NotFound, Phrase, TooMany
 from services.users import require_active
 
@@ -124,7 +125,6 @@ def open_count():
 
 def dashboard_figures():
     """The dashboard's trust line: open reports (targets and total) and held items."""
-    from services.content_checks import held_count
     targets = (Report.select(Report.target_type, Report.target_id).where(Report.status == OPEN)
                .group_by(Report.target_type, Report.target_id).count())
     return {"reports_open": open_count(), "report_targets": targets, "held": held_count()}

@@ -21,6 +21,7 @@ from models.search import GoodsSearch
 from models.user import BLOCKED, User
 from models.wanted import WANTED_ACTIVE, WANTED_DELETED, WANTED_TAKEN_DOWN, WantedKey, WantedPost
 from models.admin import record
+from models.report import Report
 from services import clock, search, validate
 from errors import Forbidden, Invalid, NotFound, TooMany
 from services.users import require_active
@@ -280,8 +281,7 @@ def take_down(actor, pid, reason):
         _drop_keys(post.id)
         record(actor, "wanted.take_down", "wanted:%d" % post.id, reason, post.state,
                WANTED_TAKEN_DOWN)
-        from services.ratings import close_reports  # (ratings imports nothing of this module)
-        close_reports("wanted", post.id, actor)
+        Report.close_open("wanted", post.id, actor)
     return {"id": post.id, "openid": post.openid}
 
 

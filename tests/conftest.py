@@ -1,5 +1,6 @@
 """Fixtures: a real server per test (pytest-tornado), every database test on SQLite and MariaDB,
 a private MariaDB for the session, a fake WeChat API, and an `api` helper that speaks the contract."""
+import asyncio
 import json
 import os
 import sys
@@ -151,8 +152,9 @@ class Reply:
 class Api:
     """Calls the running server the way the mini-program does."""
 
-    def __init__(self, http_client, base_url):
+    def __init__(self, http_client, base_url, app=None):
         self.http, self.base = http_client, base_url.replace("localhost", "127.0.0.1")
+        self.app = app
 
     def url(self, path, params=None):
         return self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
@@ -188,7 +190,15 @@ class Api:
                     "headImg": profile.get("headImg", "https://img.example/" + openid),
                     "sex": 1, "uname": "u", "qq": "1", "wx": "w"}
             assert (await self.post_json("/wx/user/register", body, token)).code == 200
+            await self.settled()
         return token
+
+    async def settled(self, timeout=10):
+        """Wait for the follow-ups the server started (a profile picture's content check writes
+        a media_check row after the answer): a snapshot taken next sees them already."""
+        running = set(self.app.actions.follow_ups.running) if self.app is not None else ()
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     async def ws(self, from_openid, to_openid, token=None, query=None, headers=None):
         """Open the chat socket /wx/{from}/{to} (raises on a refused handshake)."""
@@ -204,4 +214,4 @@ class Api:
 
 @pytest.fixture
 def api(app, http_client, base_url):
-    return Api(http_client, base_url)
+    return Api(http_client, base_url, app)

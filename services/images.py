@@ -1,5 +1,5 @@
 """Uploaded images: store, attach and purge them, and sign private URLs (the one builder of every
-image URL). The bytes arrive already decoded, checked and re-encoded by imaging/ (process()).
+image URL). The bytes arrive decoded, checked and re-encoded by imaging.clean.process.
 
 Student-ID photos and chat pictures live in a separate folder that no static route serves;
 they are read through signed, expiring URLs.

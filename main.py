@@ -163,8 +163,9 @@ def cmd_admin(config, args):
 
 
 def cmd_seed_demo(config, force, skip_if_real=False):
-    """seed-demo: the demo market (services/demo.py), on a migrated database."""
-    from services import demo, images
+    """seed-demo: the demo market (tools/demo.py), on a migrated database."""
+    from services import images
+    from tools import demo
     from errors import ServiceError
     database = check_schema(config)
     uploads = config["uploads"]

@@ -14,6 +14,7 @@ from actions.moderation import (do_check_user, do_check_users_many, do_review_go
 from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from handlers.images import upload_body_bytes
+from imaging import clean
 from services import audit, banners, images, listings, moderation, validate
 from errors import Invalid, NotFound
 
@@ -226,7 +227,7 @@ class BannersPage(ModerationPage):
             raise Invalid("choose an image file")
         uploads = self.config["uploads"]
         processed = await self.application.run_decode(
-            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+            clean.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         await do_add_banner(self.actions, self.current_user, processed)
         self.redirect("/admin/banners?ok=banner")
 

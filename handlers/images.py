@@ -5,6 +5,7 @@ from tornado import httputil
 from actions.images import do_add_chat_image, do_add_goods_photo, do_add_student_id
 from handlers.base import StaticHandler
 from handlers.goods import MarketHandler
+from imaging import clean
 from services import chat_media, images, validate
 from errors import Forbidden, Invalid, TooLarge, TooMany
 
@@ -132,10 +133,10 @@ class UploadHandler(MarketHandler):
         uploads = self.config["uploads"]
         self.count_upload(openid)
         # the cheap refusals (size; blocked, no listing, listing full) before the costly decode
-        images.check_bytes(files[0]["body"], uploads["max_bytes"])
+        clean.check_bytes(files[0]["body"], uploads["max_bytes"])
         await self.run_db(images.may_upload, openid, flag, uploads["per_goods"])
         processed = await self.application.run_decode(
-            images.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
+            clean.process, files[0]["body"], uploads["max_bytes"], uploads["max_pixels"])
         if flag == 0:
             saved = await do_add_goods_photo(self.actions, openid, processed, self.base)
             self.ok({"gid": saved["gid"], "imageUrl": images.upload_url(self.base, saved["url"]),

@@ -26,7 +26,7 @@ def add(actor, url, thumb=""):
 
 
 def store(actor, processed, folder):
-    """Write a processed upload (services.images.process) to the public folder as a banner."""
+    """Write a processed upload (imaging.clean.process) to the public folder as a banner."""
     os.makedirs(folder, exist_ok=True)
     for name, data in ((processed.name, processed.data), (processed.thumb, processed.thumb_data)):
         with open(os.path.join(folder, name), "xb") as f:  # random names: never overwrite

@@ -23,14 +23,16 @@ from tests.test_goods import goods_body
 # Which top-level rooms a room may import from (the project's own modules only).
 MAY_IMPORT = {
     "errors": set(),
+    "imaging": {"imaging", "errors"},
     "models": {"models", "errors"},
-    "services": {"models", "services", "errors"},
-    "wechat": {"models", "services", "wechat", "errors"},
-    "realtime": {"models", "services", "realtime", "errors"},
-    "actions": {"models", "services", "wechat", "realtime", "actions", "errors"},
-    "handlers": {"models", "services", "wechat", "realtime", "actions", "handlers", "metrics",
-                 "errors"},
-    "migrations": {"models", "services", "migrations", "errors"},
+    "services": {"models", "services", "imaging", "errors"},
+    "wechat": {"models", "services", "imaging", "wechat", "errors"},
+    "realtime": {"models", "services", "imaging", "realtime", "errors"},
+    "actions": {"models", "services", "imaging", "wechat", "realtime", "actions", "errors"},
+    "handlers": {"models", "services", "imaging", "wechat", "realtime", "actions", "handlers",
+                 "metrics", "errors"},
+    "migrations": {"models", "services", "imaging", "migrations", "errors"},
+    "tools": {"models", "services", "imaging", "tools", "errors"},
 }
 OWN = set(MAY_IMPORT) | {"metrics", "application", "settings", "main", "devservers", "bench",
                          "tests"}
@@ -70,7 +72,8 @@ def test_each_room_imports_only_the_rooms_below_it():
 def test_services_are_rules_only_no_tornado():
     """services/ is synchronous rules on the database executor: no Tornado, no asyncio."""
     found = ["%s:%d %s" % (os.path.relpath(p, ROOT), line, top)
-             for p in _room_files("services") for top, line in _imports(p)
+             for room in ("services", "imaging", "tools") for p in _room_files(room)
+             for top, line in _imports(p)
              if top in ("tornado", "asyncio")]
     assert found == []
 

@@ -18,7 +18,8 @@ import zlib
 import pytest
 from PIL import Image, ImageSequence
 
-from services import images
+from imaging import clean
+from imaging.gif import gif_geometry
 from errors import Unsupported
 from tests.security_helpers import goods_body
 from tests.serverproc import ROOT, MarketProcess, dev_login
@@ -127,14 +128,14 @@ def bombs(tmp_path_factory):
 # -- 1. every frame within the cap, before it is decoded ----------------------------------------
 CHILD = r"""
 import json, sys
-from services import images
+from imaging import clean
 def peak_mb():  # VmHWM: this process's own peak (ru_maxrss would include the forking parent)
     status = open("/proc/self/status").read()
     return int(status.split("VmHWM:")[1].split()[0]) // 1024
 out = {}
 for path in sys.argv[1:]:
     try:
-        p = images.process(open(path, "rb").read(), 10 * 1024 * 1024, 64_000_000)
+        p = clean.process(open(path, "rb").read(), 10 * 1024 * 1024, 64_000_000)
         out[path] = "stored " + p.name.rsplit(".", 1)[1]
     except Exception as e:
         out[path] = type(e).__name__
@@ -164,7 +165,7 @@ def test_frame_bombs_are_refused_without_the_big_allocation(bombs):
 def test_the_gif_walk_never_sees_fewer_or_smaller_frames_than_pillow():
     """The pre-decode walk must agree with Pillow's reader on hostile bytes too: for mutated
     GIFs, every frame Pillow yields fits the walked canvas, and Pillow yields no more frames."""
-    assert images.gif_geometry(gif_with_hidden_frame(8500)) == ((8500, 8500), 2)
+    assert gif_geometry(gif_with_hidden_frame(8500)) == ((8500, 8500), 2)
     rng = random.Random(14)
     seeds = [animated_gif(), gif((16, 16), [(0, 0, 16, 16), (4, 4, 40, 30), (0, 0, 10, 10)])]
     for _ in range(1000):
@@ -177,7 +178,7 @@ def test_the_gif_walk_never_sees_fewer_or_smaller_frames_than_pillow():
                 del data[at]
             else:
                 data.insert(at, rng.choice((0, 0x21, 0x2C, 0x3B, 0xF9, 0xFE, 0xFF)))
-        (width, height), frames = images.gif_geometry(bytes(data))
+        (width, height), frames = gif_geometry(bytes(data))
         seen = 0
         try:
             with warnings.catch_warnings():
@@ -260,13 +261,13 @@ def test_a_format_pillow_opens_that_is_not_ours_is_refused():
     """Pillow's JPEG opener hands back other formats (MPO): any format outside the accepted
     list is a 415 refusal, never a KeyError."""
     data = mpo((64, 48), (64, 48))
-    saved = images.SAME_AS
-    images.SAME_AS = {}  # as if MPO had no mapping: a format the pipeline does not know
+    saved = clean.SAME_AS
+    clean.SAME_AS = {}  # as if MPO had no mapping: a format the pipeline does not know
     try:
         with pytest.raises(Unsupported):
-            images.process(data, 10 * 1024 * 1024, 64_000_000)
+            clean.process(data, 10 * 1024 * 1024, 64_000_000)
     finally:
-        images.SAME_AS = saved
+        clean.SAME_AS = saved
 
 
 # -- 2. cheap refusals first, bounded decoding --------------------------------------------------

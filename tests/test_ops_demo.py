@@ -14,7 +14,7 @@ from models.comment import Comment, Reply
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.report import Report
 from models.user import User
-from services import demo
+from tools import demo
 from tests.serverproc import PYTHON, ROOT
 
 TABLES = (User, Goods, Image, Comment, Reply, ChatMessage, ChatList, Report)

@@ -45,7 +45,7 @@ def test_no_code_outside_models_opens_a_transaction_but_through_write_txn():
     with write_txn(), which runs inside the executor's retrying unit; nothing else begins,
     commits or retries one, or takes a connection of its own (run_db does)."""
     wrong = []
-    for room in ("services", "actions", "handlers", "realtime", "wechat"):
+    for room in ("services", "imaging", "tools", "actions", "handlers", "realtime", "wechat"):
         for path in _room_files(room):
             rel = os.path.relpath(path, ROOT)
             for name, line in _txn_calls(path):
@@ -58,7 +58,8 @@ def test_every_service_write_transaction_is_write_txn():
     """Every `with` that holds a transaction in services/ is `with write_txn():` (so the count
     of write paths this rule covers is known and cannot silently shrink)."""
     found, other = 0, []
-    for path in _room_files("services"):
+    for path in [p for room in ("services", "imaging", "tools")
+                 for p in _room_files(room)]:
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.With):
@@ -84,7 +85,8 @@ def test_services_never_catch_a_database_error():
     """A service that caught OperationalError (or everything) would swallow a deadlock the
     unit must see to run it again."""
     wrong = []
-    for path in _room_files("services"):
+    for path in [p for room in ("services", "imaging", "tools")
+                 for p in _room_files(room)]:
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.ExceptHandler):
@@ -100,7 +102,8 @@ def test_only_run_db_runs_units():
     """The executor's call (application.MarketApp._in_connection) is the one caller of
     run_unit outside tests: every service function the server runs is a unit."""
     callers = []
-    for folder in ("", "actions", "handlers", "realtime", "services", "wechat", "models"):
+    for folder in ("", "actions", "handlers", "realtime", "services", "imaging", "tools",
+                   "wechat", "models"):
         base = os.path.join(ROOT, folder)
         for name in sorted(os.listdir(base)):
             if name.endswith(".py"):

@@ -1,7 +1,7 @@
 """Demo data for a fresh install (`python main.py seed-demo`): a living market to look at.
 
 Chinese users, approved listings with photos drawn here with Pillow and stored through the real
-image pipeline (`services.images.process` and `save_goods_photo`: cleaned, thumbnailed), one
+image pipeline (`imaging.clean.process` and `save_goods_photo`: cleaned, thumbnailed), one
 listing waiting for review, comments and a reply, a stored chat (chat_message and both
 conversation-list rows) and an open report, all through the same rules the API uses.
 
@@ -22,6 +22,7 @@ from models.comment import Comment, Reply
 from models.goods import APPROVED, Goods
 from models.report import Report
 from models.user import VERIFIED, User
+from imaging import clean
 from services import chat, comments, goods, images, moderation, reports, users
 from errors import Conflict
 
@@ -120,7 +121,7 @@ def _user(row, uploads, base, store):
     if user is not None and user.registered:
         return 0
     users.ensure_user(openid(suffix))
-    avatar = images.process(_avatar(nickname, suffix), store["max_bytes"], store["max_pixels"])
+    avatar = clean.process(_avatar(nickname, suffix), store["max_bytes"], store["max_pixels"])
     images._write(uploads, avatar.name, avatar.data)
     User.update(wxname=nickname, sex=sex, uname=real_name, qq="", wx=suffix + "_wx",
                 school=school, xuehao="2023%04d" % (sum(map(ord, suffix)) % 10000),
@@ -145,7 +146,7 @@ def _listing(row, store, approve):
     gid = goods.publish(openid(owner), fields)
     for variant in range(2):  # photos attach to the owner's newest listing: this one
         raw = _photo(drawing, variant, new)
-        processed = images.process(raw, store["max_bytes"], store["max_pixels"])
+        processed = clean.process(raw, store["max_bytes"], store["max_pixels"])
         images.save_goods_photo(openid(owner), processed, store["uploads"], store["per_goods"])
     if approve:
         moderation.review_goods(ACTOR, gid, APPROVED)

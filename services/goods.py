@@ -179,8 +179,8 @@ def _detail_row(gid, viewer, admin):
 
 def detail(gid, viewer, admin, base, views=None):
     """getDeGoodfwl: extend.goodInfo, counting this view. Two statements: the listing with its
-    seller, and its photos. `views` (counters.ViewCounter) coalesces the counts in memory; without
-    it the view is written at once."""
+    seller, and its photos. `views` (process.views.ViewCounter) coalesces the counts in memory;
+    without it the view is written at once."""
     if views is not None:
         row, open_sum = views.count(gid, lambda: _detail_row(gid, viewer, admin))
     else:
@@ -204,7 +204,7 @@ def detail(gid, viewer, admin, base, views=None):
 
 
 def add_views(counts, chunk=500):
-    """Write coalesced view counts {gid: n} in one transaction (counters.ViewCounter): one
+    """Write coalesced view counts {gid: n} in one transaction (process.views.ViewCounter): one
     UPDATE … CASE per `chunk` listings, in gid order (two processes' flushes never deadlock)."""
     items = sorted(counts.items())
     with write_txn():

@@ -15,18 +15,16 @@ module wrote: `%`, `_`, quotes and operators are separators, never syntax.
 Change points call `reindex(gid)` (or `remove(gid)`) inside or right after their transaction;
 both also keep the suggestions' terms in step (services/suggest.py).
 """
-import collections
 import functools
 import logging
 import re
-import threading
-import time
 import unicodedata
 
 from models import is_mysql
 from models.goods import APPROVED, ON_SALE, Goods
 from models import search as search_sql
 from models.search import GoodsSearch, listed, matching, narrow, page, sort_keys
+from process.caches import CandidateCache
 from services import validate
 from errors import Invalid
 
@@ -195,61 +193,7 @@ def boolean_query(groups, pinyin=True):
 CANDIDATES = 200         # a relevance-sorted search pages through its best 200 matches
 
 
-class CandidateCache:
-    """The candidate gids of recent searches by engine query, for `seconds` (a bounded LRU).
-    Cleared in this process whenever the index changes (reindex, remove); other processes see
-    a change within `seconds`. Pages are cut from the candidates and their rows read fresh, so
-    a listing taken down leaves every page at once."""
-
-    def __init__(self, size=2000):
-        self.size = size
-        self.entries = collections.OrderedDict()
-        self.lock = threading.Lock()
-        self.filling = {}  # key -> lock held by the one thread running that query now
-        self.generation = 0  # bumped by clear(): a fill that began before is not kept
-
-    def get_or_fill(self, key, seconds, fill):
-        """The cached candidates of `key`, or `fill()`'s, run by one thread at a time per key:
-        a word many search at once (a cold cache, an expired entry) costs one engine query."""
-        gids = self.get(key, seconds)
-        if gids is not None:
-            return gids
-        with self.lock:
-            filling = self.filling.setdefault(key, threading.Lock())
-        with filling:
-            gids = self.get(key, seconds)  # filled while this thread waited
-            if gids is None:
-                generation = self.generation
-                gids = fill()
-                with self.lock:
-                    if generation == self.generation:
-                        self.put_locked(key, gids)
-        with self.lock:
-            if self.filling.get(key) is filling and not filling.locked():
-                del self.filling[key]
-        return gids
-
-    def get(self, key, seconds):
-        with self.lock:
-            hit = self.entries.get(key)
-            if hit is None or time.monotonic() - hit[0] > seconds:
-                return None
-            self.entries.move_to_end(key)
-            return hit[1]
-
-    def put_locked(self, key, gids):
-        self.entries[key] = (time.monotonic(), gids)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-
-    def clear(self):
-        with self.lock:
-            self.generation += 1
-            self.entries.clear()
-
-
-candidate_cache = CandidateCache()
+candidate_cache = CandidateCache()  # this process's candidates of recent searches
 
 
 def find(words, page_num, size, filters=None, cache_seconds=0, viewer=None):

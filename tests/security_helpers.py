@@ -8,7 +8,7 @@ from tests.tables import MODELS
 
 
 # Columns every request may write, whatever it is refused for: the address of the user's latest
-# request (issue 26, counters.IpRecorder writes them a second later, in the background).
+# request (issue 26, process.ip_recorder.IpRecorder writes them a second later, in the background).
 # tests/test_ip_region.py tests them; "nothing changed" means nothing else did.
 REQUEST_COLUMNS = {"User": {"ip_region", "last_ip", "ip_seen_at"}}
 

@@ -23,14 +23,15 @@ from tests.test_goods import goods_body
 # Which top-level rooms a room may import from (the project's own modules only).
 MAY_IMPORT = {
     "errors": set(),
-    "models": {"models", "errors"},
-    "services": {"models", "services", "errors"},
-    "wechat": {"models", "services", "wechat", "errors"},
-    "realtime": {"models", "services", "realtime", "errors"},
-    "actions": {"models", "services", "wechat", "realtime", "actions", "errors"},
+    "process": {"process", "errors"},
+    "models": {"models", "errors", "process"},
+    "services": {"models", "services", "errors", "process"},
+    "wechat": {"models", "services", "wechat", "errors", "process"},
+    "realtime": {"models", "services", "realtime", "errors", "process"},
+    "actions": {"models", "services", "wechat", "realtime", "actions", "errors", "process"},
     "handlers": {"models", "services", "wechat", "realtime", "actions", "handlers", "metrics",
-                 "errors"},
-    "migrations": {"models", "services", "migrations", "errors"},
+                 "errors", "process"},
+    "migrations": {"models", "services", "migrations", "errors", "process"},
 }
 OWN = set(MAY_IMPORT) | {"metrics", "application", "settings", "main", "devservers", "bench",
                          "tests"}

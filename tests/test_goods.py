@@ -194,7 +194,7 @@ async def test_concurrent_views_are_counted_exactly(api, app):
     assert all(r.code == 200 for r in replies)
     seen = sorted(r.extend["goodInfo"]["openSum"] for r in replies)
     assert seen[-1] == 40
-    await app.views.flush()  # views are written once a second (counters.py)
+    await app.views.flush()  # views are written once a second (process/views.py)
     assert await app.run_db(lambda: Goods.get_by_id(gid).open_sum) == 40
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from models.goods import Goods
 from models.search import GoodsSearch
+from process.caches import CandidateCache
 from services import content_checks, moderation, search
 from tests.test_admin_api import admin_token
 from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
@@ -171,7 +172,7 @@ async def test_m0011_reindexes_hex_tokens_in_the_compact_form(api, app, database
 def test_candidate_cache_fills_once_per_query_and_drops_fills_older_than_a_clear():
     import threading
     import time
-    cache, calls = search.CandidateCache(size=3), []
+    cache, calls = CandidateCache(size=3), []
 
     def slow(result):
         def fill():
@@ -216,7 +217,7 @@ async def test_cached_candidates_never_show_a_listing_that_left(api, app):
 @pytest.mark.gen_test(timeout=30)
 async def test_identical_searches_at_once_share_one_call_and_its_outcome():
     import asyncio
-    from counters import Coalescer
+    from process.coalesce import Coalescer
     running, calls = Coalescer(), []
 
     async def make(value):

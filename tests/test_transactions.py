@@ -41,11 +41,11 @@ def _txn_calls(path):
 
 
 def test_no_code_outside_models_opens_a_transaction_but_through_write_txn():
-    """Walks services/, actions/, handlers/, realtime/, wechat/: a transaction is opened only
-    with write_txn(), which runs inside the executor's retrying unit; nothing else begins,
+    """Walks services/, actions/, handlers/, realtime/, wechat/, process/: a transaction is opened
+    only with write_txn(), which runs inside the executor's retrying unit; nothing else begins,
     commits or retries one, or takes a connection of its own (run_db does)."""
     wrong = []
-    for room in ("services", "actions", "handlers", "realtime", "wechat"):
+    for room in ("services", "actions", "handlers", "realtime", "wechat", "process"):
         for path in _room_files(room):
             rel = os.path.relpath(path, ROOT)
             for name, line in _txn_calls(path):
@@ -100,7 +100,8 @@ def test_only_run_db_runs_units():
     """The executor's call (application.MarketApp._in_connection) is the one caller of
     run_unit outside tests: every service function the server runs is a unit."""
     callers = []
-    for folder in ("", "actions", "handlers", "realtime", "services", "wechat", "models"):
+    for folder in ("", "actions", "handlers", "realtime", "services", "wechat", "models",
+                   "process"):
         base = os.path.join(ROOT, folder)
         for name in sorted(os.listdir(base)):
             if name.endswith(".py"):

@@ -36,7 +36,8 @@ from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from realtime.safety_notices import SafetyNotices
-from services import goods, images, ip_region, search
+from search import index as search_index
+from services import goods, images, ip_region
 from errors import Busy, Unavailable
 from settings import public_url
 from wechat.client import WechatApi
@@ -255,7 +256,7 @@ class MarketApp(tornado.web.Application):
         self.sweeper.start()
         # the segmenter loads once, off the IOLoop (no deadline: start-up may take seconds)
         await asyncio.get_running_loop().run_in_executor(
-            self.db_executor, self._in_connection, search.start_up, (), {})
+            self.db_executor, self._in_connection, search_index.start_up, (), {})
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests

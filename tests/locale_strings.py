@@ -5,7 +5,7 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("services", "actions", "handlers", "wechat", "realtime", "process")
+PACKAGES = ("services", "actions", "handlers", "wechat", "realtime", "process", "search")
 ERRORS = {"ServiceError", "Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "TooLarge", "Unsupported", "TooMany", "Unavailable", "WechatError"}
 # callee -> index of the positional argument that is text (and keyword names that are)

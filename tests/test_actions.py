@@ -25,13 +25,15 @@ MAY_IMPORT = {
     "errors": set(),
     "process": {"process", "errors"},
     "models": {"models", "errors", "process"},
-    "services": {"models", "services", "errors", "process"},
-    "wechat": {"models", "services", "wechat", "errors", "process"},
-    "realtime": {"models", "services", "realtime", "errors", "process"},
-    "actions": {"models", "services", "wechat", "realtime", "actions", "errors", "process"},
+    "search": {"search", "models", "errors", "process"},
+    "services": {"models", "services", "errors", "process", "search"},
+    "wechat": {"models", "services", "wechat", "errors", "process", "search"},
+    "realtime": {"models", "services", "realtime", "errors", "process", "search"},
+    "actions": {"models", "services", "wechat", "realtime", "actions", "errors", "process",
+                "search"},
     "handlers": {"models", "services", "wechat", "realtime", "actions", "handlers", "metrics",
-                 "errors", "process"},
-    "migrations": {"models", "services", "migrations", "errors", "process"},
+                 "errors", "process", "search"},
+    "migrations": {"models", "services", "migrations", "errors", "process", "search"},
 }
 OWN = set(MAY_IMPORT) | {"metrics", "application", "settings", "main", "devservers", "bench",
                          "tests"}
@@ -69,9 +71,11 @@ def test_each_room_imports_only_the_rooms_below_it():
 
 
 def test_services_are_rules_only_no_tornado():
-    """services/ is synchronous rules on the database executor: no Tornado, no asyncio."""
+    """services/ (and search/) is synchronous rules on the database executor: no Tornado, no
+    asyncio."""
     found = ["%s:%d %s" % (os.path.relpath(p, ROOT), line, top)
-             for p in _room_files("services") for top, line in _imports(p)
+             for room in ("services", "search") for p in _room_files(room)
+             for top, line in _imports(p)
              if top in ("tornado", "asyncio")]
     assert found == []
 

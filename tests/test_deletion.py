@@ -147,7 +147,8 @@ def test_only_a_login_creates_a_user_row(database):
         assert User.select().where(User.openid == "ghostly").count() == 1
     callers = []
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for folder in ("services", "actions", "handlers", "realtime", "models", "wechat", "process"):
+    for folder in ("services", "actions", "handlers", "realtime", "models", "wechat", "process",
+                   "search"):
         for name in sorted(os.listdir(os.path.join(root, folder))):
             if name.endswith(".py"):
                 text = open(os.path.join(root, folder, name), encoding="utf-8").read()

@@ -6,7 +6,8 @@ import pytest
 
 from models.goods import Goods
 from models.user import User
-from services import search, tokens
+from search import index as search_index
+from services import tokens
 
 ITEM_KEYS = {"gid", "goodsName", "goodsTitle", "goodsDec", "goodsPriceNew", "goodsPriceOld",
              "homeImage"}
@@ -46,7 +47,7 @@ async def set_goods(app, gids, **values):
     def change():
         Goods.update(**values).where(Goods.gid.in_(gids)).execute()
         for gid in gids:
-            search.reindex(gid)
+            search_index.reindex(gid)
     await app.run_db(change)
 
 

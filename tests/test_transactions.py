@@ -23,7 +23,7 @@ TXN_CALLS = {"atomic", "transaction", "savepoint", "manual_commit", "begin", "co
              "rollback", "in_transaction", "run_unit", "connection_context"}
 ALLOWED = {
     # the m0010/m0011 backfill: the migration binds GoodsSearch to the database it migrates
-    ("services/search.py", "atomic"),
+    ("search/index.py", "atomic"),
 }
 # A caught database error is one the unit can no longer retry (nor report as busy).
 DB_ERRORS = {"OperationalError", "DatabaseError", "PeeweeException", "InterfaceError",
@@ -41,11 +41,11 @@ def _txn_calls(path):
 
 
 def test_no_code_outside_models_opens_a_transaction_but_through_write_txn():
-    """Walks services/, actions/, handlers/, realtime/, wechat/, process/: a transaction is opened
-    only with write_txn(), which runs inside the executor's retrying unit; nothing else begins,
-    commits or retries one, or takes a connection of its own (run_db does)."""
+    """Walks services/, search/, actions/, handlers/, realtime/, wechat/, process/: a transaction
+    is opened only with write_txn(), which runs inside the executor's retrying unit; nothing else
+    begins, commits or retries one, or takes a connection of its own (run_db does)."""
     wrong = []
-    for room in ("services", "actions", "handlers", "realtime", "wechat", "process"):
+    for room in ("services", "search", "actions", "handlers", "realtime", "wechat", "process"):
         for path in _room_files(room):
             rel = os.path.relpath(path, ROOT)
             for name, line in _txn_calls(path):
@@ -55,10 +55,10 @@ def test_no_code_outside_models_opens_a_transaction_but_through_write_txn():
 
 
 def test_every_service_write_transaction_is_write_txn():
-    """Every `with` that holds a transaction in services/ is `with write_txn():` (so the count
-    of write paths this rule covers is known and cannot silently shrink)."""
+    """Every `with` that holds a transaction in services/ (and search/) is `with write_txn():` (so
+    the count of write paths this rule covers is known and cannot silently shrink)."""
     found, other = 0, []
-    for path in _room_files("services"):
+    for path in [*_room_files("services"), *_room_files("search")]:
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.With):
@@ -69,13 +69,13 @@ def test_every_service_write_transaction_is_write_txn():
                     elif "atomic" in text or "transaction" in text:
                         other.append("%s:%d %s" % (os.path.relpath(path, ROOT), node.lineno,
                                                    text))
-    assert other == [ "services/search.py:%d GoodsSearch._meta.database.atomic()" % line
+    assert other == [ "search/index.py:%d GoodsSearch._meta.database.atomic()" % line
                       for line in _search_backfill_lines()]
     assert found >= 50, found
 
 
 def _search_backfill_lines():
-    path = os.path.join(ROOT, "services", "search.py")
+    path = os.path.join(ROOT, "search", "index.py")
     return [n.lineno for n in ast.walk(ast.parse(open(path, encoding="utf-8").read()))
             if isinstance(n, ast.With) and "atomic" in ast.unparse(n.items[0].context_expr)]
 
@@ -84,7 +84,7 @@ def test_services_never_catch_a_database_error():
     """A service that caught OperationalError (or everything) would swallow a deadlock the
     unit must see to run it again."""
     wrong = []
-    for path in _room_files("services"):
+    for path in [*_room_files("services"), *_room_files("search")]:
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.ExceptHandler):
@@ -101,7 +101,7 @@ def test_only_run_db_runs_units():
     run_unit outside tests: every service function the server runs is a unit."""
     callers = []
     for folder in ("", "actions", "handlers", "realtime", "services", "wechat", "models",
-                   "process"):
+                   "process", "search"):
         base = os.path.join(ROOT, folder)
         for name in sorted(os.listdir(base)):
             if name.endswith(".py"):

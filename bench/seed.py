@@ -2,7 +2,8 @@
 insert_many in chunks, one transaction per chunk), then their search index."""
 import random
 
-from models import bind, is_mysql, migrations, open_database, utcnow
+import migrations
+from models import bind, is_mysql, open_database, utcnow
 from models.goods import APPROVED, PENDING, Goods
 from models.user import User
 from search import index as search_index

@@ -31,6 +31,7 @@ _PARTS = re.compile(r"\d+|[^\W\d_]+")
 
 @functools.lru_cache(maxsize=1)
 def segmenter():
+    """rjieba (jieba-rs), its dictionary loaded once per process."""
     import rjieba  # loads its dictionary (built into the package) on first use, ~0.1 s
     rjieba.cut("预热")
     return rjieba

@@ -22,20 +22,23 @@ import logs
 from actions.context import Context, FollowUps
 from actions.listings import ListingSweeper
 from actions.privacy import ExportSweeper
-from counters import Coalescer, IpRecorder, SeenOnce, ViewCounter
 from handlers.base import NotFoundHandler, StaticHandler
 from handlers.health import DatabaseHealth
 from metrics import Live, Metrics
 from models import retryable, run_unit, utcnow
+from process.coalesce import Coalescer, SeenOnce
+from process.ip_recorder import IpRecorder
+from process.ratelimit import Limiter, SignInThrottle
+from process.views import ViewCounter
 from realtime.buses import make_bus
 from realtime.control import Control
 from realtime.delivery import ChatDelivery
 from realtime.list_writer import ListWriter
 from realtime.retention import ChatRetention
 from realtime.safety_notices import SafetyNotices
-from services import goods, images, ip_region, search
+from search import index as search_index
+from services import goods, images, ip_region
 from errors import Busy, Unavailable
-from services.ratelimit import Limiter, SignInThrottle
 from settings import public_url
 from wechat.client import WechatApi
 from wechat.content_check import ContentCheck
@@ -128,7 +131,7 @@ class MarketApp(tornado.web.Application):
         ip_region.configure(privacy["ip_region"])
         if privacy["ip_region"]:
             ip_region.start_up()  # the offline region database, once per process (~11 MB)
-        self.ip_recorder = IpRecorder(self.run_db, ip_region.record,
+        self.ip_recorder = IpRecorder(self.run_db, ip_region.record, utcnow,
                                       privacy["ip_record_minutes"] * 60, privacy["ip_region"])
         self.trusted_proxies = [ipaddress.ip_network(n)  # parsed once, checked per request
                                 for n in config["server"]["trusted_proxies"]]
@@ -253,7 +256,7 @@ class MarketApp(tornado.web.Application):
         self.sweeper.start()
         # the segmenter loads once, off the IOLoop (no deadline: start-up may take seconds)
         await asyncio.get_running_loop().run_in_executor(
-            self.db_executor, self._in_connection, search.start_up, (), {})
+            self.db_executor, self._in_connection, search_index.start_up, (), {})
 
     async def shutdown(self, timeout):
         """Close chat sockets with 1001 (clients reconnect elsewhere), give in-flight requests

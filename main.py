@@ -204,8 +204,8 @@ def check_schema(config):
     with database.connection_context():
         todo = migrations.pending(database)
         if not todo:  # load the segmenter before binding and forking: workers share it
-            from services import search
-            search.start_up()
+            from search import index as search_index
+            search_index.start_up()
     if todo:
         raise ConfigError("database.url: %d migration(s) pending; run `python main.py migrate`"
                           % len(todo))

@@ -5,6 +5,7 @@ The schema below is the single list of keys: it gives each key its type, its def
 environment variable name, so operators' scripts can rely on the names staying stable.
 """
 import ipaddress
+import json
 import os
 import re
 import secrets
@@ -114,7 +115,6 @@ SAFETY_KINDS = {
 def _safety_kinds(v):
     """safety.kinds: {kind: {words: [...], patterns: [...], advice: text}} (JSON in the
     environment); every pattern must compile."""
-    import json
     if isinstance(v, str):
         v = json.loads(v)
     if not isinstance(v, dict) or not v:

@@ -4,7 +4,7 @@ import functools
 import logging
 from dataclasses import dataclass, field
 
-from realtime.tasks import stop_tasks
+from process.periodic import stop_tasks
 
 log = logging.getLogger("market.actions")
 
@@ -45,7 +45,7 @@ class Context:
     chat: object            # realtime.delivery.ChatDelivery: broadcast, close a user's sockets
     content: object         # wechat.content_check.ContentCheck
     notifier: object        # wechat.subscribe_messages.Notifier
-    sign_in_throttle: object  # services.ratelimit.SignInThrottle
+    sign_in_throttle: object  # process.ratelimit.SignInThrottle
     follow_ups: FollowUps = field(default_factory=FollowUps)
     control: object = None  # realtime.control.Control: revocations and blocks, every process
 

@@ -2,7 +2,7 @@
 expires and reminds: each awaits its rule (services/listings.py), then sends the subscribe
 messages after the commit (ctx.later: WeChat never delays the answer)."""
 
-from realtime.tasks import Periodic
+from process.periodic import Periodic
 from services import listings
 from services.content_checks import SCENE_FORUM
 

@@ -5,7 +5,7 @@ import asyncio
 import logging
 
 from models import utcnow
-from realtime.tasks import Periodic
+from process.periodic import Periodic
 from services import data_export, images, privacy
 
 log = logging.getLogger("market.privacy")

@@ -2,10 +2,12 @@
 insert_many in chunks, one transaction per chunk), then their search index."""
 import random
 
-from models import bind, is_mysql, migrations, open_database, utcnow
+import migrations
+from models import bind, is_mysql, open_database, utcnow
 from models.goods import APPROVED, PENDING, Goods
 from models.user import User
-from services import search, suggest
+from search import index as search_index
+from search import suggest
 
 ITEMS = ["自行车", "台灯", "教材", "耳机", "键盘", "显示器", "吉他", "篮球", "书桌", "电饭煲",
          "风扇", "雨伞", "滑板", "相机", "充电宝", "鼠标", "背包", "棉被", "衣柜", "羽毛球拍",
@@ -65,7 +67,7 @@ def prepare(url, openids=(), goods=0, sellers=200, seed=8, vocabulary=None):
             if batch:
                 with database.atomic():
                     Goods.insert_many(batch).execute()
-            search.backfill(batch=chunk)  # listings inserted in bulk: fill the search index
+            search_index.backfill(batch=chunk)  # listings inserted in bulk: fill the search index
             if vocabulary:  # and the suggestions' words (~1 s per 1k listings)
                 suggest.rebuild(batch=chunk)
             gids = [g.gid for g in Goods.select(Goods.gid).where(Goods.state == APPROVED)]

@@ -104,7 +104,7 @@ def _warm(port, paths, seconds=60):
 
 def prefixes(vocab, rng, n=300):
     """What students type: 1–3 characters, 1–4 letters of pinyin, 1–3 initials."""
-    from services import suggest
+    from search import suggest
     out = []
     for word in rng.sample(vocab, n):
         keys = suggest.keys_of(word)

@@ -2,7 +2,7 @@
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
 from handlers.base import ApiHandler
 from models.goods import PENDING
-from services import favourites, goods, hotwords, search, suggest, validate
+from services import favourites, goods, hotwords, validate
 from errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
@@ -25,7 +25,7 @@ class MarketHandler(ApiHandler):
     def filters(self):
         """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
         goodsAddress, sort); None when none is sent."""
-        return search.filters(self.arg, self.config["goods"]["max_price"])
+        return goods.search_filters(self.arg, self.config["goods"]["max_price"])
 
     @property
     def page_size(self):
@@ -187,7 +187,7 @@ class SuggestHandler(MarketHandler):
         q = self.arg("q")
         if q is None:  # a missing prefix is not an empty one
             raise Invalid("%(field)s is required", field=validate.label("q"))
-        self.ok({"suggestions": await self.run_db(suggest.suggest, q)})
+        self.ok({"suggestions": await self.run_db(goods.suggestions, q)})
 
 
 class HotWordsHandler(MarketHandler):

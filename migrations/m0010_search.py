@@ -39,8 +39,8 @@ def up(database, migrator):
     from models import is_mysql
     from models.goods import Goods
     from models.search import GoodsSearch
-    from services import search
+    from search import index as search_index
     for statement in MYSQL if is_mysql(database) else SQLITE:
         database.execute_sql(statement)
     with database.bind_ctx([Goods, GoodsSearch]):
-        search.backfill()
+        search_index.backfill()

@@ -47,7 +47,7 @@ class GoodsSuggest(Model):
 
 
 def up(database, migrator):
-    """Create the three tables, then fill them (services.suggest.rebuild)."""
+    """Create the three tables, then fill them (search.suggest.rebuild)."""
     mysql = is_mysql(database)
     settings = ["ENGINE=InnoDB", "DEFAULT CHARSET=utf8mb4", "COLLATE=utf8mb4_unicode_ci"]
     for model in (SuggestTerm, SuggestKey, SuggestPrefix, GoodsSuggest):
@@ -63,6 +63,6 @@ def up(database, migrator):
     from models.suggest import (GoodsSuggest as G, SuggestKey as K, SuggestPrefix as P,
                                 SuggestTerm as T)
     from models.user import User
-    from services import suggest
+    from search import suggest
     with database.bind_ctx([Goods, SearchKeyword, User, G, K, P, T]):
         suggest.rebuild(atomic=not mysql)

@@ -12,11 +12,13 @@ import random
 import threading
 import time
 
+import pymysql
 from peewee import DatabaseProxy, Model, MySQLDatabase, OperationalError
 from playhouse import db_url
 from playhouse.db_url import register_database
 from playhouse.pool import PooledMySQLDatabase, PooledSqliteDatabase
 from playhouse.shortcuts import ReconnectMixin
+from pymysql.constants import SERVER_STATUS
 
 db = DatabaseProxy()
 log = logging.getLogger("market.db")
@@ -67,7 +69,6 @@ class BoundedConnect(MySQLDatabase):
         params = self.connect_params
         if not self.query_timeout or "connect_timeout" not in params:
             return super()._connect()
-        import pymysql
         bound = params["connect_timeout"]
         conn = pymysql.connect(database=self.database, autocommit=True,
                                **dict(params, read_timeout=bound, write_timeout=bound))
@@ -104,7 +105,6 @@ class ReconnectingMySQL(UnitMixin, ReconnectMixin, PooledMySQLDatabase, BoundedC
         return super()._is_closed(conn)
 
     def _can_reuse(self, conn):
-        from pymysql.constants import SERVER_STATUS
         status = getattr(conn, "server_status", None)
         if status is not None and getattr(conn, "open", False) \
                 and not status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:

@@ -1,7 +1,7 @@
 """The search index and its queries.
 
 `goods_search` holds one row per public listing: its text segmented into tokens
-(services/search.py) in `words`, and the pinyin of its Chinese words in `pinyin`, each token
+(search/tokens.py) in `words`, and the pinyin of its Chinese words in `pinyin`, each token
 encoded as ASCII (`x`/`p` + hex of its UTF-8) and space-joined. Both engines index those
 columns with their plain tokenizer, so they see the same tokens:
 - MySQL/MariaDB: a FULLTEXT index on (words, pinyin), queried with MATCH … AGAINST in boolean

@@ -1,4 +1,4 @@
-"""Suggestions as you type (services/suggest.py): the candidate terms, their lookup keys, and the
+"""Suggestions as you type (search/suggest.py): the candidate terms, their lookup keys, and the
 terms each public listing gave (so a change of the listing moves only its own counts)."""
 from peewee import AutoField, CharField, IntegerField, TextField
 

@@ -6,7 +6,7 @@ latest value per (owner, peer) is written in one transaction by the database exe
 import logging
 
 from models import utcnow
-from realtime.tasks import PeriodicFlush
+from process.periodic import PeriodicFlush
 from services import chat
 
 log = logging.getLogger("market.chat")

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 
-from realtime.tasks import stop_tasks
+from process.periodic import stop_tasks
 from services import chat
 from errors import ServiceError, Unavailable
 

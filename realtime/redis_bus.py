@@ -23,10 +23,10 @@ import uuid
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from process.periodic import stop_tasks
 from realtime.bus import LocalBus
 from realtime.codec import decode, encode
 from realtime.control import MISSING
-from realtime.tasks import stop_tasks
 
 log = logging.getLogger("market.bus")
 PREFIX = "market:"

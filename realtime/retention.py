@@ -6,7 +6,7 @@ import datetime
 import logging
 
 from models import utcnow
-from realtime.tasks import Periodic
+from process.periodic import Periodic
 from services import chat, images
 
 log = logging.getLogger("market.chat")

@@ -26,7 +26,7 @@ from models.rating import HANDOVER_PROPOSED, HandOver
 from models.report import Report
 from models.user import DELETED, User
 from models.wanted import WANTED_DELETED, WantedKey, WantedPost
-from services import search
+from search import index as search_index
 from services.users import ensure_user
 from errors import Invalid, NotFound
 
@@ -115,7 +115,7 @@ DELETION = {
     "session_epoch": {"openid": KEEP},  # keeps the deleted account's tokens dead for ever
     "admin": {"username": NOT_A_USER},
     "sensitive_word": {"word": NOT_A_USER, "actor": NOT_A_USER},  # an admin's change
-    # words of public listings: the taken-down listings leave them through search.reindex
+    # words of public listings: the taken-down listings leave them through search.index.reindex
     "suggest_term": {"term": NOT_A_USER}, "suggest_key": {"skey": NOT_A_USER},
     "suggest_prefix": {"prefix": NOT_A_USER}, "goods_suggest": {"terms": NOT_A_USER},
     "word_list_version": {},
@@ -157,7 +157,7 @@ def delete_account(openid):
         gids = [g.gid for g in Goods.select(Goods.gid).where(Goods.openid == openid)]
         Goods.update(deleted=True).where(Goods.openid == openid).execute()
         for gid in gids:
-            search.reindex(gid)  # out of the index (and this process's candidate cache)
+            search_index.reindex(gid)  # out of the index (and this process's candidate cache)
         SearchCounted.delete().where(SearchCounted.who == "u:" + openid).execute()
         _wanted_and_handovers(openid)
         _anonymise(openid, ghost)
@@ -204,7 +204,7 @@ def _wanted_and_handovers(openid):
         HandOver.delete().where(HandOver.id == h.id).execute()
         if h.seller != openid and Goods.update(sale_state=ON_SALE).where(
                 Goods.gid == h.gid, Goods.sale_state == RESERVED).execute():
-            search.reindex(h.gid)
+            search_index.reindex(h.gid)
 
 
 def _anonymise(openid, ghost):

@@ -1,6 +1,7 @@
 """Admin accounts: argon2-hashed passwords, checked off the IOLoop (hashing is slow on purpose);
 one spelling of each name; sessions that end server-side; and the mini-program openids that
-see the admin entry (the failed-sign-in throttle is in services/ratelimit.py)."""
+see the admin entry (the failed-sign-in throttle, and normalise_name which it keys by, are in
+process/ratelimit.py)."""
 import re
 import unicodedata
 
@@ -11,6 +12,7 @@ from peewee import IntegrityError
 from models import is_mysql, write_txn
 from models.admin import OWNER, ROLES, Admin, AdminOpenid, record
 from models.user import User
+from process.ratelimit import normalise_name  # kept where the sign-in throttle can use it
 from services import validate
 from services.clock import display
 from errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,17 +27,6 @@ _DUMMY = _hasher.hash("timing-equaliser")
 NAME = re.compile("^[a-z0-9._\\-\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f]{1,64}$")
 NAME_RULE = ("username must be 1-64 characters: letters a-z, digits, '.', '_', '-' or Chinese "
              "characters (stored in lower case)")
-
-
-def normalise_name(name):
-    """The one spelling of an admin name: NFKC, case-folded, NFKC again, outer spaces removed.
-
-    Storage, lookup, the throttle, sessions, tokens and the audit log all use this form and
-    compare it exactly (utf8mb4_bin on MySQL, m0006), so `ＲＯＯＴ` and `Root` are `root`, while
-    `rôot` stays another name (refused by NAME for new accounts, and matching no account).
-    """
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name or "").casefold())
-    return folded.strip()
 
 
 def _skeleton(name):

@@ -10,7 +10,8 @@ from models.comment import Comment, Reply
 from models.goods import Goods, Image
 from models.wechat import MediaCheck
 from models.user import User
-from services import search, wanted
+from search import index as search_index
+from services import wanted
 PASS, REVIEW, RISKY = "pass", "review", "risky"
 AVATAR = 0  # MediaCheck.image_id of a profile picture (a URL, not an uploaded image)
 SCENE_PROFILE, SCENE_COMMENT, SCENE_FORUM, SCENE_SOCIAL = 1, 2, 3, 4
@@ -36,7 +37,7 @@ def hold_image(image_id, gid, reason):
         Image.update(hidden=True).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=True, hold_reason=reason[:255]).where(Goods.gid == gid).execute()
-            search.remove(gid)
+            search_index.remove(gid)
 
 
 def apply_media_result(trace_id, suggest, label):
@@ -70,7 +71,7 @@ def release(gid=None, image_id=None, actor="admin", comment_id=None, reply_id=No
             Image.update(hidden=False).where(Image.id == image_id).execute()
         if gid:
             Goods.update(hidden=False, hold_reason="").where(Goods.gid == gid).execute()
-            search.reindex(gid)
+            search_index.reindex(gid)
             return wanted.listing_public(gid)
     return []
 

@@ -6,14 +6,17 @@ from models import utcnow, write_txn
 from models import goods as goods_sql
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, Goods, Image
 from models.user import VERIFIED
+from search import index as search_index
+from search import query as search_query
+from search import suggest
 from services import clock, ip_region, validate
-from services import search as search_index
 from errors import Forbidden, Invalid, NotFound
 from services.images import upload_url
 from services.users import require_active
 
 MAX_KEYWORDS = 5        # words of one search that are used
 MAX_UNPAGED = 500       # cap of the lists the client asks for without a page
+SEARCH_SORTS = ("relevance", "newest", "priceAsc", "priceDesc", "views")
 
 
 def gid_of(value, name="gid"):
@@ -108,7 +111,7 @@ def approved(base, page_num, size, filters=None, viewer=None):
                                               (viewer, size, page_num * size)), base)
         return summary_rows(goods_sql.run(goods_sql.APPROVED_PAGE_SQL, (size, page_num * size)),
                             base)
-    return summaries(search_index.list_page(Goods.public(viewer), filters, page_num, size), base)
+    return summaries(search_query.list_page(Goods.public(viewer), filters, page_num, size), base)
 
 
 def pending(base, page_num, size):
@@ -120,7 +123,7 @@ def pending(base, page_num, size):
 def free(base, page_num, size, filters=None, viewer=None):
     """getSimFrGoods: public listings whose two prices are 0."""
     query = Goods.public(viewer).where(Goods.goods_price_new == 0, Goods.goods_price_old == 0)
-    return summaries(search_index.list_page(query, filters, page_num, size), base)
+    return summaries(search_query.list_page(query, filters, page_num, size), base)
 
 
 def mine_approved(openid, base, page_num, size):
@@ -132,7 +135,7 @@ def mine_approved(openid, base, page_num, size):
 def of_user(openid, base, page_num, size, filters=None, viewer=None):
     """getAllSimpleGoods: another user's public listings."""
     query = Goods.public(viewer).where(Goods.openid == openid)
-    return summaries(search_index.list_page(query, filters, page_num, size), base)
+    return summaries(search_query.list_page(query, filters, page_num, size), base)
 
 
 def mine_with_state(openid, base, page_num=None, size=10):
@@ -179,8 +182,8 @@ def _detail_row(gid, viewer, admin):
 
 def detail(gid, viewer, admin, base, views=None):
     """getDeGoodfwl: extend.goodInfo, counting this view. Two statements: the listing with its
-    seller, and its photos. `views` (counters.ViewCounter) coalesces the counts in memory; without
-    it the view is written at once."""
+    seller, and its photos. `views` (process.views.ViewCounter) coalesces the counts in memory;
+    without it the view is written at once."""
     if views is not None:
         row, open_sum = views.count(gid, lambda: _detail_row(gid, viewer, admin))
     else:
@@ -204,7 +207,7 @@ def detail(gid, viewer, admin, base, views=None):
 
 
 def add_views(counts, chunk=500):
-    """Write coalesced view counts {gid: n} in one transaction (counters.ViewCounter): one
+    """Write coalesced view counts {gid: n} in one transaction (process.views.ViewCounter): one
     UPDATE … CASE per `chunk` listings, in gid order (two processes' flushes never deadlock)."""
     items = sorted(counts.items())
     with write_txn():
@@ -251,13 +254,44 @@ def keywords(flag):
 
 def search(flag, base, page_num, size, filters=None, cache_seconds=0, viewer=None):
     """/goods/query: public listings matching every word, by relevance then recency (or as
-    `filters` say); services/search.py has the index (and caches the candidates of a query for
+    `filters` say); search/query.py finds them (and caches the candidates of a query for
     `cache_seconds`). The hot words are counted apart (services/hotwords.py, called by the
     handler)."""
-    found = search_index.find(keywords(flag), page_num, size, filters, cache_seconds, viewer)
+    found = search_query.find(keywords(flag), page_num, size, filters, cache_seconds, viewer)
     if isinstance(found, list):
         return summary_rows(found, base)
     return summaries(found, base)
+
+
+def search_filters(arg, max_price):
+    """The optional filters and sort of newer clients (of the lists and of search) from request
+    arguments (`arg(name)` is the value or None); None when none is given. Bad values: Invalid."""
+    found = {}
+    for name in ("priceMin", "priceMax"):
+        if arg(name) not in (None, ""):
+            found[name] = validate.price(arg(name), name, max_price)
+    if found.get("priceMin") is not None and found.get("priceMax") is not None \
+            and found["priceMin"] > found["priceMax"]:
+        raise Invalid("the lowest price is above the highest price")
+    if arg("free") not in (None, ""):
+        found["free"] = bool(validate.choice(arg("free"), "free", (0, 1)))
+    for name, limit in (("goodsXueyuan", 100), ("goodsAddress", 200)):
+        value = validate.text(arg(name), name, limit, required=False)
+        if value:
+            found[name] = value
+    sort = arg("sort")
+    if sort not in (None, ""):
+        if sort not in SEARCH_SORTS:
+            raise Invalid("%(field)s must be one of %(options)s", field=validate.label("sort"),
+                          options=", ".join(SEARCH_SORTS))
+        found["sort"] = sort
+    return found or None
+
+
+def suggestions(q):
+    """/goods/suggest: up to search.suggest.LIMIT completions of what is typed (search/suggest.py);
+    an over-long `q`: Invalid."""
+    return suggest.suggest(validate.text(q, "q", suggest.MAX_QUERY_CHARS, required=False))
 
 
 def require_state(value):

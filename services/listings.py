@@ -14,8 +14,9 @@ from models.comment import NOTICE_EXPIRY, NOTICE_PRICE_DROP, Notice
 from models.search import GoodsSearch
 from models.goods import (APPROVED, EXPIRED, GOODS_PHOTO, ON_SALE, PENDING, RESERVED, SOLD,
                           Favourite, Goods, Image)
+from search import index as search_index
+from search import query as search_query
 from services import clock, validate
-from services import search as search_index
 from errors import Forbidden, Invalid, NotFound
 from services.users import require_active
 
@@ -233,7 +234,7 @@ def expire_batch(expire_days, batch=100):
             Goods.gid.in_(gids), Goods.sale_state == EXPIRED)]
         if expired:
             GoodsSearch.delete().where(GoodsSearch.gid.in_(expired)).execute()
-            search_index.candidate_cache.clear()
+            search_query.candidate_cache.clear()
     return count
 
 

@@ -4,7 +4,9 @@ from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
 from models.user import BLOCKED, DELETED, UNVERIFIED, User
-from services import blocks, clock, ip_region, ratings, search, suggest, validate, wanted
+from search import index as search_index
+from search import suggest
+from services import blocks, clock, ip_region, ratings, validate, wanted
 from services.clock import display
 from errors import Invalid, NotFound
 
@@ -48,7 +50,7 @@ def review_goods(actor, gid, state, reason=None):
         fresh = {"touched_at": clock.now(), "reminded_at": None} if state == APPROVED else {}
         Goods.update(state=state, reason=kept, **fresh).where(  # an approval: a new expiry
             Goods.gid == goods.gid).execute()                    # period (issue 18)
-        search.reindex(goods.gid)
+        search_index.reindex(goods.gid)
         # want-to-buy posts it matches: inbox notices in this transaction (once a post a day)
         told = wanted.listing_public(goods.gid) if state == APPROVED else []
         record(actor, "goods.approve" if state == APPROVED else "goods.reject",
@@ -65,7 +67,7 @@ def set_goods_deleted(actor, gid, deleted, reason=None):
     with write_txn():
         goods = _goods(gid)
         Goods.update(deleted=bool(deleted)).where(Goods.gid == goods.gid).execute()
-        search.reindex(goods.gid)
+        search_index.reindex(goods.gid)
         record(actor, "goods.delete" if deleted else "goods.restore", "goods:%d" % goods.gid,
                reason, int(goods.deleted), int(bool(deleted)))
         if deleted and reason and not goods.deleted:

@@ -1,8 +1,8 @@
 """Want-to-buy posts (求购): post, the owner's list, delete, the public board; and matching a
 newly public listing against the posts, with the search's own segmentation and pinyin.
 
-A post's words are cut by `search.query_groups` exactly as a search for them would be, so a post
-matches a listing exactly when searching its words would find the listing (same tokens, same
+A post's words are cut by `search.tokens.query_groups` exactly as a search for them would be, so a
+post matches a listing exactly when searching its words would find the listing (same tokens, same
 prefix and pinyin rules), plus the post's price cap and place. Matching must not scan every post
 per approval: each post stores keys (`WantedKey`), the first KEY_CHARS characters of one token
 from every alternative of one of its groups; any listing the post matches holds a token starting
@@ -22,7 +22,8 @@ from models.user import BLOCKED, User
 from models.wanted import WANTED_ACTIVE, WANTED_DELETED, WANTED_TAKEN_DOWN, WantedKey, WantedPost
 from models.admin import record
 from models.report import Report
-from services import clock, search, validate
+from search import tokens as search_tokens
+from services import clock, validate
 from errors import Forbidden, Invalid, NotFound, TooMany
 from services.users import require_active
 
@@ -46,7 +47,7 @@ def words_of(text):
 def post_fields(body, config, max_price):
     """The columns of a new post from the client's body, or Invalid (before any WeChat check)."""
     keywords = validate.text(body.get("keywords"), "keywords", config["keywords_chars"])
-    if not search.query_groups(words_of(keywords)):
+    if not search_tokens.query_groups(words_of(keywords)):
         raise Invalid("keywords has no word to look for")
     cap = body.get("maxPrice")
     return dict(keywords=keywords,
@@ -59,7 +60,7 @@ def keys_of(keywords):
     """The match keys of a post: for the most selective group of its search pieces, one key per
     alternative (the first KEY_CHARS characters of its longest term)."""
     best = None
-    for group in search.query_groups(words_of(keywords)):
+    for group in search_tokens.query_groups(words_of(keywords)):
         keys = {max((t for t, _ in terms), key=len)[:KEY_CHARS] for terms, _ in group}
         score = (min(len(k) for k in keys), -len(keys))
         if best is None or score > best[0]:
@@ -74,7 +75,7 @@ def _term_found(token, prefix, tokens):
 def matches_tokens(keywords, tokens):
     """True when every search piece of `keywords` matches these stored tokens (a set) the way
     the engines match them (a prefix term: any token starting with it)."""
-    groups = search.query_groups(words_of(keywords))
+    groups = search_tokens.query_groups(words_of(keywords))
     return bool(groups) and all(
         any(all(_term_found(t, p, tokens) for t, p in terms) for terms, _ in group)
         for group in groups)
@@ -83,8 +84,8 @@ def matches_tokens(keywords, tokens):
 def _place_found(place, goods):
     if not place:
         return True
-    where = search.normalize((goods.goods_address or "") + " " + (goods.goods_xueyuan or ""))
-    return search.normalize(place) in where
+    where = search_tokens.normalize((goods.goods_address or "") + " " + (goods.goods_xueyuan or ""))
+    return search_tokens.normalize(place) in where
 
 
 def shape(post, now=None, owner=None):
@@ -209,7 +210,7 @@ def china_day(now):
 def listing_public(gid):
     """A listing just became public (approved, or released while approved): notify each
     matching post's owner in their inbox, at most once per post per China day. Call inside the
-    transaction that made it public, after `search.reindex`. Returns what the action sends as
+    transaction that made it public, after `search.index.reindex`. Returns what the action sends as
     subscribe messages: [{"openid", "keywords", "goodsName", "gid", "wantedId"}]."""
     tokens = _listing_tokens(gid)
     if not tokens:

@@ -4,9 +4,7 @@ import ast
 import os
 import re
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ("services", "imaging", "tools", "actions", "handlers", "wechat",
-            "realtime")
+from tests.house import ROOT, SERVING, files
 ERRORS = {"ServiceError", "Invalid", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "TooLarge", "Unsupported", "TooMany", "Unavailable", "WechatError"}
 # callee -> index of the positional argument that is text (and keyword names that are)
@@ -21,12 +19,8 @@ TEMPLATE_TEXT = re.compile(r"""\b_\(\s*(["'])(.*?)(?<!\\)\1""")
 
 
 def python_files():
-    for package in PACKAGES:
-        for folder, _, names in os.walk(os.path.join(ROOT, package)):
-            for name in sorted(names):
-                if name.endswith(".py"):
-                    yield os.path.join(folder, name)
-    yield os.path.join(ROOT, "application.py")
+    """Every room that serves a request or a socket (tests/house.py SERVING)."""
+    return files(*SERVING)
 
 
 def _callee(call):

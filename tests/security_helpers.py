@@ -8,7 +8,7 @@ from tests.tables import MODELS
 
 
 # Columns every request may write, whatever it is refused for: the address of the user's latest
-# request (issue 26, counters.IpRecorder writes them a second later, in the background).
+# request (issue 26, process.ip_recorder.IpRecorder writes them a second later, in the background).
 # tests/test_ip_region.py tests them; "nothing changed" means nothing else did.
 REQUEST_COLUMNS = {"User": {"ip_region", "last_ip", "ip_seen_at"}}
 
@@ -60,11 +60,11 @@ async def scene(api, app):
                                     goods_body("bob", goodsTitle=title), tokens["bob"])
         assert reply.code == 200, reply
         gids.append(reply.extend["gid"])
-    from services import search
+    from search import index as search_index
 
     def approve():  # as a review does: the search index follows
         Goods.update(state=1).where(Goods.gid == gids[0]).execute()
-        search.reindex(gids[0])
+        search_index.reindex(gids[0])
     await app.run_db(approve)
     reply = await api.post_json("/wx/pl/addMainComments", {"info": json.dumps(
         {"goodId": gids[0], "fromOpenid": "bob", "content": "bob's comment"})}, tokens["bob"])

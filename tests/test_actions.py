@@ -1,82 +1,20 @@
 """The shape of every change (issue 15): actions run their follow-ups after the commit, from every
 entry point alike; follow-ups are tracked and stopped at shutdown; long-lived objects are made in
 make_app; rules hold for every entry point (a rejection needs a reason; a listing's shape is
-checked before its text goes to WeChat); and the layers import only downwards. Both databases
+checked before its text goes to WeChat). The layers are tests/test_house.py's. Both databases
 where a database is involved."""
-import ast
 import asyncio
 import logging
-import os
 
 import pytest
 
 from actions.context import FollowUps
-from application import ROOT
 from models.admin import AdminAction
 from models.goods import PENDING, Goods
 from services import admin_accounts, images, moderation
 from errors import Invalid
 from tests.chat_helpers import read, users
 from tests.test_goods import goods_body
-
-# -- the layers -------------------------------------------------------------------------------
-# Which top-level rooms a room may import from (the project's own modules only).
-MAY_IMPORT = {
-    "errors": set(),
-    "imaging": {"imaging", "errors"},
-    "models": {"models", "errors"},
-    "services": {"models", "services", "imaging", "errors"},
-    "wechat": {"models", "services", "imaging", "wechat", "errors"},
-    "realtime": {"models", "services", "imaging", "realtime", "errors"},
-    "actions": {"models", "services", "imaging", "wechat", "realtime", "actions", "errors"},
-    "handlers": {"models", "services", "imaging", "wechat", "realtime", "actions", "handlers",
-                 "metrics", "errors"},
-    "migrations": {"models", "services", "imaging", "migrations", "errors"},
-    "tools": {"models", "services", "imaging", "tools", "errors"},
-}
-OWN = set(MAY_IMPORT) | {"metrics", "application", "settings", "main", "devservers", "bench",
-                         "tests"}
-
-
-def _imports(path):
-    """Top-level names this file imports (absolute imports only: the project uses no others)."""
-    tree = ast.parse(open(path, encoding="utf-8").read())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield alias.name.split(".")[0], node.lineno
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module.split(".")[0], node.lineno
-
-
-def _room_files(room):
-    """The files of a room: a folder, or one module at the top (errors.py)."""
-    if os.path.isfile(os.path.join(ROOT, room + ".py")):
-        yield os.path.join(ROOT, room + ".py")
-    for folder, _, files in os.walk(os.path.join(ROOT, room)):
-        for name in files:
-            if name.endswith(".py"):
-                yield os.path.join(folder, name)
-
-
-def test_each_room_imports_only_the_rooms_below_it():
-    wrong = []
-    for room, allowed in MAY_IMPORT.items():
-        for path in _room_files(room):
-            for top, line in _imports(path):
-                if top in OWN and top not in allowed:
-                    wrong.append("%s:%d imports %s" % (os.path.relpath(path, ROOT), line, top))
-    assert wrong == []
-
-
-def test_services_are_rules_only_no_tornado():
-    """services/ is synchronous rules on the database executor: no Tornado, no asyncio."""
-    found = ["%s:%d %s" % (os.path.relpath(p, ROOT), line, top)
-             for room in ("services", "imaging", "tools") for p in _room_files(room)
-             for top, line in _imports(p)
-             if top in ("tornado", "asyncio")]
-    assert found == []
-
 
 def test_the_application_keeps_no_follow_ups_of_its_own(config, database):
     from application import MarketApp

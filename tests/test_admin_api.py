@@ -7,7 +7,8 @@ from tornado.httpclient import HTTPClientError
 from models.admin import AdminAction
 from models.goods import Goods, Image, STUDENT_ID
 from models.user import User
-from services import admin_accounts, ratelimit, tokens
+from process import ratelimit
+from services import admin_accounts, tokens
 
 PASSWORD = "correct horse battery"
 

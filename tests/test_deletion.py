@@ -21,6 +21,7 @@ from services import accounts, blocks, favourites, subscriptions, users as user_
 from errors import NotFound
 from tests.test_accounts import bob_world, delete, rows_naming
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
+from tests.house import ROOMS, ROOT, files
 from tests.test_images import picture, upload
 
 
@@ -146,14 +147,9 @@ def test_only_a_login_creates_a_user_row(database):
         accounts.log_in("ghostly")
         assert User.select().where(User.openid == "ghostly").count() == 1
     callers = []
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for folder in ("services", "imaging", "tools", "actions", "handlers", "realtime", "models",
-                   "wechat"):
-        for name in sorted(os.listdir(os.path.join(root, folder))):
-            if name.endswith(".py"):
-                text = open(os.path.join(root, folder, name), encoding="utf-8").read()
-                if re.search(r"ensure_user\(|User\.create\(|User\.insert", text):
-                    callers.append(folder + "/" + name)
+    for path in files(*ROOMS):
+        if re.search(r"ensure_user\(|User\.create\(|User\.insert", open(path, encoding="utf-8").read()):
+            callers.append(os.path.relpath(path, ROOT))
     # the login, the row's own definition, and the demo data seeder (scripts, never a request)
     assert sorted(callers) == ["services/accounts.py", "services/users.py", "tools/demo.py"]
 

@@ -6,7 +6,8 @@ import pytest
 
 from models.goods import Goods
 from models.user import User
-from services import search, tokens
+from search import index as search_index
+from services import tokens
 
 ITEM_KEYS = {"gid", "goodsName", "goodsTitle", "goodsDec", "goodsPriceNew", "goodsPriceOld",
              "homeImage"}
@@ -46,7 +47,7 @@ async def set_goods(app, gids, **values):
     def change():
         Goods.update(**values).where(Goods.gid.in_(gids)).execute()
         for gid in gids:
-            search.reindex(gid)
+            search_index.reindex(gid)
     await app.run_db(change)
 
 
@@ -194,7 +195,7 @@ async def test_concurrent_views_are_counted_exactly(api, app):
     assert all(r.code == 200 for r in replies)
     seen = sorted(r.extend["goodInfo"]["openSum"] for r in replies)
     assert seen[-1] == 40
-    await app.views.flush()  # views are written once a second (counters.py)
+    await app.views.flush()  # views are written once a second (process/views.py)
     assert await app.run_db(lambda: Goods.get_by_id(gid).open_sum) == 40
 
 

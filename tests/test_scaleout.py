@@ -117,9 +117,13 @@ async def test_broadcast_from_process_1_reaches_process_2(api, app, process2):
     a = await api.ws("alice", "bob", t["alice"])
     b = await process2.api.ws("bob", "alice", t["bob"])
     await settle()
+    for _ in range(100):  # a publish reaches only subscribers: this process's must be listening
+        if app.bus.subscribed:
+            break
+        await asyncio.sleep(0.1)
     await app.chat.broadcast("全体注意")
-    assert (await read(a))["content"] == "全体注意"
-    frame = await read(b)
+    assert (await read(a, 10))["content"] == "全体注意"
+    frame = await read(b, 10)
     assert frame["content"] == "全体注意" and frame["type"] == "broadcast"
 
 

@@ -8,7 +8,10 @@ import pytest
 
 from models.goods import Goods
 from models.search import GoodsSearch
-from services import content_checks, moderation, search
+from process.caches import CandidateCache
+from search import index as search_index
+from search import tokens as search_tokens
+from services import content_checks, moderation
 from tests.test_admin_api import admin_token
 from tests.test_goods import approve, listed, publish, roomy_limits  # noqa: F401
 
@@ -55,7 +58,7 @@ async def test_migration_backfill_indexes_public_listings_only(api, app):
     await approve(app, live)
     await app.run_db(lambda: GoodsSearch.delete().execute())
     assert await found(api, "台灯") == []
-    assert await app.run_db(search.backfill) == 1
+    assert await app.run_db(search_index.backfill) == 1
     assert await found(api, "台灯") == [live] and not await indexed(app, waiting)
 
 
@@ -119,31 +122,31 @@ async def test_filters_and_sorts_on_query_and_lists(api, app):
 
 
 def test_start_up_warns_when_mysql_would_hide_short_words(database, caplog):
-    assert search.fulltext_problems({"innodb_ft_min_token_size": "3",
+    assert search_index.fulltext_problems({"innodb_ft_min_token_size": "3",
                                      "innodb_ft_max_token_size": "84"}) == []
-    problems = search.fulltext_problems({"innodb_ft_min_token_size": "4",
+    problems = search_index.fulltext_problems({"innodb_ft_min_token_size": "4",
                                          "innodb_ft_max_token_size": "40"})
     assert len(problems) == 2 and "innodb_ft_min_token_size=4" in problems[0]
     with database.connection_context():
-        assert search.start_up() == []  # the test MariaDB keeps the defaults
+        assert search_index.start_up() == []  # the test MariaDB keeps the defaults
     assert "search:" not in caplog.text
 
 
 def test_tokens_are_the_same_for_both_engines_and_short_words_are_long_enough():
-    row = search.index_row("书 iPhone13", "ＩＰＡＤ", "耳机")
+    row = search_tokens.index_row("书 iPhone13", "ＩＰＡＤ", "耳机")
     words, pinyin = row["words"].split(), row["pinyin"].split()
-    assert {search.decode(t) for t in words} >= {"书", "iphone13", "iphone", "13", "ipad", "耳机",
-                                                 "耳", "机"}
-    assert {search.decode(t) for t in pinyin} >= {"shu", "erji", "ej"}
+    assert {search_tokens.decode(t) for t in words} >= {"书", "iphone13", "iphone", "13", "ipad",
+                                                        "耳机", "耳", "机"}
+    assert {search_tokens.decode(t) for t in pinyin} >= {"shu", "erji", "ej"}
     # compact (m0011): the token itself, padded to the 3 characters InnoDB indexes by default
     assert "x书_" in words and "xiphone13" in words and "x耳机" in words and "perji" in pinyin
-    assert all(search.MIN_TOKEN_CHARS <= len(t) <= search.MAX_TOKEN_CHARS
+    assert all(search_tokens.MIN_TOKEN_CHARS <= len(t) <= search_tokens.MAX_TOKEN_CHARS
                and re.fullmatch("[a-z0-9_\u4e00-\u9fff]+", t) for t in words + pinyin)
-    assert len(search.encode("x", "长" * 100)) == search.MAX_TOKEN_CHARS
+    assert len(search_tokens.encode("x", "长" * 100)) == search_tokens.MAX_TOKEN_CHARS
     # other scripts as hex, so neither engine splits them: café, кофе
-    assert search.encode("x", "café") == "h" + "café".encode().hex()
-    assert search.decode(search.encode("x", "кофе" * 30)).startswith("кофе")
-    assert len(search.encode("x", "кофе" * 30)) <= search.MAX_TOKEN_CHARS
+    assert search_tokens.encode("x", "café") == "h" + "café".encode().hex()
+    assert search_tokens.decode(search_tokens.encode("x", "кофе" * 30)).startswith("кофе")
+    assert len(search_tokens.encode("x", "кофе" * 30)) <= search_tokens.MAX_TOKEN_CHARS
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -171,7 +174,7 @@ async def test_m0011_reindexes_hex_tokens_in_the_compact_form(api, app, database
 def test_candidate_cache_fills_once_per_query_and_drops_fills_older_than_a_clear():
     import threading
     import time
-    cache, calls = search.CandidateCache(size=3), []
+    cache, calls = CandidateCache(size=3), []
 
     def slow(result):
         def fill():
@@ -216,7 +219,7 @@ async def test_cached_candidates_never_show_a_listing_that_left(api, app):
 @pytest.mark.gen_test(timeout=30)
 async def test_identical_searches_at_once_share_one_call_and_its_outcome():
     import asyncio
-    from counters import Coalescer
+    from process.coalesce import Coalescer
     running, calls = Coalescer(), []
 
     async def make(value):

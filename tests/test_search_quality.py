@@ -6,7 +6,7 @@ import os
 import pytest
 
 from models.goods import Goods
-from services import search
+from search import index as search_index
 
 CORPUS = os.path.join(os.path.dirname(__file__), "search_corpus.json")
 
@@ -27,7 +27,7 @@ def seed(listings):
             goods_xueyuan=item.get("xueyuan", ""), goods_address=item.get("address", ""),
             state=item.get("state", 1), deleted=item.get("deleted", False),
             hidden=item.get("hidden", False))
-        search.reindex(goods.gid)
+        search_index.reindex(goods.gid)
         gids[goods.gid] = item["key"]
     return gids
 

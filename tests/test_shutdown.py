@@ -115,7 +115,7 @@ def test_deadline_bounds_a_stuck_request(tmp_path):
 async def test_stop_tasks_ends_a_task_that_swallows_a_cancel():
     """A library may catch the CancelledError thrown into its await and carry on (redis-py did,
     issue 14 #15): stop_tasks cancels again until the task has ended."""
-    from realtime.tasks import stop_tasks
+    from process.periodic import stop_tasks
     swallowed = []
 
     async def stubborn():

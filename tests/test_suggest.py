@@ -10,7 +10,9 @@ from models import write_txn
 
 from models.goods import Goods
 from models.suggest import SuggestPrefix, SuggestTerm
-from services import accounts, hotwords, moderation, search, suggest
+from search import index as search_index
+from search import suggest
+from services import accounts, hotwords, moderation
 from tests.test_admin_api import admin_token
 from tests.test_goods import approve, publish, roomy_limits  # noqa: F401
 
@@ -117,10 +119,10 @@ async def test_counts_stay_exact_under_parallel_changes_and_match_a_rebuild(api,
     def flip(gid, name):
         with write_txn():  # as every change point does
             Goods.update(goods_name=name).where(Goods.gid == gid).execute()
-            search.reindex(gid)
+            search_index.reindex(gid)
     await asyncio.gather(*[app.run_db(flip, gids[i % 4], "山地车" if i % 2 else "公路车")
                            for i in range(20)])
-    await app.run_db(lambda: [search.reindex(g) for g in gids])
+    await app.run_db(lambda: [search_index.reindex(g) for g in gids])
     live = await hits(app)
     names = await app.run_db(lambda: [g.goods_name for g in Goods.select()])
     assert live.get("山地车", 0) == sum("山地车" in n for n in names)
@@ -133,7 +135,7 @@ async def test_counts_stay_exact_under_parallel_changes_and_match_a_rebuild(api,
     def approve_one(gid):
         with write_txn():
             Goods.update(state=1).where(Goods.gid == gid).execute()
-            search.reindex(gid)
+            search_index.reindex(gid)
     await asyncio.gather(*[app.run_db(approve_one, g) for g in fresh])
     live = await hits(app)
     assert live["折叠桌"] == 20 and live["自提"] == 24

@@ -15,15 +15,17 @@ from peewee import OperationalError
 import models
 from models import retryable, run_unit, write_txn
 from models.goods import Favourite
-from tests.test_actions import ROOT, _room_files
+from tests.house import ROOMS, ROOT, RULES, SERVING, files
 
 # Calls that open, end or step around a transaction. Only models/ may make them (write_txn is
 # the one way in); a migration binds the models to its own database.
 TXN_CALLS = {"atomic", "transaction", "savepoint", "manual_commit", "begin", "commit",
              "rollback", "in_transaction", "run_unit", "connection_context"}
 ALLOWED = {
+    # the executor's call: each unit of work on a connection of the pool (MarketApp.run_db)
+    ("application.py", "run_unit"), ("application.py", "connection_context"),
     # the m0010/m0011 backfill: the migration binds GoodsSearch to the database it migrates
-    ("services/search.py", "atomic"),
+    ("search/index.py", "atomic"),
 }
 # A caught database error is one the unit can no longer retry (nor report as busy).
 DB_ERRORS = {"OperationalError", "DatabaseError", "PeeweeException", "InterfaceError",
@@ -41,25 +43,23 @@ def _txn_calls(path):
 
 
 def test_no_code_outside_models_opens_a_transaction_but_through_write_txn():
-    """Walks services/, actions/, handlers/, realtime/, wechat/: a transaction is opened only
-    with write_txn(), which runs inside the executor's retrying unit; nothing else begins,
-    commits or retries one, or takes a connection of its own (run_db does)."""
+    """Walks every room that serves (tests/house.py SERVING): a transaction
+    is opened only with write_txn(), which runs inside the executor's retrying unit; nothing else
+    begins, commits or retries one, or takes a connection of its own (run_db does)."""
     wrong = []
-    for room in ("services", "imaging", "tools", "actions", "handlers", "realtime", "wechat"):
-        for path in _room_files(room):
-            rel = os.path.relpath(path, ROOT)
-            for name, line in _txn_calls(path):
-                if (rel, name) not in ALLOWED:
-                    wrong.append("%s:%d %s()" % (rel, line, name))
+    for path in files(*SERVING):
+        rel = os.path.relpath(path, ROOT)
+        for name, line in _txn_calls(path):
+            if (rel, name) not in ALLOWED:
+                wrong.append("%s:%d %s()" % (rel, line, name))
     assert wrong == [], "open transactions with models.write_txn(): " + ", ".join(wrong)
 
 
 def test_every_service_write_transaction_is_write_txn():
-    """Every `with` that holds a transaction in services/ is `with write_txn():` (so the count
-    of write paths this rule covers is known and cannot silently shrink)."""
+    """Every `with` that holds a transaction in services/ (and search/) is `with write_txn():` (so
+    the count of write paths this rule covers is known and cannot silently shrink)."""
     found, other = 0, []
-    for path in [p for room in ("services", "imaging", "tools")
-                 for p in _room_files(room)]:
+    for path in files(*SERVING):
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.With):
@@ -70,13 +70,13 @@ def test_every_service_write_transaction_is_write_txn():
                     elif "atomic" in text or "transaction" in text:
                         other.append("%s:%d %s" % (os.path.relpath(path, ROOT), node.lineno,
                                                    text))
-    assert other == [ "services/search.py:%d GoodsSearch._meta.database.atomic()" % line
+    assert other == [ "search/index.py:%d GoodsSearch._meta.database.atomic()" % line
                       for line in _search_backfill_lines()]
     assert found >= 50, found
 
 
 def _search_backfill_lines():
-    path = os.path.join(ROOT, "services", "search.py")
+    path = os.path.join(ROOT, "search", "index.py")
     return [n.lineno for n in ast.walk(ast.parse(open(path, encoding="utf-8").read()))
             if isinstance(n, ast.With) and "atomic" in ast.unparse(n.items[0].context_expr)]
 
@@ -85,8 +85,7 @@ def test_services_never_catch_a_database_error():
     """A service that caught OperationalError (or everything) would swallow a deadlock the
     unit must see to run it again."""
     wrong = []
-    for path in [p for room in ("services", "imaging", "tools")
-                 for p in _room_files(room)]:
+    for path in files(*RULES):
         tree = ast.parse(open(path, encoding="utf-8").read())
         for node in ast.walk(tree):
             if isinstance(node, ast.ExceptHandler):
@@ -102,14 +101,10 @@ def test_only_run_db_runs_units():
     """The executor's call (application.MarketApp._in_connection) is the one caller of
     run_unit outside tests: every service function the server runs is a unit."""
     callers = []
-    for folder in ("", "actions", "handlers", "realtime", "services", "imaging", "tools",
-                   "wechat", "models"):
-        base = os.path.join(ROOT, folder)
-        for name in sorted(os.listdir(base)):
-            if name.endswith(".py"):
-                for call, line in _txn_calls(os.path.join(base, name)):
-                    if call == "run_unit":
-                        callers.append(os.path.join(folder, name))
+    for path in files(*ROOMS):
+        for call, line in _txn_calls(path):
+            if call == "run_unit":
+                callers.append(os.path.relpath(path, ROOT))
     assert callers == ["application.py"]
 
 

@@ -10,7 +10,7 @@ from models.chat import ChatMessage
 from models.goods import Goods, Image
 from models.report import Report
 from models.wechat import MediaCheck
-from services import search
+from search import index as search_index
 from tests.chat_helpers import read, send, silent, users
 
 CALLBACK_TOKEN = "callback-token-from-the-console"
@@ -456,7 +456,7 @@ async def test_a_forged_host_header_never_reaches_wechat_or_the_answers(api, app
                               headers=dict(forged, **{"Content-Type": ctype}))
     assert student.extend["imageUrl"].startswith(public + "/wx/images/private/")
     await app.run_db(lambda: (Goods.update(state=1).where(Goods.gid == gid).execute(),
-                               search.reindex(gid)))  # approved, as a review does
+                               search_index.reindex(gid)))  # approved, as a review does
     await app.run_db(lambda: Image.create(openid="", flag=BANNER, url="b" * 32 + ".png", thumb=""))
     admin = tokens.issue(config["auth"]["token_secret"], "boss", 600, role="admin")
     answers = [await api.fetch("GET", path, headers=forged, token=token) for path, token in [

@@ -273,13 +273,14 @@ async def test_limits_bad_input_and_ownership_change_nothing(api, app, config):
 def test_keys_cover_every_alternative():
     """Each key set holds one key per alternative of the group it keys on (the index is
     complete: any listing a post matches holds a token with one of these keys)."""
-    from services import search
-    search.start_up()
+    from search import index as search_index
+    from search import tokens as search_tokens
+    search_index.start_up()
     for words in ("耳机", "erji", "iphone13", "airpo 蓝牙", "自行车 二手", "书", "ipad 2"):
         keys = wanted.keys_of(words)
         assert keys and all(len(k) <= wanted.KEY_CHARS for k in keys), words
-        tokens = {search.encode("x", w) for w in search.text_tokens(words)[0]} | \
-            {search.encode("p", p) for p in search.text_tokens(words)[1]}
+        tokens = {search_tokens.encode("x", w) for w in search_tokens.text_tokens(words)[0]} | \
+            {search_tokens.encode("p", p) for p in search_tokens.text_tokens(words)[1]}
         assert wanted.matches_tokens(words, tokens), words  # a listing of its own words
         assert {t[:wanted.KEY_CHARS] for t in tokens} & set(keys), words
 

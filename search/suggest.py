@@ -6,7 +6,7 @@ Design (docs/search.md, "Suggestions"): a prefix table kept where the search ind
 Each term (a word the search segmenter cuts from a public listing's name or title, or a hot
 word) has a row in suggest_term with `hits`, the number of public listings that have it now,
 and one row in suggest_key per key: the term itself, its pinyin, its initials. A listing's own
-terms are kept in goods_suggest, so `update(gid)` (called by search.reindex and search.remove,
+terms are kept in goods_suggest, so `update(gid)` (called by search.index's reindex and remove,
 inside the change's transaction) moves only the counts of the terms it gained or lost. A
 prefix of 1-3 characters is read from suggest_prefix (each key's first 1..3 characters with
 the term's hits copied) in the order of its (prefix, hits) index: 10 rows, however many words
@@ -25,10 +25,10 @@ from models import is_mysql, write_txn
 from models.goods import APPROVED, ON_SALE, Goods, SearchKeyword, run
 from models.suggest import GoodsSuggest, SuggestKey, SuggestPrefix, SuggestTerm
 from models.user import BLOCKED, DELETED, User
-from services import search, validate
+from search import tokens
 
 LIMIT = 10             # completions answered
-MAX_QUERY_CHARS = 32   # a longer prefix is refused
+MAX_QUERY_CHARS = 32   # a longer prefix is refused (services.goods.suggestions)
 MAX_TERM_CHARS = 16    # longer words are not offered as completions
 MAX_TERMS = 40         # terms one listing gives at most
 HOT_MIN = 2            # a hot word (not in any public title) is offered once counted this often
@@ -38,8 +38,8 @@ _SPACES = re.compile(r"\s+")
 
 
 def key_of(text):
-    """What keys and queries compare: search.normalize (NFKC, lower case) without spaces."""
-    return _SPACES.sub("", search.normalize(text))
+    """What keys and queries compare: tokens.normalize (NFKC, lower case) without spaces."""
+    return _SPACES.sub("", tokens.normalize(text))
 
 
 def listing_terms(name, title):
@@ -48,11 +48,11 @@ def listing_terms(name, title):
     digits or more (iphone13, iphone)."""
     found = []
     for text in (name, title):
-        for chinese, run_ in search.runs(text):
+        for chinese, run_ in tokens.runs(text):
             if chinese:
-                words = [w for w in search._segmenter().cut_for_search(run_) if len(w) >= 2]
+                words = [w for w in tokens.segmenter().cut_for_search(run_) if len(w) >= 2]
             else:
-                words = [run_] + search._parts(run_)
+                words = [run_] + tokens.word_parts(run_)
             found.extend(w for w in words if 2 <= len(w) <= MAX_TERM_CHARS and not w.isdigit())
     return list(dict.fromkeys(found))[:MAX_TERMS]
 
@@ -61,11 +61,11 @@ def listing_terms(name, title):
 def keys_of(term):
     """The keys a term is found by: itself; for Chinese, its full pinyin and initials."""
     keys = [key_of(term)]
-    chinese = "".join(c for chinese, r in search.runs(term) if chinese for c in r)
+    chinese = "".join(c for chinese, r in tokens.runs(term) if chinese for c in r)
     if chinese:
         spelled = []
-        for chinese_run, r in search.runs(term):
-            spelled.append(search.pinyin_of(r) if chinese_run else (r, r))
+        for chinese_run, r in tokens.runs(term):
+            spelled.append(tokens.pinyin_of(r) if chinese_run else (r, r))
         if all(len(s) == 2 for s in spelled):
             keys.append("".join(s[0] for s in spelled))
             keys.append("".join(s[1] for s in spelled))
@@ -186,8 +186,8 @@ _HOT = ("SELECT h.keyword, h.{q}count{q}, t.hits FROM search_keyword h "
 def suggest(q):
     """Up to LIMIT completions of `q` (characters, pinyin or initials), most found first (the
     public listings that have the word, plus its count as a visible hot word), then by the
-    word; [] for an empty prefix. An over-long `q`: Invalid."""
-    q = validate.text(q, "q", MAX_QUERY_CHARS, required=False)
+    word; [] for an empty prefix. `q` is checked by the caller (services.goods.suggestions:
+    at most MAX_QUERY_CHARS)."""
     prefix = key_of(q or "")
     if not prefix:
         return []

@@ -12,13 +12,12 @@ a read that overlapped the commit of that listing's views is repeated (rare: one
 second, and only views of the listings in it wait). With several server
 processes each counts its own views; the others' unwritten ones show within one interval.
 """
-import asyncio
 import collections
 import logging
 import threading
 import time
 
-from realtime.tasks import PeriodicFlush
+from process.periodic import PeriodicFlush
 
 log = logging.getLogger("market.views")
 
@@ -98,89 +97,3 @@ class ViewCounter(PeriodicFlush):
             await self.run_db(self._write_sync)
         except Exception as e:  # keep the loop alive; the views are retried next round
             log.warning("view count update failed (%s); retrying", e)
-
-
-class SeenOnce:
-    """A bounded memory of keys already handled (IOLoop only; the oldest are forgotten past
-    `size`). The search handler
-    uses it so that a searcher's words, once counted today, don't cost a database call again.
-    `seen(key)` asks, `add(key)` remembers."""
-
-    def __init__(self, size=10_000):
-        self.size = size
-        self.keys = {}
-
-    def seen(self, key):
-        return key in self.keys
-
-    def add(self, key):
-        self.keys[key] = None
-        if len(self.keys) > self.size:
-            del self.keys[next(iter(self.keys))]
-
-    def discard(self, key):
-        self.keys.pop(key, None)
-
-
-class Coalescer:
-    """Concurrent identical calls share one result (IOLoop only): `await run(key, make)` starts
-    `make()` unless a call with the same key is running, and every caller gets its outcome (its
-    exception, too). The search handler uses it so that many people searching the same word at
-    once take one database thread, not one each waiting for the others."""
-
-    def __init__(self):
-        self.flights = {}
-
-    async def run(self, key, make):
-        flight = self.flights.get(key)
-        if flight is None:
-            flight = self.flights[key] = asyncio.ensure_future(make())
-            flight.add_done_callback(lambda done: self._landed(key, done))
-        return await asyncio.shield(flight)
-
-    def _landed(self, key, flight):
-        if self.flights.get(key) is flight:
-            del self.flights[key]
-        if not flight.cancelled():
-            flight.exception()  # retrieved here, so an unawaited failure is never reported
-
-
-class IpRecorder(PeriodicFlush):
-    """The address of each user's requests, recorded cheaply (issue 26, item 3): at login, and
-    otherwise at most once per `every` seconds per user in this process; the noted addresses
-    are written together every `interval` seconds in one transaction (`write`:
-    services.ip_region.record, which also looks up the region). Touched only on the IOLoop."""
-
-    def __init__(self, run_db, write, every, enabled=True, interval=1.0, now=None):
-        self.run_db, self.write = run_db, write
-        self.every, self.enabled, self.interval = every, enabled, interval
-        self.now = now or time.monotonic
-        self.seen = {}     # openid -> when its address was last noted (monotonic)
-        self.pending = {}  # openid -> address to write
-        self.written = 0   # rows written since start (tests, metrics)
-
-    def note(self, openid, address, force=False):
-        """A request of `openid` from `address`: noted when forced (a login) or when the user's
-        last note is older than `every`. Costs a dict lookup otherwise."""
-        if not self.enabled or not openid:
-            return
-        now = self.now()
-        last = self.seen.get(openid)
-        if force or last is None or now - last >= self.every:
-            if len(self.seen) > 200_000:  # forget users not seen within the window
-                self.seen = {k: t for k, t in self.seen.items() if now - t < self.every}
-            self.seen[openid] = now
-            self.pending[openid] = address
-
-    async def flush(self):
-        """Write what was noted since the last flush (kept for the next one on failure)."""
-        from models import utcnow
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, {}
-        try:
-            self.written += await self.run_db(self.write, batch, utcnow())
-        except Exception as e:  # the database away: the next flush tries again
-            for openid, address in batch.items():
-                self.pending.setdefault(openid, address)
-            log.warning("recording %d addresses failed: %s", len(batch), e)

@@ -1,10 +1,22 @@
 """The limits of this process, kept in its memory: token buckets for request rates (one bucket
 per key) and the backoff after failed sign-ins. Both are bounded in keys; both made once, in
-make_app."""
+make_app. Also the one spelling of an admin name (`normalise_name`), which the sign-in throttle
+keys by and services.admin_accounts stores and looks names up by."""
 import time
+import unicodedata
 
-from services.admin_accounts import normalise_name
 from errors import Phrase, TooMany
+
+
+def normalise_name(name):
+    """The one spelling of an admin name: NFKC, case-folded, NFKC again, outer spaces removed.
+
+    Storage, lookup, the throttle, sessions, tokens and the audit log all use this form and
+    compare it exactly (utf8mb4_bin on MySQL, m0006), so `ＲＯＯＴ` and `Root` are `root`, while
+    `rôot` stays another name (refused by NAME for new accounts, and matching no account).
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name or "").casefold())
+    return folded.strip()
 
 
 class Bucket:

@@ -1,6 +1,6 @@
 """Hand-overs and ratings for newer mini-program versions: /wx/handover*, /wx/rating*."""
 from actions.ratings import do_confirm_handover, do_mark_sold, do_rate
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler
 from services import goods, ratings, validate
 
 

@@ -1,6 +1,6 @@
 """Want-to-buy posts (求购) for newer mini-program versions: /wx/wanted*."""
 from actions.wanted import do_delete_wanted, do_post_wanted
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler
 from services import wanted
 
 

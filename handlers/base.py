@@ -19,6 +19,7 @@ from errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
+MAX_PAGE = 100_000  # the last page number a list accepts (0-based)
 QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # a language weight
 
 
@@ -67,6 +68,22 @@ class AppHandler(tornado.web.RequestHandler):
     def run_db(self, fn, *args, **kwargs):
         """Run a service function on the database executor (see docs/architecture.md)."""
         return self.application.run_db(fn, *args, **kwargs)
+
+    def page_number(self, name="page", empty_refused=False):
+        """The 0-based page number of a list, the one reading of every route (the API's
+        `pageNum`, the admin pages' `page`): absent is page 0; empty is page 0 too, or refused
+        as required with `empty_refused` (the admin lists with a pager); anything but an
+        integer in 0..MAX_PAGE is refused (Invalid, 400)."""
+        raw = self.argument(name)
+        if raw is None:
+            return 0
+        return validate.integer(raw, name, required=empty_refused, default=0, low=0,
+                                high=MAX_PAGE)
+
+    def argument(self, name):
+        """A query or form argument as text, None when absent (text that is not UTF-8: Tornado's
+        own 400; ApiHandler says which field)."""
+        return self.get_argument(name, None)
 
     def limit_address(self):
         """The per-address budget every API request and chat handshake spends (generous:
@@ -265,6 +282,10 @@ class ApiHandler(AppHandler):
         except tornado.web.HTTPError:
             raise Invalid("%(field)s is not valid text", field=validate.label(name))
 
+    def argument(self, name):
+        """The API's reading of an argument (see arg)."""
+        return self.arg(name)
+
     def json_body(self):
         """The request body as a JSON object, or Invalid."""
         try:
@@ -318,18 +339,13 @@ class ApiHandler(AppHandler):
 
 
 class MarketHandler(ApiHandler):
-    """Shared by the marketplace handlers: absolute URLs, page numbers, list answers."""
+    """Shared by the marketplace handlers: absolute URLs, filters, list answers."""
 
     @property
     def base(self):
         """The scheme and host of absolute URLs: server.public_url, never the request's Host
         (a client-chosen Host would make answers, and WeChat's image check, point elsewhere)."""
         return self.application.public_url
-
-    def page(self):
-        """The 0-based pageNum (missing means 0)."""
-        return validate.integer(self.arg("pageNum"), "pageNum", required=False, default=0,
-                                low=0, high=100_000)
 
     def filters(self):
         """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
@@ -446,8 +462,8 @@ class PageHandler(AppHandler):
                                expires_days=None, httponly=True, samesite="Strict",
                                secure=self.request.protocol == "https", path="/admin")
 
-    def page(self, template, **values):
-        """Render a page with the common values (admin, flash message, helpers)."""
+    def render_page(self, template, **values):
+        """Render a page's template with the common values (admin, flash message, helpers)."""
         values.setdefault("title", "")
         done = DONE.get(self.get_argument("ok", ""))
         self.render(template, admin=self.current_user, done=done and self.tr(done),

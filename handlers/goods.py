@@ -33,7 +33,7 @@ class SimpleGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimpleGoods?state=1|0&pageNum= : approved (all) or pending (admins)."""
 
     async def get(self):
-        state, page = goods.require_state(self.arg("state")), self.page()
+        state, page = goods.require_state(self.arg("state")), self.page_number("pageNum")
         if state == PENDING:
             self.require_admin()
             items = await self.run_db(goods.pending, self.base, page, self.page_size)
@@ -47,7 +47,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.free, self.base, page, self.page_size,
                                            self.filters(), await self.blocker()))
 
 
@@ -56,7 +57,8 @@ class MyIssuedHandler(MarketHandler):
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        self.answer_list(await self.run_db(goods.mine_approved, openid, self.base, self.page(),
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.mine_approved, openid, self.base, page,
                                            self.page_size))
 
 
@@ -65,7 +67,8 @@ class UserGoodsHandler(MarketHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.of_user, openid, self.base, page,
                                            self.page_size, self.filters(), await self.blocker()))
 
 
@@ -74,7 +77,7 @@ class MyCheckHandler(MarketHandler):
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        page = self.page() if self.arg("pageNum") not in (None, "") else None
+        page = self.page_number("pageNum") if self.arg("pageNum") not in (None, "") else None
         self.answer_list(await self.run_db(goods.mine_with_state, openid, self.base, page,
                                            self.page_size))
 
@@ -94,8 +97,8 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page, filters, viewer = self.arg("flag"), self.page(), self.filters(), \
-            await self.blocker()
+        flag, page = self.arg("flag"), self.page_number("pageNum")
+        filters, viewer = self.filters(), await self.blocker()
         key = (flag, page, self.base, tuple(sorted((filters or {}).items())), viewer)
         items = await self.application.searches_running.run(key, lambda: self.run_db(
             goods.search, flag, self.base, page, self.page_size, filters=filters,

@@ -64,7 +64,8 @@ class RatingsOfHandler(RatingHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        found = await self.run_db(ratings.public_page, openid, self.page(), self.page_size,
+        page = self.page_number("pageNum")
+        found = await self.run_db(ratings.public_page, openid, page, self.page_size,
                                   await self.blocker())
         self.ok(found)
 

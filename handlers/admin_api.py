@@ -5,6 +5,7 @@ from actions.admins import do_sign_in
 from actions.announcements import do_update_announcement
 from actions.moderation import do_check_user_by_state, do_review_goods, do_set_goods_deleted
 from handlers.base import ApiHandler
+from models.goods import APPROVED
 from services import announcements, images, moderation, tokens, validate
 from errors import Invalid
 
@@ -61,7 +62,7 @@ class SetStateHandler(AdminApiHandler):
         result = await do_review_goods(self.actions, actor, self.param("gid"),
                                        self.param("state"), self.param("reason"))
         self.ok({"gid": result["gid"], "state": result["state"]},
-                msg="approved" if result["state"] == 1 else "rejected")
+                msg="approved" if result["state"] == APPROVED else "rejected")
 
 
 class DeleteHandler(AdminApiHandler):

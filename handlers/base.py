@@ -13,6 +13,8 @@ import tornado.httputil
 import tornado.web
 
 import logs
+from models.user import STATE_NAMES as USER_STATES
+from models.goods import APPROVED, PENDING, REJECTED
 from realtime.control import MISSING
 from services import admin_accounts, search, validate
 from errors import Forbidden, Invalid, ServiceError, Unauthorized
@@ -416,15 +418,13 @@ def safe_next(value, default="/admin/"):
 
 
 def state_name(state):
-    """A user state as the pages name it."""
-    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
-            20: "account deleted"}.get(
-        state, str(state))
+    """A user state as the pages name it (models.user.STATE_NAMES)."""
+    return USER_STATES.get(state, str(state))
 
 
 def goods_state(state):
     """A listing state as the pages name it."""
-    return {0: "pending", 1: "approved", 2: "rejected"}.get(state, str(state))
+    return {PENDING: "pending", APPROVED: "approved", REJECTED: "rejected"}.get(state, str(state))
 
 
 class PageHandler(AppHandler):

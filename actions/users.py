@@ -31,13 +31,13 @@ async def do_dev_log_in(ctx, openid):
     """{"openid", "token"} for a named openid without WeChat (/wx/user/devLogin, only with
     auth.dev_login on; and the last step of do_log_in): the user exists from now on, and the
     token carries the account's epoch (`ep`, only once an account was deleted)."""
-    epoch = await do_ensure_user(ctx, openid)
+    epoch = await do_log_in_account(ctx, openid)
     auth = ctx.config["auth"]
     token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"], epoch=epoch or None)
     return {"openid": openid, "token": token}
 
 
-async def do_ensure_user(ctx, openid):
+async def do_log_in_account(ctx, openid):
     """A user who logged in exists from now on (their first login creates the row, also after
     the account was deleted: a fresh one); returns the epoch the token carries."""
     return await ctx.run_db(accounts.log_in, openid)

@@ -1,5 +1,5 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
-from actions.users import (do_dev_log_in, do_ensure_user, do_log_in, do_register,
+from actions.users import (do_dev_log_in, do_log_in, do_log_in_account, do_register,
                            do_update_school_info)
 from handlers.base import ApiHandler
 from services import ratings, users, validate
@@ -55,7 +55,7 @@ class RegisterHandler(ApiHandler):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
         if self.claims is None:  # tokens off (the original's trust): registering is the login
-            await do_ensure_user(self.actions, openid)
+            await do_log_in_account(self.actions, openid)
         await do_register(self.actions, openid, body)
         self.ok(msg="registered")
 

@@ -149,7 +149,7 @@ class MarketApp(tornado.web.Application):
             self.notifier, self.follow_ups.later,
             media=(self.public_url, config["admin"]["cookie_secret"]), safety=self.safety)
         self.actions = Context(config, self.run_db, self.chat, self.content, self.notifier,
-                               self.sign_in_throttle, self.follow_ups, self.control)
+                               self.sign_in_throttle, self.follow_ups, self.control, self.wechat)
         self.sweeper = ListingSweeper(self.actions)  # listings' expiry and reminders
         self.chat_retention = ChatRetention(self.run_db, config["chat"]["history_days"],
                                             images.folders(config)[1])

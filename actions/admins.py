@@ -1,10 +1,10 @@
-"""What admins change about admins and the site: sign in (slowed after failures) and out
-(everywhere), admin accounts and roles (owners only), the openids that see the admin entry,
-hidden hot words; all audited."""
+"""What admins change about admins and the site: sign in (slowed after failures; the
+mini-program's adminLogin gets its token here) and out (everywhere), admin accounts and roles
+(owners only), the openids that see the admin entry, hidden hot words; all audited."""
 import logging
 
 from models.admin import record
-from services import admin_accounts, hotwords
+from services import admin_accounts, hotwords, tokens
 
 log = logging.getLogger("market.admin")
 
@@ -22,6 +22,18 @@ async def do_sign_in(ctx, username, password, address, via):
     throttle.succeeded(address, username)
     await ctx.run_db(record, found["username"], "admin.login", via)
     return found
+
+
+async def do_admin_log_in(ctx, username, password, address):
+    """/wx/admin/adminLogin: an admin token (role admin, `ep` the account's session epoch, valid
+    admin.session_hours), or None for a wrong name or password (do_sign_in: throttled,
+    audited)."""
+    found = await do_sign_in(ctx, username, password, address, "mini-program")
+    if not found:
+        return None
+    return tokens.issue(ctx.config["auth"]["token_secret"], found["username"],
+                        int(ctx.config["admin"]["session_hours"] * 3600), role="admin",
+                        epoch=found["epoch"])
 
 
 async def do_sign_out(ctx, username, via):

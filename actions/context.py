@@ -48,6 +48,7 @@ class Context:
     sign_in_throttle: object  # process.ratelimit.SignInThrottle
     follow_ups: FollowUps = field(default_factory=FollowUps)
     control: object = None  # realtime.control.Control: revocations and blocks, every process
+    wechat: object = None   # wechat.client.WechatApi: code2session at login
 
     def later(self, coroutine, what):
         """A follow-up that must not delay the answer (see FollowUps.later)."""

@@ -1,6 +1,6 @@
-"""A user's own account: login, registration (names checked by WeChat, the avatar sent to its
-check), school details."""
-from services import accounts, blocks, images, users
+"""A user's own account: login (WeChat's code2session, the account, the token), registration
+(names checked by WeChat, the avatar sent to its check), school details."""
+from services import accounts, blocks, images, tokens, users
 from services.content_checks import AVATAR, SCENE_PROFILE
 
 
@@ -17,7 +17,27 @@ async def do_register(ctx, openid, body):
                   "avatar check")
 
 
-async def do_log_in(ctx, openid):
+async def do_log_in(ctx, code, admit=None):
+    """/wx/user/getOpenid: a wx.login code -> {"openid", "token"}. WeChat's code2session names
+    the openid (with the server's own appid and secret), `admit(openid)` may still refuse it
+    (the handler's per-user login budget), then the user exists and gets a token."""
+    openid = await ctx.wechat.code2session(code)
+    if admit is not None:
+        admit(openid)
+    return await do_dev_log_in(ctx, openid)
+
+
+async def do_dev_log_in(ctx, openid):
+    """{"openid", "token"} for a named openid without WeChat (/wx/user/devLogin, only with
+    auth.dev_login on; and the last step of do_log_in): the user exists from now on, and the
+    token carries the account's epoch (`ep`, only once an account was deleted)."""
+    epoch = await do_log_in_account(ctx, openid)
+    auth = ctx.config["auth"]
+    token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"], epoch=epoch or None)
+    return {"openid": openid, "token": token}
+
+
+async def do_log_in_account(ctx, openid):
     """A user who logged in exists from now on (their first login creates the row, also after
     the account was deleted: a fresh one); returns the epoch the token carries."""
     return await ctx.run_db(accounts.log_in, openid)

@@ -34,9 +34,10 @@ class AccountsBase(PageHandler):
         """To the list with a fixed note (to sign-in when this admin ended its own sessions)."""
         self.redirect("/admin/accounts?ok=" + code)
 
-    def page(self, template, **values):
+    def render_page(self, template, **values):
+        """Every accounts page also shows its fixed note after a change (?ok=)."""
         values.setdefault("note", NOTES.get(self.get_argument("ok", "")))
-        super().page(template, **values)
+        super().render_page(template, **values)
 
 
 class AccountsPage(AccountsBase):
@@ -47,8 +48,8 @@ class AccountsPage(AccountsBase):
         rows = await self.run_db(admin_accounts.list_admins)
         for r in rows:
             r["created_at"] = display(r["created_at"])
-        self.page("accounts.html", rows=rows, roles=ROLES, quote=urllib.parse.quote,
-                  title="Admin accounts")
+        self.render_page("accounts.html", rows=rows, roles=ROLES, quote=urllib.parse.quote,
+                         title="Admin accounts")
 
     @tornado.web.authenticated
     async def post(self):
@@ -86,8 +87,8 @@ class AccountRemove(AccountsBase):
         role = await self.run_db(admin_accounts.role_of, name)
         if role is None:
             raise tornado.web.HTTPError(404)
-        self.page("account_remove.html", name=name, role=role, quote=urllib.parse.quote,
-                  title="Remove an admin account")
+        self.render_page("account_remove.html", name=name, role=role, quote=urllib.parse.quote,
+                         title="Remove an admin account")
 
     @tornado.web.authenticated
     async def post(self, name):

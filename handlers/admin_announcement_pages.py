@@ -16,8 +16,8 @@ class AnnouncementsPage(AdminPage):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("notices.html", notices=await self.run_db(announcements.current),
-                  error=None, title="Announcements")
+        self.render_page("notices.html", notices=await self.run_db(announcements.current),
+                         error=None, title="Announcements")
 
     @tornado.web.authenticated
     async def post(self):
@@ -41,7 +41,8 @@ class AnnouncementsPage(AdminPage):
         except ServiceError as e:  # shown in its slot, the text kept
             self.set_status(e.status)
             notices.get("Info" + mid, {})["noticeInfo"] = text
-            self.page("notices.html", notices=notices, error=(mid, e.msg), title="Announcements")
+            self.render_page("notices.html", notices=notices, error=(mid, e.msg),
+                             title="Announcements")
             return
         self.redirect("/admin/notices?ok=notice")
 
@@ -52,8 +53,8 @@ class BroadcastPage(AdminPage):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("broadcast.html", sent=None, text="", error=None, reach=None,
-                  live=await self.application.bus.stats(), title="Broadcast")
+        self.render_page("broadcast.html", sent=None, text="", error=None, reach=None,
+                         live=await self.application.bus.stats(), title="Broadcast")
 
     @tornado.web.authenticated
     async def post(self):
@@ -63,16 +64,16 @@ class BroadcastPage(AdminPage):
             text = self.arg_text("text", self.config["chat"]["max_content_chars"], required=True)
         except Invalid as e:
             self.set_status(400)
-            self.page("broadcast.html", sent=None, text=raw, error=e.msg, reach=None, live=live,
-                      title="Broadcast")
+            self.render_page("broadcast.html", sent=None, text=raw, error=e.msg, reach=None,
+                             live=live, title="Broadcast")
             return
         if self.get_argument("confirm", "") != "yes":
-            self.page("broadcast.html", sent=None, text=text, error=None, reach=live, live=live,
-                      title="Broadcast")
+            self.render_page("broadcast.html", sent=None, text=text, error=None, reach=live,
+                             live=live, title="Broadcast")
             return
         sent = await do_broadcast(self.actions, self.current_user, text)
-        self.page("broadcast.html", sent=sent, text="", error=None, reach=None,
-                  live=await self.application.bus.stats(), title="Broadcast")
+        self.render_page("broadcast.html", sent=sent, text="", error=None, reach=None,
+                         live=await self.application.bus.stats(), title="Broadcast")
 
 
 default_handlers = [

@@ -1,11 +1,12 @@
 """The mini-program's admin calls /wx/admin/*: login, listing review, users, announcements."""
 import secrets
 
-from actions.admins import do_sign_in
+from actions.admins import do_admin_log_in
 from actions.announcements import do_update_announcement
 from actions.moderation import do_check_user_by_state, do_review_goods, do_set_goods_deleted
 from handlers.base import ApiHandler
-from services import announcements, images, moderation, tokens, validate
+from models.goods import APPROVED
+from services import announcements, images, moderation, validate
 from errors import Invalid
 
 
@@ -35,14 +36,10 @@ class AdminLoginHandler(AdminApiHandler):
             raise Invalid("passwd is required")
         if not isinstance(password, str) or len(password) > 1024:
             raise Invalid("passwd must be text of at most 1024 characters")
-        found = await do_sign_in(self.actions, username, password, self.request.remote_ip,
-                                 "mini-program")
-        if not found:
+        token = await do_admin_log_in(self.actions, username, password, self.request.remote_ip)
+        if not token:
             self.fail("wrong username or password")
             return
-        token = tokens.issue(self.config["auth"]["token_secret"], found["username"],
-                             int(self.config["admin"]["session_hours"] * 3600), role="admin",
-                             epoch=found["epoch"])
         self.ok({"token": token}, msg="login ok", token=token)
 
 
@@ -61,7 +58,7 @@ class SetStateHandler(AdminApiHandler):
         result = await do_review_goods(self.actions, actor, self.param("gid"),
                                        self.param("state"), self.param("reason"))
         self.ok({"gid": result["gid"], "state": result["state"]},
-                msg="approved" if result["state"] == 1 else "rejected")
+                msg="approved" if result["state"] == APPROVED else "rejected")
 
 
 class DeleteHandler(AdminApiHandler):

@@ -30,9 +30,10 @@ class DisputesPage(AdminPage):
         status = self.get_argument("status", "open")
         if status not in STATUSES:
             status = "open"
-        found = await self.run_db(disputes.admin_list, status, self.page_number())
-        self.page("disputes.html", title="Disputes", status=status, statuses=STATUSES,
-                  page_num=self.page_number(), found=found)
+        page = self.page_number(empty_refused=True)
+        found = await self.run_db(disputes.admin_list, status, page)
+        self.render_page("disputes.html", title="Disputes", status=status, statuses=STATUSES,
+                         page_num=page, found=found)
 
 
 class DisputePage(AdminPage):
@@ -41,7 +42,7 @@ class DisputePage(AdminPage):
     @tornado.web.authenticated
     async def get(self, dispute_id):
         d = await self.run_db(disputes.admin_detail, dispute_id, self.settings["cookie_secret"])
-        self.page("dispute.html", title="Dispute", d=d)
+        self.render_page("dispute.html", title="Dispute", d=d)
 
 
 class DisputeDecide(AdminPage):

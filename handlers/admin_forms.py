@@ -10,19 +10,14 @@ from services import validate
 from errors import Invalid, ServiceError
 
 REASON_CHARS = 500
-MAX_PAGE = 100_000
 
 
 class AdminPage(PageHandler):
     """A page of the admin site with lists and forms."""
 
-    def page_number(self):
-        """`page` (0-based); a bad one is refused (400 page)."""
-        return validate.integer(self.get_argument("page", "0"), "page", low=0, high=MAX_PAGE)
-
     def pager(self, total, size):
         """Totals and page links of a list, each link keeping the current filters."""
-        page = self.page_number()
+        page = self.page_number(empty_refused=True)
         pages = max(1, math.ceil(total / size))
         args = [(k, v.decode("utf-8", "replace")) for k, vs in self.request.query_arguments.items()
                 if k not in ("page", "ok") for v in vs]
@@ -71,9 +66,9 @@ class AdminPage(PageHandler):
         kept = [(k, v) for k in self.request.body_arguments if k not in ("_xsrf", "reason", "confirm")
                 for v in self.get_body_arguments(k)]
         ask["cancel"] = safe_next(self.get_argument("back", ""), ask.get("cancel", "/admin/"))
-        self.page("confirm.html", ask=ask, error=error, kept=kept,
-                  reason=self.get_argument("reason", ""), action=self.request.path,
-                  title=self.locale.translate(ask["title"]) % ask.get("lead_args", {}))
+        self.render_page("confirm.html", ask=ask, error=error, kept=kept,
+                         reason=self.get_argument("reason", ""), action=self.request.path,
+                         title=self.locale.translate(ask["title"]) % ask.get("lead_args", {}))
 
     async def run_confirmed(self, ask, change, required=True):
         """Ask, then make the change; a refusal of the rule comes back on the confirmation page.

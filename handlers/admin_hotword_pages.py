@@ -16,8 +16,8 @@ class HotWordsPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("hotwords.html", title="Hot words", display=display,
-                  data=await self.run_db(hotwords.for_moderators))
+        self.render_page("hotwords.html", title="Hot words", display=display,
+                         data=await self.run_db(hotwords.for_moderators))
 
     @tornado.web.authenticated
     async def post(self):

@@ -39,9 +39,10 @@ class ReviewPage(ModerationPage):
 
     @tornado.web.authenticated
     async def get(self):
-        queue = await self.run_db(moderation.pending_goods, self.page_number())
-        self.page("review.html", queue=queue, pager=self.pager(queue["total"], queue["size"]),
-                  photo_url=photo_url, title="Review queue")
+        queue = await self.run_db(moderation.pending_goods, self.page_number(empty_refused=True))
+        self.render_page("review.html", queue=queue,
+                         pager=self.pager(queue["total"], queue["size"]),
+                         photo_url=photo_url, title="Review queue")
 
 
 REJECT_ASK = {"title": "Reject listings?", "button": "Reject", "cancel": "/admin/review",
@@ -103,12 +104,13 @@ class GoodsPage(ModerationPage):
     async def get(self):
         q, state = self.get_argument("q", ""), self.get_argument("state", "")
         deleted = {"yes": True, "no": False}.get(self.get_argument("deleted", ""))
-        found = await self.run_db(moderation.search_goods, q, state, deleted, self.page_number())
+        page = self.page_number(empty_refused=True)
+        found = await self.run_db(moderation.search_goods, q, state, deleted, page)
         listings.annotate(found["items"], self.config["goods"]["expire_days"])  # sale, expires
-        self.page("goods.html", found=found, q=q, state=state,
-                  deleted=self.get_argument("deleted", ""),
-                  pager=self.pager(found["total"], found["size"]),
-                  photo_url=photo_url, title="Listings")
+        self.render_page("goods.html", found=found, q=q, state=state,
+                         deleted=self.get_argument("deleted", ""),
+                         pager=self.pager(found["total"], found["size"]),
+                         photo_url=photo_url, title="Listings")
 
 
 class GoodsAction(ModerationPage):
@@ -136,9 +138,10 @@ class UsersPage(ModerationPage):
     @tornado.web.authenticated
     async def get(self):
         q, state = self.get_argument("q", ""), self.get_argument("state", "")
-        found = await self.run_db(moderation.search_users, q, state, self.page_number())
-        self.page("users.html", found=found, q=q, state=state,
-                  pager=self.pager(found["total"], found["size"]), title="Users")
+        page = self.page_number(empty_refused=True)
+        found = await self.run_db(moderation.search_users, q, state, page)
+        self.render_page("users.html", found=found, q=q, state=state,
+                         pager=self.pager(found["total"], found["size"]), title="Users")
 
 
 class UserPage(ModerationPage):
@@ -150,7 +153,8 @@ class UserPage(ModerationPage):
         secret = self.settings["cookie_secret"]
         for image in user["student_ids"]:
             image["src"] = images.photo_url("", secret, image["url"])
-        self.page("user.html", user=user, phrases=audit.PHRASES, title="User " + user["openid"])
+        self.render_page("user.html", user=user, phrases=audit.PHRASES,
+                         title="User " + user["openid"])
 
 
 USER_ASKS = {
@@ -217,8 +221,8 @@ class BannersPage(ModerationPage):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("banners.html", banners=await self.run_db(banners.current), photo_url=photo_url,
-                  title="Banners")
+        self.render_page("banners.html", banners=await self.run_db(banners.current),
+                         photo_url=photo_url, title="Banners")
 
     @tornado.web.authenticated
     async def post(self):

@@ -24,8 +24,8 @@ class LoginPage(PageHandler):
         if self.current_user:
             self.redirect(safe_next(self.get_argument("next", None)))
             return
-        self.page("login.html", error=None, username="", next=self.get_argument("next", ""),
-                  title=self.tr("Sign in"))
+        self.render_page("login.html", error=None, username="", next=self.get_argument("next", ""),
+                         title=self.tr("Sign in"))
 
     async def post(self):
         username = self.get_argument("username", "").strip()[:64]
@@ -36,13 +36,13 @@ class LoginPage(PageHandler):
                                      "pages")
         except TooMany as e:
             self.set_status(429)
-            self.page("login.html", error=self.tr(e), username=username, next=nxt,
-                      title=self.tr("Sign in"))
+            self.render_page("login.html", error=self.tr(e), username=username, next=nxt,
+                             title=self.tr("Sign in"))
             return
         if not found:
             self.set_status(401)
-            self.page("login.html", error=self.tr("Wrong username or password."),
-                      username=username, next=nxt, title=self.tr("Sign in"))
+            self.render_page("login.html", error=self.tr("Wrong username or password."),
+                             username=username, next=nxt, title=self.tr("Sign in"))
             return
         self.start_session(found["username"], found["epoch"])
         self.redirect(safe_next(nxt))
@@ -72,10 +72,10 @@ class DashboardPage(PageHandler):
         live = await app.bus.stats()
         charts = {name: bar_chart(trends["days"], trends[name])
                   for name in ("listings", "reports", "messages", "safety", "waiting_by_day")}
-        self.page("dashboard.html", f=figures, live=live, trends=trends, charts=charts,
-                  started=display(app.started), counts=dict(app.chat.counts), trust=trust,
-                  checks=dict(self.application.content.counts),
-                  notices=dict(self.application.notifier.counts), title="Dashboard")
+        self.render_page("dashboard.html", f=figures, live=live, trends=trends, charts=charts,
+                         started=display(app.started), counts=dict(app.chat.counts), trust=trust,
+                         checks=dict(self.application.content.counts),
+                         notices=dict(self.application.notifier.counts), title="Dashboard")
 
 
 class AuditPage(AdminPage):
@@ -84,9 +84,9 @@ class AuditPage(AdminPage):
     @tornado.web.authenticated
     async def get(self):
         q = self.get_argument("q", "")
-        log = await self.run_db(audit.lines, q, self.page_number(), AUDIT_PAGE)
-        self.page("audit.html", log=log, q=q, pager=self.pager(log["total"], AUDIT_PAGE),
-                  title="Audit log")
+        log = await self.run_db(audit.lines, q, self.page_number(empty_refused=True), AUDIT_PAGE)
+        self.render_page("audit.html", log=log, q=q, pager=self.pager(log["total"], AUDIT_PAGE),
+                         title="Audit log")
 
 
 class OpenidsPage(PageHandler):
@@ -94,8 +94,9 @@ class OpenidsPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("openids.html", rows=await self.run_db(admin_accounts.admin_openids),
-                  accounts=await self.run_db(admin_accounts.list_admins), title="Admin openids")
+        self.render_page("openids.html", rows=await self.run_db(admin_accounts.admin_openids),
+                         accounts=await self.run_db(admin_accounts.list_admins),
+                         title="Admin openids")
 
     @tornado.web.authenticated
     async def post(self):

@@ -28,8 +28,8 @@ class ReportsPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("reports.html", title="Reports", groups=await self.run_db(reports.queue),
-                  take_down=reports.TAKE_DOWN)
+        self.render_page("reports.html", title="Reports", groups=await self.run_db(reports.queue),
+                         take_down=reports.TAKE_DOWN)
 
 
 class ReportAction(AdminPage):
@@ -58,8 +58,8 @@ class HeldPage(PageHandler):
 
     @tornado.web.authenticated
     async def get(self):
-        self.page("held.html", title="Held content",
-                  held=await self.run_db(content_checks.held_items))
+        self.render_page("held.html", title="Held content",
+                         held=await self.run_db(content_checks.held_items))
 
 
 class HeldRelease(PageHandler):

@@ -15,11 +15,6 @@ WANTED_STATUSES = ("active", "held", "takenDown", "all")
 RATING_STATUSES = ("reported", "held", "removed", "all")
 
 
-def _page_num(handler):
-    return validate.integer(handler.get_argument("page", ""), "page", required=False, default=0,
-                            low=0, high=100_000)
-
-
 def _wanted_page(status, page_num):
     return {"found": wanted.admin_list(status, page_num), "active": wanted.active_count()}
 
@@ -36,9 +31,10 @@ class WantedPage(PageHandler):
         status = self.get_argument("status", "active")
         if status not in WANTED_STATUSES:
             status = "active"
-        data = await self.run_db(_wanted_page, status, _page_num(self))
-        self.page("wanted.html", title="Want-to-buy posts", status=status,
-                  statuses=WANTED_STATUSES, page_num=_page_num(self), **data)
+        page = self.page_number()
+        data = await self.run_db(_wanted_page, status, page)
+        self.render_page("wanted.html", title="Want-to-buy posts", status=status,
+                         statuses=WANTED_STATUSES, page_num=page, **data)
 
 
 class WantedAction(AdminPage):
@@ -69,9 +65,10 @@ class RatingsPage(PageHandler):
         status = self.get_argument("status", "reported")
         if status not in RATING_STATUSES:
             status = "reported"
-        data = await self.run_db(_ratings_page, status, _page_num(self))
-        self.page("ratings.html", title="Ratings", status=status, statuses=RATING_STATUSES,
-                  page_num=_page_num(self), **data)
+        page = self.page_number()
+        data = await self.run_db(_ratings_page, status, page)
+        self.render_page("ratings.html", title="Ratings", status=status, statuses=RATING_STATUSES,
+                         page_num=page, **data)
 
 
 class RatingAction(AdminPage):

@@ -21,8 +21,8 @@ class WordsPage(AdminPage):
 
     async def show(self, error=None, word="", status=200):
         self.set_status(status)
-        self.page("words.html", title="Sensitive words", display=display, error=error, word=word,
-                  data=await self.run_db(word_filter.for_moderators))
+        self.render_page("words.html", title="Sensitive words", display=display, error=error,
+                         word=word, data=await self.run_db(word_filter.for_moderators))
 
     @tornado.web.authenticated
     async def post(self):

@@ -1,7 +1,8 @@
 """The one handler root and its kinds: every handler derives from AppHandler (identity from the
 token, config, the actions' context, database calls, the JSON refusal, one-line refusal logs);
-ApiHandler adds the REST envelope and parameters, PageHandler the admin pages' session and HTML
-errors, and handlers/chat_socket.py's ChatSocketHandler the socket (jupyter_server's
+ApiHandler adds the REST envelope and parameters, MarketHandler (every /wx/ marketplace handler)
+absolute URLs, filters and list answers, PageHandler the admin pages' session and HTML errors,
+and handlers/chat_socket.py's ChatSocketHandler the socket (jupyter_server's
 JupyterHandler -> APIHandler shape)."""
 import json
 import re
@@ -12,12 +13,15 @@ import tornado.httputil
 import tornado.web
 
 import logs
+from models.user import STATE_NAMES as USER_STATES
+from models.goods import APPROVED, PENDING, REJECTED
 from realtime.control import MISSING
-from services import admin_accounts, validate
+from services import admin_accounts, goods, validate
 from errors import Forbidden, Invalid, ServiceError, Unauthorized
 from services.tokens import verify
 
 LANGUAGES = {"zh": "zh_CN", "en": "en_US"}  # Accept-Language's primary tag -> our locale
+MAX_PAGE = 100_000  # the last page number a list accepts (0-based)
 QVALUE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")  # a language weight
 
 
@@ -66,6 +70,22 @@ class AppHandler(tornado.web.RequestHandler):
     def run_db(self, fn, *args, **kwargs):
         """Run a service function on the database executor (see docs/architecture.md)."""
         return self.application.run_db(fn, *args, **kwargs)
+
+    def page_number(self, name="page", empty_refused=False):
+        """The 0-based page number of a list, the one reading of every route (the API's
+        `pageNum`, the admin pages' `page`): absent is page 0; empty is page 0 too, or refused
+        as required with `empty_refused` (the admin lists with a pager); anything but an
+        integer in 0..MAX_PAGE is refused (Invalid, 400)."""
+        raw = self.argument(name)
+        if raw is None:
+            return 0
+        return validate.integer(raw, name, required=empty_refused, default=0, low=0,
+                                high=MAX_PAGE)
+
+    def argument(self, name):
+        """A query or form argument as text, None when absent (text that is not UTF-8: Tornado's
+        own 400; ApiHandler says which field)."""
+        return self.get_argument(name, None)
 
     def limit_address(self):
         """The per-address budget every API request and chat handshake spends (generous:
@@ -264,6 +284,10 @@ class ApiHandler(AppHandler):
         except tornado.web.HTTPError:
             raise Invalid("%(field)s is not valid text", field=validate.label(name))
 
+    def argument(self, name):
+        """The API's reading of an argument (see arg)."""
+        return self.arg(name)
+
     def json_body(self):
         """The request body as a JSON object, or Invalid."""
         try:
@@ -316,6 +340,54 @@ class ApiHandler(AppHandler):
         return self.claims["sub"] if self.claims else "anonymous"
 
 
+class MarketHandler(ApiHandler):
+    """Shared by the marketplace handlers: absolute URLs, filters, list answers."""
+
+    @property
+    def base(self):
+        """The scheme and host of absolute URLs: server.public_url, never the request's Host
+        (a client-chosen Host would make answers, and WeChat's image check, point elsewhere)."""
+        return self.application.public_url
+
+    def filters(self):
+        """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
+        goodsAddress, sort); None when none is sent."""
+        return goods.search_filters(self.arg, self.config["goods"]["max_price"])
+
+    @property
+    def page_size(self):
+        return self.config["goods"]["page_size"]
+
+    def owner(self, openid_param):
+        """The caller for an owner-only call; None when tokens are off and no openid is named
+        (the review-status pages send only gid: that mode trusts the caller, as the original)."""
+        if self.claims is None and not self.config["auth"]["require_token"] \
+                and openid_param in (None, ""):
+            return None
+        return self.caller(openid_param)
+
+    def answer_list(self, items, empty="no more goods"):
+        """extend as {"0": item, "1": …} in order; code 100 when the page is empty."""
+        if not items:
+            self.fail(empty)
+        else:
+            self.ok({str(i): item for i, item in enumerate(items)})
+
+    async def blocker(self):
+        """The token's user when they block someone, else None: the public lists leave the
+        blocked owners out in their query (models.account.UserBlock.not_blocked_by), so every
+        page is full; everyone else (almost everyone) gets the shared fast plan. The cached
+        set (realtime/control.py) only decides whether to ask."""
+        try:
+            claims = self.claims
+        except ServiceError:  # a bad token does not make a public read fail
+            return None
+        if not claims or claims["role"] != "user":
+            return None
+        return claims["sub"] if await self.application.control.blocked_by(claims["sub"]) \
+            else None
+
+
 # -- the admin pages' kind ------------------------------------------------------------------
 COOKIE = "market_admin"
 CSP = ("default-src 'none'; img-src 'self' data: https:; style-src 'self'; form-action 'self'; "
@@ -346,15 +418,13 @@ def safe_next(value, default="/admin/"):
 
 
 def state_name(state):
-    """A user state as the pages name it."""
-    return {0: "unverified", 1: "verified", 2: "rejected", 3: "pending", 10: "blocked",
-            20: "account deleted"}.get(
-        state, str(state))
+    """A user state as the pages name it (models.user.STATE_NAMES)."""
+    return USER_STATES.get(state, str(state))
 
 
 def goods_state(state):
     """A listing state as the pages name it."""
-    return {0: "pending", 1: "approved", 2: "rejected"}.get(state, str(state))
+    return {PENDING: "pending", APPROVED: "approved", REJECTED: "rejected"}.get(state, str(state))
 
 
 class PageHandler(AppHandler):
@@ -392,8 +462,8 @@ class PageHandler(AppHandler):
                                expires_days=None, httponly=True, samesite="Strict",
                                secure=self.request.protocol == "https", path="/admin")
 
-    def page(self, template, **values):
-        """Render a page with the common values (admin, flash message, helpers)."""
+    def render_page(self, template, **values):
+        """Render a page's template with the common values (admin, flash message, helpers)."""
         values.setdefault("title", "")
         done = DONE.get(self.get_argument("ok", ""))
         self.render(template, admin=self.current_user, done=done and self.tr(done),

@@ -2,7 +2,7 @@
 import json
 
 from actions.comments import do_add_main, do_add_reply, do_like, do_unlike
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler
 from services import comments, goods, validate
 
 

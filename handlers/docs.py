@@ -27,7 +27,7 @@ class HomePage(PageHandler):
         """No session needed (the page is the same for everyone)."""
 
     def get(self):
-        self.page("home.html", title=self.locale.translate("Campus market server"))
+        self.render_page("home.html", title=self.locale.translate("Campus market server"))
 
 
 class DocsPage(PageHandler):

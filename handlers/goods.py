@@ -1,64 +1,11 @@
 """Listings and favourites: /wx/goods/*, /wx/user/whyNot, delete*, and the favourite calls."""
 from actions.goods import do_delete_own, do_publish, do_replace_favourites
-from handlers.base import ApiHandler
+from handlers.base import MarketHandler
 from models.goods import PENDING
 from services import favourites, goods, hotwords, validate
 from errors import Invalid, ServiceError
 
 HOT_WORDS_MAX = 50
-
-
-class MarketHandler(ApiHandler):
-    """Shared by the marketplace handlers: absolute URLs, page numbers, list answers."""
-
-    @property
-    def base(self):
-        """The scheme and host of absolute URLs: server.public_url, never the request's Host
-        (a client-chosen Host would make answers, and WeChat's image check, point elsewhere)."""
-        return self.application.public_url
-
-    def page(self):
-        """The 0-based pageNum (missing means 0)."""
-        return validate.integer(self.arg("pageNum"), "pageNum", required=False, default=0,
-                                low=0, high=100_000)
-
-    def filters(self):
-        """Newer clients' optional filters and sort (priceMin, priceMax, free, goodsXueyuan,
-        goodsAddress, sort); None when none is sent."""
-        return goods.search_filters(self.arg, self.config["goods"]["max_price"])
-
-    @property
-    def page_size(self):
-        return self.config["goods"]["page_size"]
-
-    def owner(self, openid_param):
-        """The caller for an owner-only call; None when tokens are off and no openid is named
-        (the review-status pages send only gid: that mode trusts the caller, as the original)."""
-        if self.claims is None and not self.config["auth"]["require_token"] \
-                and openid_param in (None, ""):
-            return None
-        return self.caller(openid_param)
-
-    def answer_list(self, items, empty="no more goods"):
-        """extend as {"0": item, "1": …} in order; code 100 when the page is empty."""
-        if not items:
-            self.fail(empty)
-        else:
-            self.ok({str(i): item for i, item in enumerate(items)})
-
-    async def blocker(self):
-        """The token's user when they block someone, else None: the public lists leave the
-        blocked owners out in their query (models.account.UserBlock.not_blocked_by), so every
-        page is full; everyone else (almost everyone) gets the shared fast plan. The cached
-        set (realtime/control.py) only decides whether to ask."""
-        try:
-            claims = self.claims
-        except ServiceError:  # a bad token does not make a public read fail
-            return None
-        if not claims or claims["role"] != "user":
-            return None
-        return claims["sub"] if await self.application.control.blocked_by(claims["sub"]) \
-            else None
 
 
 class IssueHandler(MarketHandler):
@@ -86,7 +33,7 @@ class SimpleGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimpleGoods?state=1|0&pageNum= : approved (all) or pending (admins)."""
 
     async def get(self):
-        state, page = goods.require_state(self.arg("state")), self.page()
+        state, page = goods.require_state(self.arg("state")), self.page_number("pageNum")
         if state == PENDING:
             self.require_admin()
             items = await self.run_db(goods.pending, self.base, page, self.page_size)
@@ -100,7 +47,8 @@ class FreeGoodsHandler(MarketHandler):
     """GET /wx/goods/getSimFrGoods?pageNum= : free listings."""
 
     async def get(self):
-        self.answer_list(await self.run_db(goods.free, self.base, self.page(), self.page_size,
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.free, self.base, page, self.page_size,
                                            self.filters(), await self.blocker()))
 
 
@@ -109,7 +57,8 @@ class MyIssuedHandler(MarketHandler):
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        self.answer_list(await self.run_db(goods.mine_approved, openid, self.base, self.page(),
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.mine_approved, openid, self.base, page,
                                            self.page_size))
 
 
@@ -118,7 +67,8 @@ class UserGoodsHandler(MarketHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        self.answer_list(await self.run_db(goods.of_user, openid, self.base, self.page(),
+        page = self.page_number("pageNum")
+        self.answer_list(await self.run_db(goods.of_user, openid, self.base, page,
                                            self.page_size, self.filters(), await self.blocker()))
 
 
@@ -127,7 +77,7 @@ class MyCheckHandler(MarketHandler):
 
     async def get(self):
         openid = self.caller(self.arg("openid"))
-        page = self.page() if self.arg("pageNum") not in (None, "") else None
+        page = self.page_number("pageNum") if self.arg("pageNum") not in (None, "") else None
         self.answer_list(await self.run_db(goods.mine_with_state, openid, self.base, page,
                                            self.page_size))
 
@@ -147,8 +97,8 @@ class QueryHandler(MarketHandler):
     A first page that found something counts its words once per searcher a day (hot words)."""
 
     async def get(self):
-        flag, page, filters, viewer = self.arg("flag"), self.page(), self.filters(), \
-            await self.blocker()
+        flag, page = self.arg("flag"), self.page_number("pageNum")
+        filters, viewer = self.filters(), await self.blocker()
         key = (flag, page, self.base, tuple(sorted((filters or {}).items())), viewer)
         items = await self.application.searches_running.run(key, lambda: self.run_db(
             goods.search, flag, self.base, page, self.page_size, filters=filters,

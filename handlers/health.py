@@ -4,6 +4,8 @@ import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
+import pymysql
+
 from handlers.base import ApiHandler
 from models import is_mysql
 from version import __version__
@@ -117,7 +119,6 @@ class DatabaseHealth:
     def _connect(self):
         db, t = self.database, self.timeout
         if is_mysql(db):
-            import pymysql
             return pymysql.connect(database=db.database, autocommit=True,
                                    **dict(db.connect_params, connect_timeout=t,
                                           read_timeout=t, write_timeout=t))

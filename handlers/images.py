@@ -3,8 +3,7 @@ import tornado.web
 from tornado import httputil
 
 from actions.images import do_add_chat_image, do_add_goods_photo, do_add_student_id
-from handlers.base import StaticHandler
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler, StaticHandler
 from imaging import clean
 from services import chat_media, images, validate
 from errors import Forbidden, Invalid, TooLarge, TooMany

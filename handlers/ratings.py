@@ -1,6 +1,6 @@
 """Hand-overs and ratings for newer mini-program versions: /wx/handover*, /wx/rating*."""
 from actions.ratings import do_confirm_handover, do_mark_sold, do_rate
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler
 from services import goods, ratings, validate
 
 
@@ -64,7 +64,8 @@ class RatingsOfHandler(RatingHandler):
 
     async def get(self):
         openid = validate.openid(self.arg("openid"))
-        found = await self.run_db(ratings.public_page, openid, self.page(), self.page_size,
+        page = self.page_number("pageNum")
+        found = await self.run_db(ratings.public_page, openid, page, self.page_size,
                                   await self.blocker())
         self.ok(found)
 

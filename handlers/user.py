@@ -1,9 +1,9 @@
 """Login and profile: /wx/user/* and the user-facing /wx/admin/userIsOk, /wx/admin/isAdmin."""
-from actions.users import do_log_in, do_register, do_update_school_info
+from actions.users import (do_dev_log_in, do_log_in, do_log_in_account, do_register,
+                           do_update_school_info)
 from handlers.base import ApiHandler
-from services import ratings, tokens, users, validate
+from services import ratings, users, validate
 from errors import NotFound
-from wechat import client as wechat
 
 
 class GetOpenidHandler(ApiHandler):
@@ -12,17 +12,18 @@ class GetOpenidHandler(ApiHandler):
     async def get(self):
         self.application.limiter.hit("login-address", self.request.remote_ip,
                                      self.config["limits"]["login_per_minute_address"], "logins")
-        code = validate.text(self.arg("code"), "code", 128)
-        openid = await wechat.code2session(self.config, code)  # client's appid/secret ignored
+        code = validate.text(self.arg("code"), "code", 128)  # client's appid/secret ignored
+        self._answer_login(await do_log_in(self.actions, code, admit=self._limit_user))
+
+    def _limit_user(self, openid):
+        """The per-openid login budget, spent once WeChat has named the openid."""
         self.application.limiter.hit("login-user", openid,
                                      self.config["limits"]["login_per_minute_user"], "logins")
-        self._answer_login(openid, await do_log_in(self.actions, openid))
 
-    def _answer_login(self, openid, epoch):
+    def _answer_login(self, login):
+        """{"openid", "token"}, top level and in extend; the address is noted at once."""
+        openid, token = login["openid"], login["token"]
         self.application.ip_recorder.note(openid, self.request.remote_ip, force=True)
-        auth = self.config["auth"]
-        token = tokens.issue(auth["token_secret"], openid, auth["token_ttl"],
-                             epoch=epoch or None)  # `ep` only once an account was deleted
         self.ok({"openid": openid, "token": token}, openid=openid, token=token)
 
 
@@ -33,7 +34,7 @@ class DevLoginHandler(GetOpenidHandler):
         if not self.config["auth"]["dev_login"]:
             raise NotFound("no such endpoint")
         openid = validate.openid(self.arg("openid"))
-        self._answer_login(openid, await do_log_in(self.actions, openid))
+        self._answer_login(await do_dev_log_in(self.actions, openid))
 
 
 class IsRegisterHandler(ApiHandler):
@@ -54,7 +55,7 @@ class RegisterHandler(ApiHandler):
         body = self.json_body()
         openid = self.caller(body.get("openid"))
         if self.claims is None:  # tokens off (the original's trust): registering is the login
-            await do_log_in(self.actions, openid)
+            await do_log_in_account(self.actions, openid)
         await do_register(self.actions, openid, body)
         self.ok(msg="registered")
 

@@ -1,6 +1,6 @@
 """Want-to-buy posts (求购) for newer mini-program versions: /wx/wanted*."""
 from actions.wanted import do_delete_wanted, do_post_wanted
-from handlers.goods import MarketHandler
+from handlers.base import MarketHandler
 from services import wanted
 
 
@@ -38,7 +38,8 @@ class BoardHandler(MarketHandler):
     """GET /wx/wanted/list?pageNum= → extend {wanted, more}: the public board, newest first."""
 
     async def get(self):
-        found = await self.run_db(wanted.board, self.page(), self.config["wanted"]["page_size"],
+        page = self.page_number("pageNum")
+        found = await self.run_db(wanted.board, page, self.config["wanted"]["page_size"],
                                   await self.blocker())
         self.ok({"wanted": found["items"], "more": found["more"]})
 

@@ -6,6 +6,8 @@ from models import BaseModel, utcnow
 # User.state, as /wx/admin/userIsOk reports it.
 UNVERIFIED, VERIFIED, REJECTED, PENDING, BLOCKED = 0, 1, 2, 3, 10
 DELETED = 20  # a deleted account's placeholder row (services/accounts.py); never logs in again
+STATE_NAMES = {UNVERIFIED: "unverified", VERIFIED: "verified", REJECTED: "rejected",
+               PENDING: "pending", BLOCKED: "blocked", DELETED: "account deleted"}  # admin pages
 
 
 class User(BaseModel):

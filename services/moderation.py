@@ -3,7 +3,8 @@ from models import utcnow, write_txn
 from models.admin import AdminAction, record
 from models.comment import NOTICE_COMMENT, Notice
 from models.goods import APPROVED, GOODS_PHOTO, PENDING, REJECTED, STUDENT_ID, Goods, Image
-from models.user import BLOCKED, DELETED, UNVERIFIED, User
+from models.user import BLOCKED, DELETED, UNVERIFIED, VERIFIED, User
+from models.user import PENDING as USER_PENDING, REJECTED as USER_REJECTED
 from search import index as search_index
 from search import suggest
 from services import blocks, clock, ip_region, ratings, validate, wanted
@@ -11,8 +12,8 @@ from services.clock import display
 from errors import Invalid, NotFound
 
 # userCheck / page actions -> the user state they set (unblock is worked out from the audit log)
-USER_ACTIONS = {"verify": 1, "reject": 2, "block": BLOCKED, "unblock": None}
-STATE_TO_ACTION = {1: "verify", 2: "reject", BLOCKED: "block"}
+USER_ACTIONS = {"verify": VERIFIED, "reject": USER_REJECTED, "block": BLOCKED, "unblock": None}
+STATE_TO_ACTION = {VERIFIED: "verify", USER_REJECTED: "reject", BLOCKED: "block"}
 REASON_CHARS = 500
 BULK_MAX = 100  # listings one bulk review may name
 # what the seller's inbox (/lt/getNoticeInfo, type 0) says when a moderator takes a listing down
@@ -121,7 +122,7 @@ def check_user(actor, openid, action, reason=None):
 
 def check_user_by_state(actor, openid, state, reason=None):
     """/admin/userCheck: state 1 verify, 2 reject, 10 block (0 = unblock, for other clients)."""
-    state = validate.choice(state, "state", (0, 1, 2, BLOCKED))
+    state = validate.choice(state, "state", (UNVERIFIED, VERIFIED, USER_REJECTED, BLOCKED))
     return check_user(actor, openid, STATE_TO_ACTION.get(state, "unblock"), reason)
 
 
@@ -174,7 +175,8 @@ def search_goods(q="", state=None, deleted=None, page=0, size=30):
             cond = cond | (Goods.gid == gid)
         query = query.where(cond)
     if state not in (None, ""):
-        query = query.where(Goods.state == validate.choice(state, "state", (0, 1, 2)))
+        query = query.where(Goods.state == validate.choice(state, "state",
+                                                           (PENDING, APPROVED, REJECTED)))
     if deleted is not None:
         query = query.where(Goods.deleted == bool(deleted))
     total = query.count()
@@ -225,7 +227,7 @@ def search_users(q="", state=None, page=0, size=50):
                             | User.uname.contains(q) | User.xuehao.contains(q))
     if state not in (None, ""):
         query = query.where(User.state == validate.integer(state, "state", low=0, high=99))
-    order = (User.state != 3, User.id.desc())
+    order = (User.state != USER_PENDING, User.id.desc())
     total = query.count()
     rows = list(query.order_by(*order).offset(page * size).limit(size + 1))
     return {"items": [user_dict(u) for u in rows[:size]], "more": len(rows) > size,
@@ -254,7 +256,7 @@ def user_detail(openid):
 def all_users_simple(limit=2000):
     """/admin/getAllUserSimInfo rows: pending verification first, then newest (at most `limit`)."""
     rows = (User.select().where(User.state != DELETED)  # the published client knows no 20
-            .order_by(User.state != 3, User.id.desc()).limit(limit))
+            .order_by(User.state != USER_PENDING, User.id.desc()).limit(limit))
     return [{"openid": u.openid, "wxname": u.wxname, "headImg": u.head_img, "qq": u.qq,
              "wx": u.wx, "state": u.state} for u in rows]
 

@@ -21,6 +21,15 @@ log = logging.getLogger("market.wechat")
 REFRESH_AHEAD = datetime.timedelta(minutes=5)
 TOKEN_ERRORS = (40001, 42001, 40014)
 
+# errcode -> (error class, message for the client)
+LOGIN_ERRORS = {
+    40029: (Unauthorized, "invalid login code"),
+    40163: (Unauthorized, "login code already used"),
+    45011: (TooMany, "WeChat login rate limit, try again later"),
+    40226: (Forbidden, "WeChat refused this account (high risk)"),
+    -1: (Unavailable, "WeChat is busy, try again"),
+}
+
 
 class WechatError(Unavailable):
     """WeChat could not be reached or answered an error (errcode kept for the caller)."""
@@ -102,6 +111,32 @@ class WechatApi:
                               code=answer.get("errcode"))
         return answer["access_token"], answer.get("expires_in", 7200)
 
+    async def code2session(self, code):
+        """The openid for a wx.login code, or a ServiceError saying why not (the server's own
+        appid and secret; the session_key of the answer is dropped here)."""
+        wc = self.config
+        if not wc["appid"] or not wc["secret"]:
+            raise Unavailable("WeChat login is not configured on this server (wechat.appid and "
+                              "wechat.secret); for a trial, enable auth.dev_login")
+        url = self._url("/sns/jscode2session", {"appid": wc["appid"], "secret": wc["secret"],
+                                                "js_code": code,
+                                                "grant_type": "authorization_code"})
+        try:
+            answer = await self._fetch(url)
+        except WechatError as e:
+            log.warning("jscode2session failed: %s", e.msg)
+            raise Unavailable("WeChat login is unavailable, try again")
+        errcode = answer.get("errcode") or 0
+        if errcode:
+            log.info("jscode2session errcode %s", errcode)
+            cls, msg = LOGIN_ERRORS.get(errcode,
+                                        (Unavailable, "WeChat login failed (%s)" % errcode))
+            raise cls(msg)
+        openid = answer.get("openid")
+        if not isinstance(openid, str) or not 0 < len(openid) <= 64:
+            raise ServiceError("WeChat login answered no openid", status=502)
+        return openid
+
     async def call(self, path, body):
         """POST body to path with the token; one retry with a new token on 40001/42001."""
         for attempt in (0, 1):
@@ -113,38 +148,3 @@ class WechatApi:
                 continue
             return answer
         return answer
-
-
-# errcode -> (error class, message for the client)
-LOGIN_ERRORS = {
-    40029: (Unauthorized, "invalid login code"),
-    40163: (Unauthorized, "login code already used"),
-    45011: (TooMany, "WeChat login rate limit, try again later"),
-    40226: (Forbidden, "WeChat refused this account (high risk)"),
-    -1: (Unavailable, "WeChat is busy, try again"),
-}
-
-
-async def code2session(config, code):
-    """The openid for a wx.login code, or a ServiceError saying why not."""
-    wc = config["wechat"]
-    if not wc["appid"] or not wc["secret"]:
-        raise Unavailable("WeChat login is not configured on this server (wechat.appid and "
-                          "wechat.secret); for a trial, enable auth.dev_login")
-    query = urlencode({"appid": wc["appid"], "secret": wc["secret"], "js_code": code,
-                       "grant_type": "authorization_code"})
-    url = wc["api_base"].rstrip("/") + "/sns/jscode2session?" + query
-    try:
-        answer = await fetch_json(url, wc["timeout"])
-    except WechatError as e:
-        log.warning("jscode2session failed: %s", e.msg)
-        raise Unavailable("WeChat login is unavailable, try again")
-    errcode = answer.get("errcode") or 0
-    if errcode:
-        log.info("jscode2session errcode %s", errcode)
-        cls, msg = LOGIN_ERRORS.get(errcode, (Unavailable, "WeChat login failed (%s)" % errcode))
-        raise cls(msg)
-    openid = answer.get("openid")
-    if not isinstance(openid, str) or not 0 < len(openid) <= 64:
-        raise ServiceError("WeChat login answered no openid", status=502)
-    return openid

@@ -466,8 +466,13 @@ class PageHandler(AppHandler):
         """Render a page's template with the common values (admin, flash message, helpers)."""
         values.setdefault("title", "")
         done = DONE.get(self.get_argument("ok", ""))
-        self.render(template, admin=self.current_user, done=done and self.tr(done),
-                    state_name=state_name, goods_state=goods_state, **values)
+        self.render(template, admin=self.current_user, done=done and self.tr(done), **values)
+
+    def get_template_namespace(self):
+        """Tornado's namespace and the state names, for every template and the parts a page
+        draws with {% module Template(...) %} (a report's context: report_{kind}.html)."""
+        return dict(super().get_template_namespace(), state_name=state_name,
+                    goods_state=goods_state)
 
     def arg_text(self, name, max_len, required=False):
         """A form field checked like API input (length, no control characters)."""

@@ -15,6 +15,8 @@ from services.users import require_active
 MAX_CONTENT = 500
 REPLY_PREVIEW = 3  # replies shown under each main comment in getAllComments
 LIKE_COMMENT = 1   # Liked.type of a main comment
+# what the author's inbox (/lt/getNoticeInfo, type 0) says when a moderator removes a comment
+REMOVED = "你的评论已被管理员删除，原因：%s"
 
 
 def comment_id(value, name="inId"):
@@ -37,6 +39,15 @@ def _notify(openid, kind, actor, gid, obj_id, content):
             UserBlock.blocker == openid, UserBlock.blocked == actor).exists():
         Notice.create(openid=openid, type=kind, actor_openid=actor, gid=gid, obj_id=obj_id,
                       content=content[:200])
+
+
+def take_down(comment, reason):
+    """A moderator hides a comment and its replies (in the caller's transaction); its author's
+    inbox reads the reason."""
+    Comment.update(hidden=True).where(Comment.in_id == comment.in_id).execute()
+    Reply.update(hidden=True).where(Reply.comment_id == comment.in_id).execute()
+    Notice.create(openid=comment.from_openid, type=NOTICE_COMMENT, actor_openid="admin",
+                  gid=comment.gid, obj_id=comment.in_id, content=REMOVED % reason)
 
 
 # -- shapes -------------------------------------------------------------------------------

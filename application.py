@@ -142,7 +142,7 @@ class MarketApp(tornado.web.Application):
         self.content = ContentCheck(config, self.wechat, self.run_db)
         self.notifier = Notifier(config, self.wechat, self.run_db)
         self.follow_ups = FollowUps()
-        # safety notices in chat (issue 25): the recipient of a message that looks like a fraud
+        # safety notices in chat: the recipient of a message that looks like a fraud
         self.safety = SafetyNotices(config, self.run_db, self.bus, self.follow_ups.later)
         self.chat = ChatDelivery(
             config, self.run_db, self.bus, self.control, self.list_writer, self.content,

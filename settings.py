@@ -194,7 +194,7 @@ SCHEMA = {
         "history_days": (_positive(_int), 365),
         "recall_seconds": (_not_negative, 120),
     },
-    "safety": {  # issue 25: prompts in chat against the usual frauds (services/safety.py)
+    "safety": {  # prompts in chat against the usual frauds (services/safety.py)
         "enabled": (_bool, True),
         "kinds": (lambda v: _safety_kinds(v), None),  # None: SAFETY_KINDS (below)
     },
@@ -274,7 +274,7 @@ SCHEMA = {
     "metrics": {
         "allow": (_list, ("127.0.0.1/32", "::1/128")),
     },
-    "privacy": {  # issue 26: the privacy page, consents, data archives, IP region
+    "privacy": {  # the privacy page, consents, data archives, IP region
         "operator": (_str, "校园二手市场运营方"),
         "contact": (_str, ""),
         "policy_version": (_str, "2026-12-07"),

@@ -20,7 +20,7 @@ async def do_delete_conversation(ctx, owner, peer):
 
 
 async def do_recall(ctx, me, peer, seq):
-    """POST /wx/chat/recall: `me` recalls message `seq` (issue 25) the way a socket's recall
+    """POST /wx/chat/recall: `me` recalls message `seq` the way a socket's recall
     frame does, through the chat pipeline (realtime.delivery.ChatDelivery.recall: the rule in
     one transaction, then the recalled frame to every socket of both parties)."""
     return await ctx.chat.recall(me, peer, seq)

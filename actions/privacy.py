@@ -1,4 +1,4 @@
-"""Privacy (issue 26): consenting and withdrawing, a student's data archive (reads on the
+"""Privacy: consenting and withdrawing, a student's data archive (reads on the
 database executor, the zip written on a file thread, never on the IOLoop), and the sweep that
 removes archives once they expire."""
 import asyncio

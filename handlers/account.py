@@ -1,4 +1,4 @@
-"""The caller's account as a whole (issue 18, for newer mini-program versions): deleting it,
+"""The caller's account as a whole (for newer mini-program versions): deleting it,
 and blocking other users. The published client calls none of these."""
 from actions.users import do_block, do_delete_account
 from handlers.base import ApiHandler

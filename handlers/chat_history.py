@@ -15,7 +15,7 @@ class ChatHistoryHandler(ApiHandler):
         found = await self.run_db(chat.history, me, peer, before, limit)
         await self.application.chat.present(found["messages"])  # signed image URLs, listing cards
         found["messages"] = [chat_frames.recalled_for(m, me, self.tr) if m["type"] == "recalled" else m
-                             for m in found["messages"]]  # issue 25: the placeholder, worded
+                             for m in found["messages"]]  # the placeholder, worded
         self.ok(found)
 
 

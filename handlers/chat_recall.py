@@ -1,4 +1,4 @@
-"""Recall over REST (issue 25): POST /wx/chat/recall {"peer", "seq"} (the socket's
+"""Recall over REST: POST /wx/chat/recall {"peer", "seq"} (the socket's
 {"type": "recall", "seq"} does the same: docs/chat-protocol.md, "Recall")."""
 from actions.chat import do_recall
 from handlers.base import ApiHandler

@@ -1,4 +1,4 @@
-"""A listing's life for newer clients (issue 18): POST /wx/goods/edit, /wx/goods/state,
+"""A listing's life for newer clients: POST /wx/goods/edit, /wx/goods/state,
 /wx/goods/renew; owner only (another's listing: 403 code 100, nothing changes)."""
 from actions.listings import do_edit, do_renew, do_set_sale_state
 from handlers.base import ApiHandler

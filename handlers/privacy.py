@@ -1,4 +1,4 @@
-"""Privacy (issue 26): the page /privacy, POST /wx/user/consent, and the caller's data archive
+"""Privacy: the page /privacy, POST /wx/user/consent, and the caller's data archive
 POST/GET /wx/user/export. For newer mini-program versions; the published client calls none."""
 import asyncio
 import datetime

@@ -1,4 +1,4 @@
-"""Account deletion and blocking between users (issue 18): session_epoch (a user token's `ep`
+"""Account deletion and blocking between users: session_epoch (a user token's `ep`
 must equal its openid's epoch: deletion raises it, so every token of the account ends at once)
 and user_block. Frozen: the models below are this migration's own copies."""
 from peewee import AutoField, CharField, DateTimeField, IntegerField, Model

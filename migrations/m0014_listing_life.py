@@ -1,4 +1,4 @@
-"""A listing's life (issue 18): `sale_state` (0 on sale, 1 reserved, 2 sold, 3 expired),
+"""A listing's life: `sale_state` (0 on sale, 1 reserved, 2 sold, 3 expired),
 `touched_at` (the owner's last publish, edit, state change or renewal: expiry counts from it,
 filled from issue_time), `reminded_at` (the "still selling?" reminder of the current period,
 cleared by a touch) and `price_alert_day` (the China day of the last price-drop alert: one a

@@ -1,4 +1,4 @@
-"""Want-to-buy posts (issue 18, item 4): wanted_post and its match keys wanted_key. Frozen: the
+"""Want-to-buy posts: wanted_post and its match keys wanted_key. Frozen: the
 models below are this migration's own copies."""
 from peewee import (AutoField, CharField, DateField, DateTimeField, DecimalField, IntegerField,
                     Model)

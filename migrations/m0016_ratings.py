@@ -1,4 +1,4 @@
-"""Hand-overs and ratings (issue 18, item 6): hand_over (a listing marked sold to a buyer the
+"""Hand-overs and ratings: hand_over (a listing marked sold to a buyer the
 seller chatted with, confirmed by the buyer) and rating (once each way per hand-over). Frozen:
 the models below are this migration's own copies."""
 from peewee import (AutoField, BooleanField, CharField, DateTimeField, IntegerField, Model,

@@ -1,4 +1,4 @@
-"""Admin roles (issue 19): admin.role, `owner` (manages accounts) or `moderator`; every account
+"""Admin roles: admin.role, `owner` (manages accounts) or `moderator`; every account
 that exists now becomes an owner (they could all do everything before). The dashboard's trends
 count listings and reports per day, so goods.issue_time and report.created_at get an index each
 (chat_message.send_time has one since m0012)."""

@@ -1,4 +1,4 @@
-"""Disputes about a confirmed hand-over (issue 25, item 3): the dispute table, one row per
+"""Disputes about a confirmed hand-over: the dispute table, one row per
 hand-over. Frozen: the model below is this migration's own copy."""
 from peewee import AutoField, CharField, DateTimeField, IntegerField, Model, TextField
 

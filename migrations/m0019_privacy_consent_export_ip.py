@@ -1,4 +1,4 @@
-"""Privacy (issue 26, items 1-3): consent (each student's consents to the privacy policy and
+"""Privacy: consent (each student's consents to the privacy policy and
 withdrawals), data_export (the archives students asked for), and on user the region of the
 account's latest request (ip_region, shown publicly), its raw address (last_ip, admins only)
 and when it was recorded (ip_seen_at). Frozen: the models below are this migration's copies."""

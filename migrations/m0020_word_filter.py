@@ -1,4 +1,4 @@
-"""The local sensitive-word filter (issue 26, item 4): sensitive_word (moderators' additions and
+"""The local sensitive-word filter: sensitive_word (moderators' additions and
 removals over the shipped list) and word_list_version (one row). Frozen: the models below are
 this migration's own copies."""
 from peewee import AutoField, BooleanField, CharField, DateTimeField, IntegerField, Model

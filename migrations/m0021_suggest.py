@@ -1,4 +1,4 @@
-"""Suggestions as you type (issue 26, item 5): suggest_term, suggest_key (binary on MariaDB: a
+"""Suggestions as you type: suggest_term, suggest_key (binary on MariaDB: a
 prefix is an index range), suggest_prefix (short prefixes in the order of their hits) and
 goods_suggest; filled from the public listings and the visible
 hot words. Frozen: the models below are this migration's own copies."""

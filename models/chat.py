@@ -41,7 +41,7 @@ class ChatMessage(BaseModel):
     """Every accepted chat message, stored before it is acknowledged (m0012).
 
     `seq` (the database's autoincrement) is the message's order, the same in every process.
-    `recalled_at` (m0022, issue 25) is set when its sender recalled it: every client is shown a
+    `recalled_at` (m0022) is set when its sender recalled it: every client is shown a
     placeholder instead, the content stays for moderators (reports) until retention purges it.
     `received` is 1 once the recipient confirmed it (a pong after it was written, or a v2
     `received` receipt). `offline_slot` (1..chat.offline_limit) is set on a message stored while
@@ -76,7 +76,7 @@ class ChatMessage(BaseModel):
 
 class SafetyNotice(BaseModel):
     """A safety notice shown to `recipient` about its conversation with `sender` on a China
-    `day` (m0022, issue 25): at most one per (recipient, sender, day) in every process (the
+    `day` (m0022): at most one per (recipient, sender, day) in every process (the
     unique key decides); `kind` is the pattern kind that matched (the dashboard counts them)."""
     id = AutoField()
     recipient = CharField(max_length=64)

@@ -5,7 +5,7 @@ from models import BaseModel, utcnow
 
 # Notice.type
 NOTICE_COMMENT, NOTICE_LIKE = 0, 1
-# issue 18: a listing about to expire ("still selling?", to its owner), a price drop (to favouriters)
+# a listing about to expire ("still selling?", to its owner), a price drop (to favouriters)
 NOTICE_EXPIRY, NOTICE_PRICE_DROP = 2, 3
 
 

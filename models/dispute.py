@@ -1,4 +1,4 @@
-"""Disputes about a confirmed hand-over (issue 25, item 3; m0018): opened by the buyer or the
+"""Disputes about a confirmed hand-over (m0018): opened by the buyer or the
 seller, decided by a moderator. One per hand-over (a unique key): while it is open both ratings
 of the hand-over are held; upheld, the ratings the party at fault gave are removed and the sale
 is not counted; dismissed, everything shows again."""

@@ -1,4 +1,4 @@
-"""Privacy (issue 26): each student's consents to the privacy policy, and the data archives
+"""Privacy: each student's consents to the privacy policy, and the data archives
 they asked for (m0019). The IP region of an account's latest request is on its user row."""
 from peewee import AutoField, BigIntegerField, CharField, DateTimeField, IntegerField
 

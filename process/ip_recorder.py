@@ -8,7 +8,7 @@ log = logging.getLogger("market.views")
 
 
 class IpRecorder(PeriodicFlush):
-    """The address of each user's requests, recorded cheaply (issue 26, item 3): at login, and
+    """The address of each user's requests, recorded cheaply: at login, and
     otherwise at most once per `every` seconds per user in this process; the noted addresses
     are written together every `interval` seconds in one transaction (`write`:
     services.ip_region.record, which also looks up the region). Touched only on the IOLoop."""

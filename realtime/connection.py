@@ -25,7 +25,7 @@ BURST_GAP = 0.001  # seconds: frames further apart than this did not hold the IO
 # catch-up window at chat.rate_per_second; bounded, as a busy socket lives for hours
 WRITTEN_KEPT = 512
 PONG = wire(b'{"type":"pong"}')
-RECALLED = "recalled"  # issue 25: the frame that stands in for a recalled message (its seq)
+RECALLED = "recalled"  # the frame that stands in for a recalled message (its seq)
 
 
 class Connection:
@@ -103,7 +103,7 @@ class Connection:
         return None
 
     def _recall(self, frame):
-        """{"type": "recall", "seq": N} (issue 25): the recalled frame, on every socket of both
+        """{"type": "recall", "seq": N}: the recalled frame, on every socket of both
         parties, answers it (pipeline.recall); a refusal is an error frame here."""
         return self._awaited(self.pipeline.recall(self.me, frame["to"], frame["seq"]), None)
 
@@ -158,7 +158,7 @@ class Connection:
         return True
 
     def _write_recalled(self, frame, seq):
-        """A recalled message (issue 25; live, replayed or caught up), once: worded for this
+        """A recalled message (live, replayed or caught up), once: worded for this
         reader (你撤回了一条消息 / 对方撤回了一条消息 in its language), so encoded here, not shared
         (a recall is rare). The message itself, should it still come (held during the replay,
         a catch-up), is not written after it."""

@@ -12,10 +12,10 @@
              through the bus; then the sender's ack
   list       ListWriter.note: conversation-list rows, written in batches
   follow-ups after_store: what else a stored message brings (the subscription notice for an
-             offline recipient, the recipient's safety notice: issue 25), without delaying
+             offline recipient, the recipient's safety notice), without delaying
              the sender
 
-A recall (issue 25) takes the same way out: Connection's frame dispatch (or POST
+A recall takes the same way out: Connection's frame dispatch (or POST
 /wx/chat/recall through actions.chat.do_recall) -> recall(): the rule in one transaction
 (services.recall), then the `recalled` frame through the bus to every socket of both parties,
 each Connection wording it for its reader.
@@ -78,7 +78,7 @@ class ChatDelivery:
         # fn(message) after a message is stored and fanned out; message: {"from", "to", "frame",
         # "sent" (sockets that took it), "preview"}. Extension point for per-message follow-ups.
         self.after_store = [self._notify_offline]
-        # realtime.safety_notices.SafetyNotices (issue 25): a hook after each stored message,
+        # realtime.safety_notices.SafetyNotices: a hook after each stored message,
         # and the notice of a message that waited while its recipient was away (replay)
         self.safety = safety
         if safety is not None:
@@ -202,7 +202,7 @@ class ChatDelivery:
 
     def _ack(self, conn, msg_id, status, sent_at, seq=None):
         """Newer clients (?v=2) get an acknowledgement; the original client would show it. It
-        names the message's seq when known (issue 25: what a recall names)."""
+        names the message's seq when known (what a recall names)."""
         if conn.v2:
             ack = {"type": "ack", "msgId": msg_id, "status": status, "sendTime": sent_at}
             if seq is not None:
@@ -265,7 +265,7 @@ class ChatDelivery:
             return
         self.counts["held"] += conn.replayed(frames)  # live frames that came during the replay
         self.counts["replayed"] += len(frames)
-        if self.safety is not None:  # issue 25: a matching message that waited while offline
+        if self.safety is not None:  # a matching message that waited while offline
             self.safety.after_replay(conn, frames)
         if not self.bus.local:  # presence reaches other processes a little later
             loop = asyncio.get_running_loop()
@@ -292,7 +292,7 @@ class ChatDelivery:
             await self.run_db(chat_media.present, frames, *self.media)
         return frames
 
-    # -- recall (issue 25) -----------------------------------------------------------------------
+    # -- recall -----------------------------------------------------------------------
     async def recall(self, me, peer, seq):
         """`me` recalls message `seq` (peer None: whoever it went to): the rule (one
         transaction, services.recall; ChatRefusal when refused), then the recalled frame to

@@ -22,7 +22,7 @@ class ListWriter(PeriodicFlush):
         """A message (sent `at`, number `seq`) was stored: both rows of the conversation
         change (the recipient's counts it unread unless `unread` is 0). The recipient's change
         keeps the seqs it shows and counts, so the write leaves out a message recalled
-        meanwhile (services.chat.apply_list_updates, issue 25)."""
+        meanwhile (services.chat.apply_list_updates)."""
         now = at or utcnow()
         pending = self.pending
         change = pending.get((recipient, sender))

@@ -1,4 +1,4 @@
-"""Safety notices in chat (issue 25): after a message is accepted, its RECIPIENT is told once
+"""Safety notices in chat: after a message is accepted, its RECIPIENT is told once
 per conversation and China day when it looks like one of the usual frauds (services/safety.py
 decides, config `safety.kinds`); the message itself is never blocked or changed.
 

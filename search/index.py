@@ -23,7 +23,7 @@ def _public_row(goods):
 
 def reindex(gid):
     """Bring one listing's index row in step with it: indexed while approved, live, visible and
-    on sale (issue 18),
+    on sale,
     absent otherwise. Call inside (or right after) the transaction that changed the listing."""
     goods = (Goods.select(Goods.gid, Goods.goods_name, Goods.goods_title, Goods.goods_dec,
                           Goods.state, Goods.deleted, Goods.hidden, Goods.sale_state)

@@ -1,5 +1,5 @@
 """A user's account as a whole: the token epoch (every login of an openid ends at once) and
-deleting the account (issue 18). Plain functions on the database executor.
+deleting the account. Plain functions on the database executor.
 
 Deleting keeps what other people wrote to or about the user (comments, replies, chat messages,
 reports, hand-overs and ratings) but takes the openid out of it (DELETION below lists every
@@ -105,7 +105,7 @@ DELETION = {
     "data_export": {"openid": ANONYMISE,  # the sweep removes a deleted account's archive file
                     "user_id": KEEP,  # the placeholder row's id: marks the archive an orphan
                     "name": NOT_A_USER},
-    # issue 25: a safety notice shown; the dashboard's per-day counts stay true
+    # a safety notice shown; the dashboard's per-day counts stay true
     "chat_safety_notice": {"recipient": ANONYMISE, "sender": ANONYMISE,
                            "day": NOT_A_USER, "kind": NOT_A_USER},
     "dispute": {"opener": ANONYMISE,  # stays for the other party and the moderators

@@ -1,4 +1,4 @@
-"""Blocks between users (issue 18): a user blocks another; the blocker no longer sees the
+"""Blocks between users: a user blocks another; the blocker no longer sees the
 blocked user's listings, comments and notices (filtered in each read's query:
 models.account.UserBlock.not_blocked_by), and chat between the two is refused (realtime/control.py
 caches each blocker's set; a change is announced on the bus). Plain functions."""

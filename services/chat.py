@@ -55,7 +55,7 @@ def parse_frame(raw, me, peer, max_chars):
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2 ** 63:
             raise ChatRefusal("bad_frame", "seq must be a message's seq number")
         return {"type": kind, "seq": seq}
-    if kind == "recall":  # issue 25: the sender takes back message seq (services/recall.py)
+    if kind == "recall":  # the sender takes back message seq (services/recall.py)
         seq = frame.get("seq")
         if not isinstance(seq, int) or isinstance(seq, bool) or not 0 < seq < 2 ** 63:
             raise ChatRefusal("bad_frame", "seq must be a message's seq number")
@@ -267,7 +267,7 @@ def _mark_read(me, peer, seq):
     after = max(seq, row.cleared_seq if row else 0)
     unread = (ChatMessage.select().where(ChatMessage.to_openid == me,
                                          ChatMessage.from_openid == peer,
-                                         ChatMessage.recalled_at.is_null(),  # issue 25
+                                         ChatMessage.recalled_at.is_null(),
                                          ChatMessage.seq > after).count())
     ChatList.update(unread=unread).where(ChatList.to_openid == me,
                                          ChatList.from_openid == peer).execute()
@@ -335,7 +335,7 @@ def apply_list_updates(updates):
     updates: {(owner, peer): {"send_time", "last_context" (or None), "unread"[, "seq",
     "counted"]}}; missing rows (deleted by their owner, or never opened) are created with the
     peer's name and avatar. `seq` is the message `last_context` shows, `counted` the seqs
-    `unread` counts: a message its sender recalled before this write (issue 25) is shown as
+    `unread` counts: a message its sender recalled before this write is shown as
     the placeholder and not counted. Those messages are read first, with a shared lock on
     MariaDB, so a recall and this write of the same message are in one order: the recall
     after it finds the row with the message (services.recall), or this write after the

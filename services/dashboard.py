@@ -45,7 +45,7 @@ def figures():
         "actions_today": AdminAction.select().where(
             AdminAction.created_at >= china_midnight_utc()).count(),
         "user_blocks": blocks.counts(),  # between users: figures only, never who blocked whom
-        # issue 18 (the dashboard's template may show them; /admin/wanted and /admin/ratings do)
+        # want-to-buy and sales figures (/admin/wanted and /admin/ratings show them)
         "wanted_active": wanted.active_count(),
         "sold_per_week": ratings.sold_per_week(4),
     }
@@ -109,7 +109,7 @@ def trends(now=None, days=TREND_DAYS):
         "messages": day_counts("messages", ChatMessage.select(), ChatMessage.send_time, starts,
                                today),
     }
-    # safety notices in chat (issue 25): one row per notice shown, grouped by its China day
+    # safety notices in chat: one row per notice shown, grouped by its China day
     notices = safety_notices.per_day(labels)
     out.update(safety=notices["total"],
                safety_kinds={kind: sum(counts) for kind, counts in notices["kinds"].items()},

@@ -1,4 +1,4 @@
-"""A student's data on request (issue 26, item 1; PIPL Art. 45): one zip of JSON files plus the
+"""A student's data on request (PIPL Art. 45): one zip of JSON files plus the
 student's own photos, of everything the server holds about them (docs/privacy.md lists every
 file and field). Plain functions: the reads on the database executor, the zip writing on a
 file thread (actions/privacy.py runs them). An archive is found by its owner's openid only; its

@@ -69,7 +69,7 @@ def _first_images(gids):
 
 def summaries(goods_list, base, with_state=False, with_sale=False):
     """List items {gid, goodsName, goodsTitle, goodsDec, goodsPriceNew, goodsPriceOld, homeImage}
-    (+ state; + saleState, issue 18, additive, in the owner's lists and favourites: 0 on sale,
+    (+ state; + saleState, additive, in the owner's lists and favourites: 0 on sale,
     1 reserved, 2 sold, 3 expired)."""
     goods_list = list(goods_list)
     first = _first_images([g.gid for g in goods_list])
@@ -202,7 +202,7 @@ def detail(gid, viewer, admin, base, views=None):
         "imageCheckStatus": 1 if seller_state == VERIFIED else 0,
         "issueTime": clock.display(goods_sql.issue_time(issued)), "openSum": open_sum,
         "openid": openid, "wxname": wxname or "", "saleState": sale_state,
-        "ipRegion": ip_region.shown(seller_state, region),  # the seller's (issue 26)
+        "ipRegion": ip_region.shown(seller_state, region),  # the seller's
     }
 
 

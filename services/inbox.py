@@ -1,5 +1,5 @@
 """The inbox: type 0 comments and replies, type 1 likes, 2 "still selling?" reminders, 3 price
-drops of favourites, 4 listings matching a want-to-buy post (issue 18, newer clients; for 4 gid
+drops of favourites, 4 listings matching a want-to-buy post (newer clients; for 4 gid
 is the listing, content the post's keywords, openid/wxname the seller), 5 disputes about a
 hand-over (gid the listing, content what happened; services/disputes.py); unread lines until
 haveRead."""

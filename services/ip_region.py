@@ -1,4 +1,4 @@
-"""IP region (issue 26, item 3): the province (China) or country (abroad) of an account's latest
+"""IP region: the province (China) or country (abroad) of an account's latest
 request, from ip2region's offline IPv4 database, and the client address behind a trusted proxy.
 
 The data: the `ip2region.xdb` file (ip2region's IPv4 data of 2024-02-28, xdb format 2) that the

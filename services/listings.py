@@ -1,4 +1,4 @@
-"""A listing's life after publishing (issue 18): the owner edits it (a text or photo change goes
+"""A listing's life after publishing: the owner edits it (a text or photo change goes
 back to review, a price-only change does not), marks it reserved or sold and back, renews it;
 listings untouched for `goods.expire_days` expire out of the lists, their owners reminded
 `goods.remind_days` before; a lower price notifies whoever keeps the listing in favourites (once

@@ -50,7 +50,7 @@ def review_goods(actor, gid, state, reason=None):
         kept = reason if state == REJECTED else ""
         fresh = {"touched_at": clock.now(), "reminded_at": None} if state == APPROVED else {}
         Goods.update(state=state, reason=kept, **fresh).where(  # an approval: a new expiry
-            Goods.gid == goods.gid).execute()                    # period (issue 18)
+            Goods.gid == goods.gid).execute()                    # period
         search_index.reindex(goods.gid)
         # want-to-buy posts it matches: inbox notices in this transaction (once a post a day)
         told = wanted.listing_public(goods.gid) if state == APPROVED else []
@@ -242,7 +242,7 @@ def user_detail(openid):
     info = user_dict(user)
     info["student_ids"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])
     info["goods_count"] = Goods.select().where(Goods.openid == user.openid).count()
-    # the raw address of the latest recorded request: admins only (issue 26)
+    # the raw address of the latest recorded request: admins only
     info.update(last_ip=user.last_ip, ip_region=user.ip_region,
                 ip_seen_at=display(user.ip_seen_at))
     info["blocks"] = blocks.counts(user.openid)  # figures only, never who blocked whom
@@ -270,7 +270,7 @@ def profile(openid, with_private):
     uimage = {"openid": user.openid, "headImg": user.head_img, "wxname": user.wxname,
               "uname": user.uname, "qq": "", "wx": "", "state": user.state, "image": [],
               "rating": ratings.summary(user.openid),  # additive: newer clients show it
-              "ipRegion": ip_region.shown_user(user)}  # the latest request's region (issue 26)
+              "ipRegion": ip_region.shown_user(user)}  # the latest request's region
     if with_private:
         uimage.update(qq=user.qq, wx=user.wx, lastIp=user.last_ip)  # the raw address: admins
         uimage["image"] = images_of(openid=user.openid, flag=STUDENT_ID).get(user.openid, [])

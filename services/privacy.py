@@ -1,4 +1,4 @@
-"""Consent to the privacy policy (issue 26, item 2): a line per consent or withdrawal, the
+"""Consent to the privacy policy: a line per consent or withdrawal, the
 version in force in getUserInfo, and withdrawal turning off what depends on consent (subscribe
 messages: the grants go, and no new ones are kept until the student agrees again). A student who
 never answered (the published client never asks) is treated as before: nothing is turned off."""

@@ -1,4 +1,4 @@
-"""Recall (撤回, issue 25): a sender takes back their own message within `chat.recall_seconds`.
+"""Recall (撤回): a sender takes back their own message within `chat.recall_seconds`.
 
 The rule runs on the database executor in one transaction: the message is marked
 `recalled_at` (its content stays for moderators: a report still shows it, retention purges it

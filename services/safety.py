@@ -1,4 +1,4 @@
-"""Safety prompts in chat (issue 25): does a message look like one of the usual frauds of trade
+"""Safety prompts in chat: does a message look like one of the usual frauds of trade
 between strangers (payment or a deposit before meeting, moving the talk to another app, a link)?
 
 A pure matcher, no database and no I/O: `Matcher(kinds)` is built once from config
@@ -7,7 +7,7 @@ first match, or None. Evasions are undone before matching (`normalise`): full-wi
 digits (NFKC), case, and spaces, punctuation, symbols and invisible characters between the
 characters ("加 微 信", "Ｖ.x", "１３８ １２３４ ５６７８"). Nothing here blocks or changes a
 message; the chat only tells the recipient (realtime/safety_notices.py). The sensitive-word
-filter of issue 26 is another module: this one only prompts, it never refuses.
+filter (services/word_filter.py) is another module: this one only prompts, it never refuses.
 """
 import re
 import unicodedata

@@ -1,4 +1,4 @@
-"""The safety notices shown (issue 25): one row per (recipient, sender, China day), written only
+"""The safety notices shown: one row per (recipient, sender, China day), written only
 when a notice is sent, so "once per conversation per day" holds in every process and the
 dashboard can count them. On the database executor; the matcher is services/safety.py."""
 from peewee import fn

@@ -34,7 +34,7 @@ def add_grants(openid, template_ids, known, cap=MAX_GRANTS):
         raise Invalid("templateIds must be a list of 1-10 template ids")
     accepted = collections.Counter(validate.text(t, "templateId", 64) for t in template_ids)
     require_user(openid)  # never grants for an account deleted meanwhile
-    if privacy.withdrawn(openid):  # issue 26: no consent, no subscribe messages
+    if privacy.withdrawn(openid):  # no consent, no subscribe messages
         raise Forbidden("you withdrew your consent to the privacy policy: agree to it again "
                         "to receive notices")
     for tid, n in accepted.items():

@@ -51,13 +51,13 @@ class Notifier:
         return await self._send(openid, template, "pages/index/index", data)
 
     async def listing_reminder(self, openid, gid, title, expires):
-        """"还在卖吗？": the owner's listing expires at `expires` unless renewed (issue 18)."""
+        """"还在卖吗？": the owner's listing expires at `expires` unless renewed."""
         data = {"thing1": {"value": title[:20] or "商品"}, "thing2": {"value": "还在卖吗？点此续期"},
                 "time3": {"value": expires[:16]}}
         return await self._granted(openid, "listing_template", gid, data)
 
     async def price_drop(self, openid, gid, title, old, new):
-        """A listing in `openid`'s favourites got cheaper (issue 18)."""
+        """A listing in `openid`'s favourites got cheaper."""
         data = {"thing1": {"value": title[:20] or "商品"},
                 "amount2": {"value": "¥%s" % new}, "amount3": {"value": "¥%s" % old}}
         return await self._granted(openid, "price_template", gid, data)

@@ -15,6 +15,7 @@ from handlers.admin_forms import AdminPage
 from handlers.base import PageHandler
 from handlers.images import upload_body_bytes
 from imaging import clean
+from models.user import PENDING as USER_PENDING
 from services import audit, banners, images, listings, moderation, validate
 from errors import Invalid, NotFound
 
@@ -157,6 +158,7 @@ class UserPage(ModerationPage):
                          title="User " + user["openid"])
 
 
+PENDING_USERS = "/admin/users?state=%d" % USER_PENDING  # the students waiting for verification
 USER_ASKS = {
     "block": {"title": "Block this user?", "button": "Block",
               "lead": "Their chat connections close at once; they can no longer publish, comment "
@@ -198,21 +200,21 @@ class UsersBulk(ModerationPage):
             raise Invalid("choose verify or reject")
         openids = [validate.openid(o) for o in self.get_arguments("openid")]
         if not openids:
-            self.back("/admin/users?state=3", "none")
+            self.back(PENDING_USERS, "none")
             return
         if len(openids) > moderation.BULK_MAX:
             raise Invalid("at most %(n)d users at once", n=moderation.BULK_MAX)
         if action == "verify":
             await do_check_users_many(self.actions, self.current_user, openids, "verify")
-            self.back("/admin/users?state=3", "verify_many")
+            self.back(PENDING_USERS, "verify_many")
             return
         ask = dict(USER_ASKS["reject"], title="Reject %(n)d student verifications?",
                    button="Reject %(n)d verifications", lead_args={"n": len(openids)},
-                   cancel="/admin/users?state=3", reason_label="Reason the user reads",
+                   cancel=PENDING_USERS, reason_label="Reason the user reads",
                    items=[{"text": o, "meta": ""} for o in openids])
         if await self.run_confirmed(ask, lambda reason: do_check_users_many(
                 self.actions, self.current_user, openids, "reject", reason)):
-            self.back("/admin/users?state=3", "reject_many")
+            self.back(PENDING_USERS, "reject_many")
 
 
 class BannersPage(ModerationPage):

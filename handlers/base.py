@@ -13,6 +13,9 @@ import tornado.httputil
 import tornado.web
 
 import logs
+import types
+
+from models import user as user_model
 from models.user import STATE_NAMES as USER_STATES
 from models.goods import APPROVED, PENDING, REJECTED
 from realtime.control import MISSING
@@ -427,6 +430,17 @@ def goods_state(state):
     return {PENDING: "pending", APPROVED: "approved", REJECTED: "rejected"}.get(state, str(state))
 
 
+# the states by name in templates (never a literal 3 or 10): USER.PENDING, GOODS.APPROVED, and the
+# order the pages' state filters list them in
+USER = types.SimpleNamespace(UNVERIFIED=user_model.UNVERIFIED, VERIFIED=user_model.VERIFIED,
+                             REJECTED=user_model.REJECTED, PENDING=user_model.PENDING,
+                             BLOCKED=user_model.BLOCKED, DELETED=user_model.DELETED)
+GOODS = types.SimpleNamespace(PENDING=PENDING, APPROVED=APPROVED, REJECTED=REJECTED)
+USER_STATE_ORDER = (USER.PENDING, USER.UNVERIFIED, USER.VERIFIED, USER.REJECTED, USER.BLOCKED,
+                    USER.DELETED)
+GOODS_STATE_ORDER = (PENDING, APPROVED, REJECTED)
+
+
 class PageHandler(AppHandler):
     """HTML page of the admin site; `self.current_user` is the signed-in admin's name or None.
     Tornado's XSRF check runs on every POST, errors render as HTML, templates autoescape."""
@@ -472,7 +486,8 @@ class PageHandler(AppHandler):
         """Tornado's namespace and the state names, for every template and the parts a page
         draws with {% module Template(...) %} (a report's context: report_{kind}.html)."""
         return dict(super().get_template_namespace(), state_name=state_name,
-                    goods_state=goods_state)
+                    goods_state=goods_state, USER=USER, GOODS=GOODS,
+                    USER_STATE_ORDER=USER_STATE_ORDER, GOODS_STATE_ORDER=GOODS_STATE_ORDER)
 
     def arg_text(self, name, max_len, required=False):
         """A form field checked like API input (length, no control characters)."""

@@ -9,7 +9,7 @@ from peewee import SQL, NodeList, Select, fn
 from models import db, is_mysql, utcnow
 from models.admin import AdminAction
 from models.chat import ChatMessage
-from models.goods import PENDING, Goods
+from models.goods import APPROVED, PENDING, REJECTED, Goods
 from models.report import Report
 from models.user import BLOCKED, User
 from process.caches import PastDays
@@ -36,7 +36,7 @@ def figures():
     blocked = User.select(User.openid).where(User.state == BLOCKED)
     return {
         "users": sum(users.values()), "users_by_state": {int(k): v for k, v in users.items()},
-        "goods_by_state": {s: goods.get(s, 0) for s in (0, 1, 2)},
+        "goods_by_state": {s: goods.get(s, 0) for s in (PENDING, APPROVED, REJECTED)},
         "goods_deleted": Goods.select().where(Goods.deleted == True).count(),  # noqa: E712
         "goods_of_blocked": Goods.live().where(Goods.openid.in_(blocked)).count(),
         "pending_goods": goods.get(0, 0), "pending_users": users.get(3, 0),

@@ -7,14 +7,13 @@ JupyterHandler -> APIHandler shape)."""
 import json
 import re
 import time
+import types
 
 import tornado.locale
 import tornado.httputil
 import tornado.web
 
 import logs
-import types
-
 from models import user as user_model
 from models.user import STATE_NAMES as USER_STATES
 from models.goods import APPROVED, PENDING, REJECTED

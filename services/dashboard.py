@@ -11,7 +11,7 @@ from models.admin import AdminAction
 from models.chat import ChatMessage
 from models.goods import APPROVED, PENDING, REJECTED, Goods
 from models.report import Report
-from models.user import BLOCKED, User
+from models.user import BLOCKED, PENDING as USER_PENDING, User
 from process.caches import PastDays
 from services import blocks, chat, content_checks, ratings, reports, safety_notices, wanted
 from services.clock import CHINA
@@ -39,7 +39,7 @@ def figures():
         "goods_by_state": {s: goods.get(s, 0) for s in (PENDING, APPROVED, REJECTED)},
         "goods_deleted": Goods.select().where(Goods.deleted == True).count(),  # noqa: E712
         "goods_of_blocked": Goods.live().where(Goods.openid.in_(blocked)).count(),
-        "pending_goods": goods.get(0, 0), "pending_users": users.get(3, 0),
+        "pending_goods": goods.get(PENDING, 0), "pending_users": users.get(USER_PENDING, 0),
         "offline_waiting": ChatMessage.select().where(
             ChatMessage.offline_slot.is_null(False)).count(),
         "actions_today": AdminAction.select().where(

@@ -108,16 +108,16 @@ def test_an_import_inside_a_function_says_why():
 
 
 def test_pages_name_states_never_by_their_number():
-    """Templates and handlers compare and link states by name (USER.PENDING, GOODS.APPROVED,
+    """Templates, handlers and the rules compare, count and link states by name (USER.PENDING, GOODS.APPROVED,
     models' constants), never as a bare 3 or 10 that a new state would silently mean otherwise."""
     import re
     literal = re.compile(r"""state["'\]]*\s*(==|!=)\s*\d|state=\d|goods_by_state"\]\[\d|"""
-                         r"""for s in \(\d""")
+                         r"""for s in \(\d|(goods|users)\.get\(\d""")
     found = []
     folder = os.path.join(ROOT, "templates")
     texts = [("templates/" + n, os.path.join(folder, n)) for n in sorted(os.listdir(folder))
              if n.endswith(".html")]
-    texts += [(os.path.relpath(p, ROOT), p) for p in files("handlers")]
+    texts += [(os.path.relpath(p, ROOT), p) for p in files("handlers", "actions", "services")]
     for name, path in texts:
         for n, line in enumerate(open(path, encoding="utf-8"), 1):
             code = line.split("#")[0] if name.endswith(".py") else line
